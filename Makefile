@@ -1,0 +1,36 @@
+# Sidekick: `make run` starts everything, `make test` runs the checks. Both set up .venv first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint stop venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+venv: $(VENV)/.runtime
+
+run: $(VENV)/.runtime
+	$(BIN)/python -m sidekick_project.runner
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n 2 -q
+
+stop: $(VENV)/.runtime
+	$(BIN)/python -c "from sidekick_project import embedded; from pathlib import Path; print('stopped:', embedded.stop(Path('var')) or 'nothing')"
+
+clean: stop
+	rm -rf var staticfiles

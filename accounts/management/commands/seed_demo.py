@@ -1,0 +1,41 @@
+import secrets
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from accounts.models import Workspace
+
+ADMIN_EMAIL = "admin@example.com"
+SETTER_EMAIL = "setter@example.com"
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo workspace and print its logins. Safe to run repeatedly."
+
+    def handle(self, *args, **options):
+        password = self._password()
+        if not Workspace.objects.filter(slug="demo").exists():
+            call_command("create_workspace", "demo", name="Demo Studio", admin=ADMIN_EMAIL,
+                         password=password, timezone="Europe/London", stdout=self.stdout)
+        call_command("add_member", "demo", SETTER_EMAIL, role="setter", stdout=self.stdout)
+        from accounts.models import User
+
+        for email in (ADMIN_EMAIL, SETTER_EMAIL):
+            user = User.objects.get(email__iexact=email)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        self.stdout.write(self.style.SUCCESS(
+            f"Demo logins (password {password}):\n  admin  {ADMIN_EMAIL}\n  setter {SETTER_EMAIL}"
+        ))
+
+    def _password(self) -> str:
+        """One random password per checkout, kept in var/ so it survives restarts."""
+        path = settings.VAR_DIR / "demo-password.txt"
+        if path.exists():
+            return path.read_text().strip()
+        password = "demo-" + secrets.token_urlsafe(9)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        return password

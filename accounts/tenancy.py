@@ -1,0 +1,72 @@
+"""The one way a view reaches a workspace.
+
+``workspace_required`` resolves ``/w/<workspace_slug>/...`` to the workspace and the caller's
+membership, and answers 404 (not 403) to non-members so that slugs of other tenants do not leak.
+``admin_required`` adds the role check and answers 403 to setters. Super-admins see every
+workspace with admin rights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from accounts.models import Membership, Role, Workspace
+
+SESSION_KEY = "sidekick_workspace"
+
+
+@dataclass(frozen=True)
+class WorkspaceAccess:
+    workspace: Workspace
+    membership: Membership | None
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def workspace_access(user, slug: str) -> WorkspaceAccess:
+    """Resolve a workspace for a logged-in user or raise Http404."""
+    membership = (
+        Membership.objects.select_related("workspace").filter(workspace__slug=slug, user=user).first()
+    )
+    if membership is not None:
+        return WorkspaceAccess(membership.workspace, membership, membership.role)
+    if user.is_superadmin:
+        workspace = Workspace.objects.filter(slug=slug).first()
+        if workspace is not None:
+            return WorkspaceAccess(workspace, None, Role.ADMIN)
+    raise Http404("No such workspace")
+
+
+def workspace_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request, workspace_slug, *args, **kwargs):
+        access = workspace_access(request.user, workspace_slug)
+        request.workspace = access.workspace
+        request.access = access
+        if request.session.get(SESSION_KEY) != access.workspace.slug:
+            request.session[SESSION_KEY] = access.workspace.slug
+        return view(request, *args, **kwargs)
+
+    wrapper.workspace_role = "member"
+    return wrapper
+
+
+def admin_required(view):
+    @wraps(view)
+    def check_role(request, *args, **kwargs):
+        if not request.access.is_admin:
+            raise PermissionDenied("Only workspace admins can do this.")
+        return view(request, *args, **kwargs)
+
+    wrapped = workspace_required(check_role)
+    wrapped.workspace_role = "admin"
+    return wrapped

@@ -1,0 +1,221 @@
+"""Sidekick settings, read top to bottom, one section per concern.
+
+Every value comes from the environment (or a `.env` file beside manage.py); the README lists them
+all. A malformed value stops start-up with an error that names the variable.
+"""
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from sidekick_project import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+if (BASE_DIR / ".env").exists():
+    env.env.read_env(BASE_DIR / ".env")
+
+VAR_DIR = Path(env.str_("SIDEKICK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+# --- Core -----------------------------------------------------------------------------------------
+DEBUG = env.bool_("DEBUG", False)
+
+SECRET_KEY = env.str_("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (50+ random characters)")
+    SECRET_KEY = "dev-only-insecure-key-never-used-with-debug-off-0123456789"
+
+ALLOWED_HOSTS = env.list_("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names Sidekick serves when DEBUG is off")
+CSRF_TRUSTED_ORIGINS = env.list_("CSRF_TRUSTED_ORIGINS")
+SITE_URL = env.str_("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "accounts.apps.SidekickAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "accounts",
+    "integrations",
+    "contacts",
+    "conversations",
+    "knowledge",
+    "insights",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "sidekick_project.urls"
+WSGI_APPLICATION = "sidekick_project.wsgi.application"
+ASGI_APPLICATION = "sidekick_project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.workspace_nav",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------------
+# DATABASE_URL points at a real server; unset, an embedded Postgres 16 + pgvector (pgserver wheel)
+# is started under var/postgres, or reused when it already runs.
+# EMBEDDED_STARTED lists what this process started, so whoever started a service can stop it.
+EMBEDDED_STARTED: list[str] = []
+_database = env.database("DATABASE_URL")
+if _database is None:
+    from sidekick_project import embedded
+
+    _pg = embedded.ensure_postgres(VAR_DIR)
+    _database = _pg.database_settings()
+    if _pg.started_here:
+        EMBEDDED_STARTED.append("postgres")
+_database.setdefault("CONN_MAX_AGE", env.int_("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+_database["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache and Celery broker ----------------------------------------------------------------
+REDIS_URL = env.url("REDIS_URL", {"redis", "rediss", "unix"})
+if REDIS_URL is None:
+    from sidekick_project import embedded
+
+    _redis = embedded.ensure_redis(VAR_DIR)
+    REDIS_URL, CELERY_BROKER_URL = _redis.url, _redis.celery_url
+    if _redis.started_here:
+        EMBEDDED_STARTED.append("redis")
+elif REDIS_URL.startswith("unix://"):
+    CELERY_BROKER_URL = "redis+socket://" + REDIS_URL.removeprefix("unix://")
+else:
+    CELERY_BROKER_URL = REDIS_URL
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str_("CACHE_KEY_PREFIX", "sidekick"),
+    }
+}
+
+# --- Celery ---------------------------------------------------------------------------------------
+# Queues: `intake` (webhook events; fast, never waits on an LLM), `llm` (reply drafting; slow,
+# I/O bound, run with a thread pool), `default` (everything else, periodic jobs).
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_TIME_LIMIT = env.int_("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int_("CELERY_TASK_SOFT_TIME_LIMIT", 240, minimum=1)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ALWAYS_EAGER = env.bool_("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TIMEZONE = "UTC"
+
+# --- Auth -----------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# Super-admins: the only users who reach the Django admin and see every workspace.
+SUPERADMIN_EMAILS = env.emails("SUPERADMIN_EMAILS")
+INVITATION_TTL_DAYS = env.int_("INVITATION_TTL_DAYS", 7, minimum=1, maximum=90)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Email ----------------------------------------------------------------------------------------
+_email_url = env.url("EMAIL_URL", {"smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail", "memorymail", "dummymail"})
+if _email_url:
+    vars().update(env.env.email_url_config(_email_url))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env.str_("DEFAULT_FROM_EMAIL", "Sidekick <sidekick@localhost>")
+
+# --- Internationalisation -------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.timezone("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files (whitenoise) --------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str_("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env.str_("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.bool_("STATIC_MANIFEST", not DEBUG)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Security (production) ------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool_("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env.bool_("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool_("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env.int_("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool_("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool_("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if env.bool_("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Requests to the health check come from the load balancer over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- Logging --------------------------------------------------------------------------------------
+_log_format = env.str_("LOG_FORMAT", "text" if DEBUG else "json")
+if _log_format not in {"text", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={_log_format!r} must be 'text' or 'json'")
+LOG_LEVEL = env.str_("LOG_LEVEL", "INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": _log_format}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+}
