@@ -114,3 +114,24 @@ def timezone(name: str, default: str) -> str:
     if value not in zoneinfo.available_timezones():
         raise ImproperlyConfigured(f"{name}={value!r} is not an IANA time zone such as Europe/Paris")
     return value
+
+
+def fernet_keys(name: str) -> list[str]:
+    from cryptography.fernet import Fernet
+
+    keys = list_(name)
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
+    return keys
+
+
+def derived_fernet_key(secret: str) -> str:
+    import base64
+    import hashlib
+
+    return base64.urlsafe_b64encode(hashlib.sha256(("fernet:" + secret).encode()).digest()).decode()

@@ -152,6 +152,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Secrets at rest ----------------------------------------------------------------------------
+# Fernet keys, comma-separated; the first encrypts, all decrypt (rotation). With DEBUG on and none
+# given, a key derived from SECRET_KEY keeps local development working.
+FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must be set when DEBUG is off; generate one with "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
+    FIELD_ENCRYPTION_KEYS = [env.derived_fernet_key(SECRET_KEY)]
+
 # --- Email ----------------------------------------------------------------------------------------
 _email_url = env.url("EMAIL_URL", {"smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail", "memorymail", "dummymail"})
 if _email_url:

@@ -11,6 +11,7 @@ from pathlib import Path
 # so a dev worker never consumes a test's task. DATABASE_URL / REDIS_URL still take precedence.
 os.environ.setdefault("SIDEKICK_VAR_DIR", str(Path(__file__).resolve().parent.parent / "var" / "test"))
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789-abcdefghij")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTAwMDA=")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 os.environ.setdefault("SUPERADMIN_EMAILS", "root@sidekick.test")
 os.environ.setdefault("LOG_FORMAT", "text")
