@@ -1,6 +1,10 @@
 from django.contrib import admin
+from django.contrib.auth.models import Group
 
 from accounts.models import AuditEvent, Invitation, Membership, User, Workspace
+
+# Roles are workspace memberships; Django's groups and permissions are not used.
+admin.site.unregister(Group)
 
 
 class MembershipInline(admin.TabularInline):

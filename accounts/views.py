@@ -62,8 +62,8 @@ def _members_response(request):
     return redirect("accounts:members", workspace_slug=request.workspace.slug)
 
 
-@require_POST
 @admin_required
+@require_POST
 def member_invite(request):
     form = InviteForm(request.POST)
     if form.is_valid():
@@ -87,8 +87,8 @@ def _membership_or_404(request, membership_id):
         raise Http404("No such member") from None
 
 
-@require_POST
 @admin_required
+@require_POST
 def member_role(request, membership_id):
     membership = _membership_or_404(request, membership_id)
     form = RoleForm(request.POST)
@@ -103,8 +103,8 @@ def member_role(request, membership_id):
     return _members_response(request)
 
 
-@require_POST
 @admin_required
+@require_POST
 def member_remove(request, membership_id):
     membership = _membership_or_404(request, membership_id)
     try:
@@ -115,8 +115,8 @@ def member_remove(request, membership_id):
     return _members_response(request)
 
 
-@require_POST
 @admin_required
+@require_POST
 def invitation_revoke(request, invitation_id):
     try:
         invitation = selectors.workspace_invitation(workspace=request.workspace, invitation_id=invitation_id)

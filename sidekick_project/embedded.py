@@ -118,6 +118,9 @@ def ensure_postgres(var_dir: Path) -> PostgresInfo:
         running = postgres_running(var_dir)
         if running is not None:
             return running
+        # pgserver keeps its lock file in the user runtime dir; give it one inside var/ when unset.
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(var_dir / "run"))
+        (var_dir / "run").mkdir(mode=0o700, exist_ok=True)
         try:
             import pgserver
         except ImportError as exc:  # pragma: no cover - the wheel is in requirements.txt
@@ -126,7 +129,10 @@ def ensure_postgres(var_dir: Path) -> PostgresInfo:
                 "run `make run` or set DATABASE_URL"
             ) from exc
         pgdata = var_dir / "postgres"
-        server = pgserver.get_server(pgdata, cleanup_mode=None)
+        pgdata.mkdir(exist_ok=True)
+        # The class, not get_server(): that caches a handle per process and would hand back a
+        # stopped server after stop_postgres().
+        server = pgserver.PostgresServer(pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
         result = PostgresInfo(pid=info.pid, socket_dir=str(info.socket_dir), started_here=True)
         _create_database(result)

@@ -1,0 +1,95 @@
+"""Every URL under /w/<slug>/ refuses a user of another workspace, and setters on admin views.
+
+The walk reads the URLconf, so a new view that forgets the tenancy decorators fails here.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.tests.factories import AdminMembershipFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+# Routes outside /w/<slug>/ and why they are not tenant-scoped. A new entry needs a reason.
+NOT_TENANT_SCOPED = {
+    "": "home: redirects to the user's own workspace",
+    "healthz": "load-balancer health check, no tenant data",
+    "admin/": "Django admin, super-admins only (test_superadmin)",
+    "accounts/": "login, logout, password reset",
+    "invite/": "invitation link; the token is the credential (test_invitations)",
+}
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        elif isinstance(entry, URLPattern):
+            yield route, entry
+
+
+def _fill(route: str, slug: str) -> str:
+    import re
+
+    path = route.replace("<slug:workspace_slug>", slug)
+    path = re.sub(r"<int:[^>]+>", "1", path)
+    path = re.sub(r"<(?:str|slug|uuid|path):[^>]+>", "x", path)
+    path = re.sub(r"<[^>]+>", "x", path)
+    return "/" + path.lstrip("^").rstrip("$")
+
+
+def _workspace_routes():
+    routes = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if "<slug:workspace_slug>" in route:
+            routes.append((route, pattern))
+        elif not any(route.startswith(prefix) for prefix in NOT_TENANT_SCOPED if prefix) and route != "":
+            pytest.fail(f"route {route!r} is neither under /w/<slug>/ nor listed in NOT_TENANT_SCOPED")
+    return routes
+
+
+def test_walk_finds_workspace_routes():
+    assert len(_workspace_routes()) >= 6
+
+
+def test_every_workspace_url_returns_404_to_members_of_other_workspaces(client):
+    victim = AdminMembershipFactory().workspace
+    intruder = AdminMembershipFactory().user  # admin of their own workspace, nothing in the victim's
+    client.force_login(intruder)
+    for route, _ in _workspace_routes():
+        url = _fill(route, victim.slug)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+
+
+def test_unknown_workspace_slug_is_404(client):
+    client.force_login(AdminMembershipFactory().user)
+    for route, _ in _workspace_routes():
+        assert client.get(_fill(route, "no-such-workspace")).status_code == 404
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    workspace = AdminMembershipFactory().workspace
+    for route, _ in _workspace_routes():
+        response = client.get(_fill(route, workspace.slug))
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"], route
+
+
+def test_every_workspace_view_declares_its_role():
+    for route, pattern in _workspace_routes():
+        assert getattr(pattern.callback, "workspace_role", None) in {"member", "admin"}, route
+
+
+def test_setters_get_403_on_every_admin_view(client):
+    membership = MembershipFactory()
+    AdminMembershipFactory(workspace=membership.workspace)
+    client.force_login(membership.user)
+    admin_routes = [r for r, p in _workspace_routes() if p.callback.workspace_role == "admin"]
+    assert admin_routes
+    for route in admin_routes:
+        url = _fill(route, membership.workspace.slug)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 403, f"{method.upper()} {url} answered {response.status_code}"
