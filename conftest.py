@@ -9,6 +9,8 @@ def pytest_sessionfinish(session, exitstatus):
         return  # an xdist worker: the controller owns the services
     from django.conf import settings
 
+    if not settings.configured:
+        return
     started = getattr(settings, "EMBEDDED_STARTED", [])
     if not started:
         return
