@@ -1,6 +1,14 @@
 """Suite-wide fixtures. Postgres and Redis are real; only the network edge is faked in tests."""
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
+
+SCREENSHOTS = Path(__file__).resolve().parent / "docs" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -30,3 +38,53 @@ def user(db):
     from accounts.tests.factories import UserFactory
 
     return UserFactory()
+
+
+# --- Browser tests (Playwright driving Debian's Chromium) -----------------------------------------
+
+def _chromium_path():
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = _chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed (make test installs Debian's chromium package)")
+    # Playwright's sync API runs an event loop in this thread; the Django ORM calls the tests make
+    # between browser steps are ordinary synchronous code.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """Save a full-page screenshot to docs/screenshots/<name>.png (linked from the README)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name):
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
+
+
+def browser_login(page, email, password):
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("networkidle")
