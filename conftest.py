@@ -28,3 +28,7 @@ def user(db):
     from accounts.tests.factories import UserFactory
 
     return UserFactory()
+
+
+# The fake LLM server fixture (`fake_llm`) for every app's tests and the golden suite.
+pytest_plugins = ["integrations.llm.pytest_fixtures"]
