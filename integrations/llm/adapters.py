@@ -196,8 +196,9 @@ def _retry_after(response) -> float | None:
 
 
 def _error_code(body) -> str:
+    """The error code: the openai SDK hands over the inner `error` object, anthropic the whole body."""
     if isinstance(body, dict):
-        error = body.get("error")
+        error = body.get("error", body)
         if isinstance(error, dict):
             return str(error.get("code") or error.get("type") or "")
     return ""

@@ -29,6 +29,12 @@ class LLMProviderForm(forms.ModelForm):
             self.instance.api_key = self.cleaned_data["new_api_key"]
         super()._post_clean()
 
+    def _update_errors(self, errors):
+        # Model validation speaks of `api_key`; on this form the key is typed into `new_api_key`.
+        if hasattr(errors, "error_dict") and "api_key" in errors.error_dict:
+            errors.error_dict["new_api_key"] = errors.error_dict.pop("api_key")
+        super()._update_errors(errors)
+
 
 @admin.register(LLMProvider)
 class LLMProviderAdmin(admin.ModelAdmin):
