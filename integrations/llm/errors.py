@@ -109,6 +109,10 @@ def scrub(text: str, *secrets: str | None, limit: int = 300) -> str:
     text = str(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, mask(secret))
+            # Repeat: overlapping occurrences ("abcd…abcd…abcd") can re-form the secret once.
+            for _ in range(8):
+                if secret not in text:
+                    break
+                text = text.replace(secret, mask(secret))
     text = _KEY_PATTERNS.sub(lambda m: mask(m.group(0)), text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -218,3 +218,18 @@ def test_connection_test_reports_an_unreachable_server(llm_workspace):
                                     base_url="http://127.0.0.1:9")
     outcome = llm_provider_test(provider=provider, timeout=2)
     assert not outcome.ok and outcome.message.startswith("connection:")
+
+
+def test_admin_usage_and_quota_pages_render(client, llm_workspace):
+    LLMUsage.objects.create(workspace=llm_workspace, purpose="draft_reply", provider_kind="openai", model="gpt-4o",
+                            input_tokens=10, output_tokens=5, outcome="ok")
+    client.force_login(UserFactory(email="root@sidekick.test"))
+    assert client.get("/admin/integrations/llmusage/").status_code == 200
+    assert client.get("/admin/integrations/llmquotapolicy/add/").status_code == 200
+    assert client.get("/admin/integrations/llmusage/add/").status_code == 403  # the ledger is read-only
+
+
+def test_admin_is_closed_to_workspace_admins(client, llm_workspace):
+    client.force_login(llm_workspace.admin_user)
+    response = client.get("/admin/integrations/llmprovider/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
