@@ -47,7 +47,8 @@ def quota_policy_for(*, workspace) -> LLMQuotaPolicy:
 
 
 def member_role(*, workspace, user) -> str:
-    role = Membership.objects.filter(workspace=workspace, user=user).values_list("role", flat=True).first()
+    roles = Membership.objects.filter(workspace=workspace, user=user).order_by().values_list("role", flat=True)[:1]
+    role = next(iter(roles), None)
     if role is None:
         raise LLMGatewayError(f"{user} is not a member of workspace {workspace.slug!r}")
     return role

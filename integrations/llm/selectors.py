@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from integrations.llm.models import LLMProvider, LLMUsage
 
 
 def llm_provider_for(*, workspace, user=None) -> LLMProvider | None:
     """The provider a call uses: the user's override in this workspace, else the workspace default."""
-    providers = LLMProvider.objects.filter(workspace=workspace)
+    wanted = Q(is_default=True, user__isnull=True)
     if user is not None:
-        override = providers.filter(user=user).first()
-        if override is not None:
-            return override
-    return providers.filter(is_default=True, user__isnull=True).first()
+        wanted |= Q(user=user)
+    # One query: an override (user set) sorts before the default (user null).
+    return LLMProvider.objects.filter(wanted, workspace=workspace).order_by(F("user").asc(nulls_last=True)).first()
 
 
 def llm_providers_for_workspace(*, workspace) -> QuerySet[LLMProvider]:
