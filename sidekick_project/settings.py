@@ -251,7 +251,9 @@ def _token_limit(name: str, default: int | None) -> int | None:
     value = env.str_(name, "")
     if value.lower() == "unlimited":
         return None
-    return env.int_(name, default, minimum=0) if value else default
+    if value and not value.isdigit():
+        raise ImproperlyConfigured(f"{name}={value!r} must be a whole number of tokens or 'unlimited'")
+    return int(value) if value else default
 
 
 # Default token limits (input + output) for workspaces without their own LLMQuotaPolicy row.

@@ -10,6 +10,9 @@ Order of work for one call:
 
 Call it outside `transaction.atomic()`: the reservation must commit before the slow HTTP call so
 that concurrent callers see it, and no database transaction should stay open during the call.
+(Inside one it still works, but concurrent callers only see the reservation once it commits.)
+Thread-safe: SDK clients are cached per provider configuration and shared; each thread uses its
+own database connection, which a thread pool should close when it is done.
 """
 
 from __future__ import annotations
@@ -142,15 +145,21 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
         input_tokens=estimate_input_tokens(params.system, params.messages, params.schema),
         output_tokens=params.max_tokens,
     )
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_QUOTA_LOCK_CLASS, workspace.pk % 2**31])
-        exceeded = quota_check(workspace=workspace, user=user, role=role)
-        if exceeded is not None:
-            row.input_tokens = row.output_tokens = 0
-            row.outcome = Outcome.QUOTA_EXCEEDED
-            row.error_message = str(exceeded)[:300]
-        row.save()
+    # A session-level lock, released as soon as the reservation is written: a transaction-level one
+    # would be held until the caller's outer transaction ends, i.e. across the slow HTTP call.
+    lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
+        try:
+            with transaction.atomic():
+                exceeded = quota_check(workspace=workspace, user=user, role=role)
+                if exceeded is not None:
+                    row.input_tokens = row.output_tokens = 0
+                    row.outcome = Outcome.QUOTA_EXCEEDED
+                    row.error_message = str(exceeded)[:300]
+                row.save()
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key)
     if exceeded is not None:
         log.info("llm quota exceeded workspace=%s user=%s purpose=%s: %s", workspace.pk,
                  getattr(user, "pk", None), purpose, exceeded)
