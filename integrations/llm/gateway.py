@@ -70,9 +70,13 @@ def llm_complete(
     """
     if not messages:
         raise ValueError("llm_complete needs at least one message")
+    if any(m.get("role") not in ("user", "assistant") for m in messages):
+        raise ValueError("messages take the roles 'user' and 'assistant'; pass the system prompt as `system`")
     provider = provider or llm_provider_for(workspace=workspace, user=user)
     if provider is None:
         raise NoProviderConfigured(workspace, user)
+    if provider.workspace_id != workspace.pk:
+        raise ValueError("the provider belongs to another workspace")
     config = ProviderConfig.from_provider(provider)
     params = CallParams(
         system=system,

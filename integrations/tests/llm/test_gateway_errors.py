@@ -232,3 +232,17 @@ def test_user_override_wins_over_workspace_default(fake_llm, llm_workspace):
     _call(llm_workspace)
 
     assert [r.model for r in fake_llm.requests] == ["gpt-4o", "claude-haiku-4-5", "claude-haiku-4-5"]
+
+
+def test_caller_mistakes_fail_fast_without_a_call(fake_llm, llm_workspace):
+    from accounts.tests.factories import WorkspaceFactory
+
+    foreign = fake_llm.provider(WorkspaceFactory(), kind="openai")
+    fake_llm.provider(llm_workspace, kind="openai")
+    with pytest.raises(ValueError, match="another workspace"):
+        _call(llm_workspace, provider=foreign)
+    with pytest.raises(ValueError, match="system"):
+        llm_complete(workspace=llm_workspace, purpose="t", system="s", messages=[{"role": "system", "content": "x"}])
+    with pytest.raises(ValueError, match="at least one"):
+        llm_complete(workspace=llm_workspace, purpose="t", system="s", messages=[])
+    assert fake_llm.requests == [] and not LLMUsage.objects.exists()
