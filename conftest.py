@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# The fake LLM server fixture (`fake_llm`) for every app's tests and the golden suite.
+pytest_plugins = ["integrations.llm.pytest_fixtures"]
+
 SCREENSHOTS = Path(__file__).resolve().parent / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]

@@ -231,3 +231,37 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
+
+# --- LLM gateway (integrations.llm) ---------------------------------------------------------------
+# Every LLM call goes through integrations.llm.gateway.llm_complete, which applies these.
+LLM_TIMEOUT_SECONDS = env.float_("LLM_TIMEOUT_SECONDS", 30.0, minimum=0.1, maximum=600)
+# Retries of transient errors (rate limit, timeout, connection, 5xx) after the first attempt.
+LLM_MAX_RETRIES = env.int_("LLM_MAX_RETRIES", 2, minimum=0, maximum=10)
+# Exponential backoff with full jitter: sleep U(0, min(max, base * 2**retry)); a provider's
+# Retry-After is honoured up to LLM_RETRY_MAX_DELAY, beyond it the gateway gives up at once.
+LLM_RETRY_BASE_DELAY = env.float_("LLM_RETRY_BASE_DELAY", 0.5, minimum=0, maximum=60)
+LLM_RETRY_MAX_DELAY = env.float_("LLM_RETRY_MAX_DELAY", 8.0, minimum=0, maximum=300)
+# Cost estimates for models missing from integrations/llm/pricing.py, USD per million tokens.
+LLM_FALLBACK_INPUT_USD_PER_MTOK = env.float_("LLM_FALLBACK_INPUT_USD_PER_MTOK", 3.0, minimum=0)
+LLM_FALLBACK_OUTPUT_USD_PER_MTOK = env.float_("LLM_FALLBACK_OUTPUT_USD_PER_MTOK", 15.0, minimum=0)
+
+
+def _token_limit(name: str, default: int | None) -> int | None:
+    """A token limit: a whole number, or `unlimited`."""
+    value = env.str_(name, "")
+    if value.lower() == "unlimited":
+        return None
+    if value and not value.isdigit():
+        raise ImproperlyConfigured(f"{name}={value!r} must be a whole number of tokens or 'unlimited'")
+    return int(value) if value else default
+
+
+# Default token limits (input + output) for workspaces without their own LLMQuotaPolicy row.
+LLM_QUOTA_DEFAULTS = {
+    "setter_daily": _token_limit("LLM_QUOTA_SETTER_DAILY", 200_000),
+    "setter_monthly": _token_limit("LLM_QUOTA_SETTER_MONTHLY", 3_000_000),
+    "admin_daily": _token_limit("LLM_QUOTA_ADMIN_DAILY", 500_000),
+    "admin_monthly": _token_limit("LLM_QUOTA_ADMIN_MONTHLY", 10_000_000),
+    "workspace_daily": _token_limit("LLM_QUOTA_WORKSPACE_DAILY", 5_000_000),
+    "workspace_monthly": _token_limit("LLM_QUOTA_WORKSPACE_MONTHLY", 100_000_000),
+}

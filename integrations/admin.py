@@ -1,0 +1,1 @@
+from integrations.llm import admin as llm_admin  # noqa: F401

@@ -1,0 +1,13 @@
+"""LLM providers behind one gateway (bring your own key).
+
+Public API, for the rest of Sidekick:
+
+- `integrations.llm.gateway.llm_complete(...)` → `LLMResult`: the only way to call a model.
+- `integrations.llm.errors`: `LLMGatewayError` ⊃ `NoProviderConfigured`, `QuotaExceeded`,
+  `LLMError(kind, permanent)` ⊃ `LLMOutputError(raw, result)`.
+- `integrations.llm.services`: `llm_provider_save`, `llm_provider_test`.
+- `integrations.llm.selectors`: `llm_provider_for`, `llm_providers_for_workspace`, `llm_usage_for_workspace`.
+- `integrations.llm.quotas`: `quota_check`, `usage_totals`, `quota_periods`.
+- Tests and benchmarks: `integrations.llm.testing.FakeLLMServer` / `Reply`, and the `fake_llm` and
+  `llm_workspace` pytest fixtures (integrations/llm/pytest_fixtures.py, loaded by the root conftest).
+"""

@@ -1,0 +1,241 @@
+"""Provider adapters: one function per wire format, each returning a `Completion` or raising `LLMError`.
+
+Anthropic goes through the `anthropic` SDK (Messages API; structured output is a forced tool call
+whose input schema is the caller's JSON schema). OpenAI, Azure OpenAI, Ollama and OpenAI-compatible
+servers go through the `openai` SDK (Chat Completions with a `json_schema` response format).
+
+The SDKs' own retries are off (`max_retries=0`): the gateway owns retries, so it can count attempts,
+honour its limits and record one usage row per call. Clients are cached per configuration because
+building one creates a connection pool; they are thread-safe.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from functools import lru_cache
+
+import anthropic
+import openai
+
+from integrations.llm.base import CallParams, Completion, ProviderConfig
+from integrations.llm.errors import ErrorKind, LLMError, scrub
+from integrations.llm.schema import SchemaViolation, parse_json_object, validate
+
+ANTHROPIC_DEFAULT_URL = "https://api.anthropic.com"
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+# Ollama and most self-hosted servers ignore the key, but the SDK insists on one; a placeholder
+# also keeps the SDK from reading OPENAI_API_KEY from the environment (someone else's key).
+KEYLESS_PLACEHOLDER = "sidekick-no-key"
+
+
+def complete(config: ProviderConfig, params: CallParams) -> Completion:
+    """One HTTP exchange with the provider described by `config`."""
+    if config.kind == "anthropic":
+        return _anthropic_complete(config, params)
+    if config.kind in {"openai", "azure_openai", "ollama", "openai_compatible"}:
+        return _openai_complete(config, params)
+    raise LLMError(f"unknown provider kind {config.kind!r}", kind=ErrorKind.CONFIG)
+
+
+# --- Anthropic ------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def _anthropic_client(config: ProviderConfig) -> anthropic.Anthropic:
+    return anthropic.Anthropic(
+        api_key=config.api_key or KEYLESS_PLACEHOLDER,
+        base_url=config.base_url or ANTHROPIC_DEFAULT_URL,
+        max_retries=0,
+    )
+
+
+def _anthropic_complete(config: ProviderConfig, params: CallParams) -> Completion:
+    kwargs = {
+        "model": config.model,
+        "max_tokens": params.max_tokens,
+        "system": params.system,
+        "messages": [{"role": m["role"], "content": m["content"]} for m in params.messages],
+        "timeout": params.timeout,
+    }
+    # No temperature: the Messages API version the SDK speaks (2026-10-21) rejects sampling parameters.
+    if params.schema is not None:
+        kwargs["tools"] = [{
+            "name": params.schema_name,
+            "description": "Give your answer by calling this tool with arguments matching its schema.",
+            "input_schema": params.schema,
+        }]
+        kwargs["tool_choice"] = {"type": "tool", "name": params.schema_name}
+    try:
+        message = _anthropic_client(config).messages.create(**kwargs)
+    except anthropic.AnthropicError as exc:
+        raise _map_sdk_error(exc, config) from None
+    except ValueError as exc:  # a JSON body that does not decode
+        raise LLMError(f"provider sent malformed JSON: {exc}", kind=ErrorKind.BAD_RESPONSE) from None
+
+    try:
+        blocks = list(message.content)
+        text = "".join(b.text for b in blocks if getattr(b, "type", None) == "text")
+        tool_inputs = [b.input for b in blocks
+                       if getattr(b, "type", None) == "tool_use" and getattr(b, "name", None) == params.schema_name]
+        usage = message.usage
+        input_tokens, output_tokens = int(usage.input_tokens or 0), int(usage.output_tokens or 0)
+        model, stop_reason = message.model, message.stop_reason
+    except (AttributeError, TypeError, ValueError):
+        raise LLMError(_bad_shape(message), kind=ErrorKind.BAD_RESPONSE) from None
+
+    parsed = raw = None
+    if params.schema is not None:
+        if tool_inputs:
+            raw = json.dumps(tool_inputs[0], ensure_ascii=False)
+            parsed = tool_inputs[0]
+            text = raw
+        else:
+            raw = text  # the model answered in prose instead of calling the tool
+    return Completion(text=text, parsed=parsed, input_tokens=input_tokens, output_tokens=output_tokens,
+                      model=model or config.model, stop_reason=stop_reason, raw_structured=raw)
+
+
+# --- OpenAI family --------------------------------------------------------------------------------
+
+@lru_cache(maxsize=64)
+def _openai_client(config: ProviderConfig) -> openai.OpenAI:
+    key = config.api_key or KEYLESS_PLACEHOLDER
+    if config.kind == "azure_openai":
+        # The deployment is the model name: the client routes /chat/completions to
+        # {endpoint}/openai/deployments/{model}/chat/completions?api-version=...
+        return openai.AzureOpenAI(azure_endpoint=config.base_url, api_version=config.api_version,
+                                  api_key=key, max_retries=0)
+    base_url = config.base_url or OPENAI_DEFAULT_URL
+    if config.kind == "ollama" and not base_url.rstrip("/").endswith("/v1"):
+        base_url = base_url.rstrip("/") + "/v1"  # Ollama's OpenAI-compatible API lives under /v1
+    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
+
+
+def _openai_complete(config: ProviderConfig, params: CallParams) -> Completion:
+    messages = [{"role": "system", "content": params.system}] if params.system else []
+    messages += [{"role": m["role"], "content": m["content"]} for m in params.messages]
+    kwargs = {"model": config.model, "messages": messages, "timeout": params.timeout}
+    # OpenAI's newer models reject max_tokens; Azure (older API versions) and local servers want it.
+    kwargs["max_completion_tokens" if config.kind == "openai" else "max_tokens"] = params.max_tokens
+    if params.temperature is not None:
+        kwargs["temperature"] = params.temperature
+    if params.schema is not None:
+        kwargs["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": params.schema_name, "schema": params.schema, "strict": False},
+        }
+    try:
+        completion = _openai_client(config).chat.completions.create(**kwargs)
+    except openai.OpenAIError as exc:
+        raise _map_sdk_error(exc, config) from None
+    except ValueError as exc:
+        raise LLMError(f"provider sent malformed JSON: {exc}", kind=ErrorKind.BAD_RESPONSE) from None
+
+    try:
+        choice = completion.choices[0]
+        content = choice.message.content or ""
+        tool_calls = choice.message.tool_calls or []
+        usage = completion.usage
+        input_tokens = int(usage.prompt_tokens or 0) if usage else 0
+        output_tokens = int(usage.completion_tokens or 0) if usage else 0
+        model, stop_reason = completion.model, choice.finish_reason
+    except (AttributeError, TypeError, ValueError, IndexError):
+        raise LLMError(_bad_shape(completion), kind=ErrorKind.BAD_RESPONSE) from None
+
+    parsed = raw = None
+    if params.schema is not None:
+        # Some compatible servers answer a schema request with a tool call; accept either.
+        raw = tool_calls[0].function.arguments if tool_calls and not content else content
+    return Completion(text=content or (raw or ""), parsed=parsed, input_tokens=input_tokens,
+                      output_tokens=output_tokens, model=model or config.model, stop_reason=stop_reason,
+                      raw_structured=raw)
+
+
+# --- Structured output ----------------------------------------------------------------------------
+
+def structured_output(completion: Completion, schema: dict) -> dict:
+    """The completion's structured output checked against `schema`; raises SchemaViolation."""
+    value = completion.parsed
+    if value is None:
+        if not completion.raw_structured:
+            raise SchemaViolation(f"no structured output (stop reason {completion.stop_reason!r})")
+        value = parse_json_object(completion.raw_structured)
+    if not isinstance(value, dict):
+        raise SchemaViolation("structured output is not an object")
+    validate(value, schema)
+    return value
+
+
+# --- Errors ---------------------------------------------------------------------------------------
+
+def _bad_shape(body) -> str:
+    if isinstance(body, str):
+        return f"provider sent a non-JSON body: {body[:120]!r}"
+    return f"provider response is missing expected fields ({type(body).__name__})"
+
+
+def _retry_after(response) -> float | None:
+    if response is None:
+        return None
+    headers = response.headers
+    if value := headers.get("retry-after-ms"):
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    if value := headers.get("retry-after"):
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _error_code(body) -> str:
+    """The error code: the openai SDK hands over the inner `error` object, anthropic the whole body."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("code") or error.get("type") or "")
+    return ""
+
+
+def _map_sdk_error(exc: Exception, config: ProviderConfig) -> LLMError:
+    """An SDK exception (either SDK: their classes mirror each other) as a typed, scrubbed LLMError."""
+    text = scrub(getattr(exc, "message", None) or str(exc), config.api_key)
+    timeout_types = (anthropic.APITimeoutError, openai.APITimeoutError)
+    connection_types = (anthropic.APIConnectionError, openai.APIConnectionError)
+    status_types = (anthropic.APIStatusError, openai.APIStatusError)
+    validation_types = (anthropic.APIResponseValidationError, openai.APIResponseValidationError)
+    if isinstance(exc, timeout_types):
+        return LLMError(f"no response within the timeout: {text}", kind=ErrorKind.TIMEOUT)
+    if isinstance(exc, connection_types):
+        cause = exc.__cause__ or exc.__context__
+        detail = scrub(str(cause), config.api_key) if cause else text
+        return LLMError(f"cannot reach the provider: {detail}", kind=ErrorKind.CONNECTION)
+    if isinstance(exc, validation_types):
+        return LLMError(f"provider response does not match its API: {text}", kind=ErrorKind.BAD_RESPONSE)
+    if isinstance(exc, status_types):
+        status = exc.status_code
+        retry_after = _retry_after(getattr(exc, "response", None))
+        code = _error_code(getattr(exc, "body", None))
+        if status in (401, 403):
+            kind = ErrorKind.AUTH
+        elif status == 402 or (status == 429 and code == "insufficient_quota"):
+            kind = ErrorKind.BILLING  # out of credit: waiting will not help
+        elif status == 429:
+            kind = ErrorKind.RATE_LIMIT
+        elif status == 408:
+            kind = ErrorKind.TIMEOUT
+        elif status == 404:
+            kind = ErrorKind.NOT_FOUND
+        elif status >= 500 or status == 409:
+            kind = ErrorKind.SERVER
+        else:
+            kind = ErrorKind.BAD_REQUEST
+        return LLMError(f"HTTP {status}: {text}", kind=kind, status=status, retry_after=retry_after)
+    return LLMError(f"provider client error: {text}", kind=ErrorKind.CONFIG)

@@ -1,0 +1,226 @@
+"""The one door to language models: every LLM call in Sidekick goes through `llm_complete`.
+
+Order of work for one call:
+1. resolve the provider (the user's override, else the workspace default) or raise NoProviderConfigured;
+2. under a per-workspace advisory lock, check quotas and insert a `pending` LLMUsage row reserving
+   estimated input + max_tokens, or record `quota_exceeded` and raise QuotaExceeded (no call made);
+3. call the provider with a timeout, retrying only transient errors (bounded, backoff with jitter);
+4. validate structured output against the caller's schema when one is given;
+5. complete the usage row: real tokens, estimated cost, latency, attempts, outcome.
+
+Call it outside `transaction.atomic()`: the reservation must commit before the slow HTTP call so
+that concurrent callers see it, and no database transaction should stay open during the call.
+(Inside one it still works, but concurrent callers only see the reservation once it commits.)
+Thread-safe: SDK clients are cached per provider configuration and shared; each thread uses its
+own database connection, which a thread pool should close when it is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from integrations.llm import adapters
+from integrations.llm.base import CallParams, LLMResult, Message, ProviderConfig
+from integrations.llm.errors import (
+    ErrorKind,
+    LLMError,
+    LLMOutputError,
+    NoProviderConfigured,
+    QuotaExceeded,
+    scrub,
+)
+from integrations.llm.models import LLMProvider, LLMUsage, Outcome
+from integrations.llm.pricing import estimate_cost
+from integrations.llm.quotas import member_role, quota_check
+from integrations.llm.schema import SchemaViolation
+from integrations.llm.selectors import llm_provider_for
+
+log = logging.getLogger("integrations.llm")
+
+_QUOTA_LOCK_CLASS = 0x5EC1  # advisory lock namespace for "LLM quota of workspace N"
+
+
+def llm_complete(
+    *,
+    workspace,
+    purpose: str,
+    system: str,
+    messages: list[Message],
+    user=None,
+    schema: dict | None = None,
+    schema_name: str = "respond",
+    timeout: float | None = None,
+    max_tokens: int | None = None,
+    provider: LLMProvider | None = None,
+    max_retries: int | None = None,
+) -> LLMResult:
+    """Ask the workspace's model for one answer.
+
+    `user=None` is system work (auto-replies): it counts against the workspace quota only. With a
+    `schema` (JSON Schema of an object) the answer is structured: `result.parsed` is a dict that
+    passed the schema, else LLMOutputError (repairable) is raised. `provider` forces a specific
+    provider (the connection test); `max_tokens` and `max_retries` override the provider's and the
+    settings' values. Raises NoProviderConfigured, QuotaExceeded or LLMError.
+    """
+    if not messages:
+        raise ValueError("llm_complete needs at least one message")
+    if any(m.get("role") not in ("user", "assistant") for m in messages):
+        raise ValueError("messages take the roles 'user' and 'assistant'; pass the system prompt as `system`")
+    provider = provider or llm_provider_for(workspace=workspace, user=user)
+    if provider is None:
+        raise NoProviderConfigured(workspace, user)
+    if provider.workspace_id != workspace.pk:
+        raise ValueError("the provider belongs to another workspace")
+    config = ProviderConfig.from_provider(provider)
+    params = CallParams(
+        system=system,
+        messages=list(messages),
+        max_tokens=max_tokens or provider.max_tokens,
+        temperature=provider.temperature,
+        schema=schema,
+        schema_name=schema_name,
+        timeout=timeout or settings.LLM_TIMEOUT_SECONDS,
+    )
+    usage = _reserve(workspace=workspace, user=user, provider=provider, purpose=purpose, params=params)
+
+    started = time.monotonic()
+    attempts = 0
+    try:
+        completion, attempts = _call_with_retries(config, params, settings.LLM_MAX_RETRIES
+                                                  if max_retries is None else max_retries)
+    except LLMError as exc:
+        attempts = getattr(exc, "attempts", attempts)
+        _finish(usage, outcome=exc.kind, attempts=attempts, started=started, error=exc.message)
+        raise
+    except BaseException as exc:
+        # A bug or an interrupt must not leave the reservation pending forever.
+        _finish(usage, outcome=Outcome.BAD_RESPONSE, attempts=attempts, started=started,
+                error=scrub(f"{type(exc).__name__}: {exc}", config.api_key))
+        raise
+
+    parsed = None
+    violation = None
+    if schema is not None:
+        try:
+            parsed = adapters.structured_output(completion, schema)
+        except SchemaViolation as exc:
+            violation = str(exc)
+    outcome = Outcome.INVALID_OUTPUT if violation else Outcome.OK
+    latency_ms, cost = _finish(usage, outcome=outcome, attempts=attempts, started=started, completion=completion,
+                               error=violation or "")
+    result = LLMResult(
+        text=completion.text if schema is None else (completion.raw_structured or completion.text),
+        parsed=parsed,
+        input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens,
+        model=completion.model,
+        latency_ms=latency_ms,
+        stop_reason=completion.stop_reason,
+        provider_kind=config.kind,
+        attempts=attempts,
+        cost_usd=cost,
+        usage_id=usage.pk,
+    )
+    if violation:
+        raise LLMOutputError(f"structured output is unusable: {violation}", raw=completion.raw_structured or
+                             completion.text, result=result)
+    return result
+
+
+def estimate_input_tokens(system: str, messages: list[Message], schema: dict | None) -> int:
+    """A deliberately generous estimate (about 4 characters per token) for the quota reservation."""
+    chars = len(system) + sum(len(m["content"]) + 8 for m in messages)
+    if schema is not None:
+        chars += len(json.dumps(schema))
+    return chars // 4 + 16
+
+
+def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUsage:
+    role = member_role(workspace=workspace, user=user) if user is not None else None
+    row = LLMUsage(
+        workspace=workspace, user=user, provider=provider, purpose=purpose[:64],
+        provider_kind=provider.kind, model=provider.model,
+        input_tokens=estimate_input_tokens(params.system, params.messages, params.schema),
+        output_tokens=params.max_tokens,
+    )
+    # A session-level lock, released as soon as the reservation is written: a transaction-level one
+    # would be held until the caller's outer transaction ends, i.e. across the slow HTTP call.
+    lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
+        try:
+            with transaction.atomic():
+                exceeded = quota_check(workspace=workspace, user=user, role=role)
+                if exceeded is not None:
+                    row.input_tokens = row.output_tokens = 0
+                    row.outcome = Outcome.QUOTA_EXCEEDED
+                    row.error_message = str(exceeded)[:300]
+                row.save()
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key)
+    if exceeded is not None:
+        log.info("llm quota exceeded workspace=%s user=%s purpose=%s: %s", workspace.pk,
+                 getattr(user, "pk", None), purpose, exceeded)
+        raise exceeded
+    return row
+
+
+def _call_with_retries(config: ProviderConfig, params: CallParams, max_retries: int):
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return adapters.complete(config, params), attempt
+        except LLMError as exc:
+            exc.attempts = attempt
+            delay = None if exc.permanent or attempt > max_retries else _backoff(attempt, exc.retry_after)
+            if delay is None:
+                raise
+            log.warning("llm %s error (attempt %d, retrying in %.2fs): %s", exc.kind, attempt, delay, exc.message)
+            time.sleep(delay)
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float | None:
+    """Seconds to wait before the next attempt, or None to give up now.
+
+    Full jitter over an exponential window; a provider's Retry-After wins when it is longer, and one
+    longer than LLM_RETRY_MAX_DELAY means "not soon": a worker should not sleep on it.
+    """
+    cap = settings.LLM_RETRY_MAX_DELAY
+    delay = random.uniform(0, min(cap, settings.LLM_RETRY_BASE_DELAY * 2 ** (attempt - 1)))
+    if retry_after is not None:
+        if retry_after > cap:
+            return None
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _finish(usage: LLMUsage, *, outcome: str, attempts: int, started: float, completion=None, error: str = ""):
+    usage.latency_ms = int((time.monotonic() - started) * 1000)
+    usage.attempts = attempts
+    usage.outcome = outcome
+    usage.error_message = error[:300]
+    if completion is not None:
+        usage.input_tokens, usage.output_tokens = completion.input_tokens, completion.output_tokens
+        usage.cost_usd = estimate_cost(kind=usage.provider_kind, model=usage.model,
+                                       input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+    else:
+        usage.input_tokens = usage.output_tokens = 0  # failed calls are not billed by providers
+    usage.save(update_fields=["latency_ms", "attempts", "outcome", "error_message", "input_tokens",
+                              "output_tokens", "cost_usd"])
+    log.info(
+        "llm call workspace=%s purpose=%s kind=%s model=%s outcome=%s tokens=%d+%d cost=%s latency_ms=%d attempts=%d",
+        usage.workspace_id, usage.purpose, usage.provider_kind, usage.model, outcome, usage.input_tokens,
+        usage.output_tokens, usage.cost_usd, usage.latency_ms, attempts,
+    )
+    return usage.latency_ms, usage.cost_usd
+
+
+__all__ = ["llm_complete", "LLMResult", "LLMError", "LLMOutputError", "NoProviderConfigured", "QuotaExceeded",
+           "ErrorKind"]

@@ -1,0 +1,1 @@
+from integrations.llm.models import LLMProvider, LLMQuotaPolicy, LLMUsage  # noqa: F401
