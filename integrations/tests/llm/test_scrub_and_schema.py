@@ -73,7 +73,7 @@ def test_invalid_output_names_the_problem(change, where):
 
 
 def test_missing_required_property():
-    with pytest.raises(SchemaViolation, match="missing required property 'confidence'"):
+    with pytest.raises(SchemaViolation, match="'confidence' is a required property"):
         validate({"reply": "Hi", "human_requested": True}, SCHEMA)
 
 
