@@ -87,12 +87,13 @@ class Message(models.Model):
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
     channel = models.ForeignKey("integrations.Channel", on_delete=models.CASCADE, related_name="messages")
     # Meta's message id; for our own sends it is the Send API's `message_id`, set once sent.
-    mid = models.CharField(max_length=255, null=True, blank=True)
+    # NULL (not "") until sent, so any number of unsent rows coexist under the unique constraint.
+    mid = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     direction = models.CharField(max_length=3, choices=Direction.choices)
     sender_kind = models.CharField(max_length=16, choices=SenderKind.choices)
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
-    disposition = models.CharField(max_length=16, choices=Disposition.choices, null=True, blank=True)
+    disposition = models.CharField(max_length=16, choices=Disposition.choices, null=True, blank=True)  # noqa: DJ001
     kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.MESSAGE)
     text = models.TextField(blank=True)
     attachments = models.JSONField(default=list, blank=True)
@@ -116,8 +117,10 @@ class Message(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     # --- outbound only -------------------------------------------------------------------------
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
-    send_status = models.CharField(max_length=16, choices=SendStatus.choices, null=True, blank=True)
+    # NULL for inbound rows: unique among the outbound ones only.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True, unique=True)  # noqa: DJ001
+    # NULL for inbound rows (a check constraint keeps it so); the sweeper's partial index uses it.
+    send_status = models.CharField(max_length=16, choices=SendStatus.choices, null=True, blank=True)  # noqa: DJ001
     # "RESPONSE" or "MESSAGE_TAG:HUMAN_AGENT": how the Send API call was framed.
     messaging_type = models.CharField(max_length=40, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
