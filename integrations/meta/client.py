@@ -166,6 +166,10 @@ class TokenRefresh:
     expires_in: int
 
 
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 _session_lock = threading.Lock()
 _session: requests.Session | None = None
 
@@ -199,7 +203,7 @@ def base_urls() -> tuple[str, str]:
 class GraphClient:
     def __init__(self, *, platform: str, account_id: str, token: str, http: requests.Session | None = None,
                  max_attempts: int | None = None, timeout: float | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         facebook_url, instagram_url = base_urls()
         self.platform = platform
         self.account_id = account_id
@@ -209,7 +213,7 @@ class GraphClient:
         self.http = http or session()
         self.max_attempts = max_attempts or settings.META_HTTP_MAX_ATTEMPTS
         self.timeout = (CONNECT_TIMEOUT, timeout or settings.META_HTTP_TIMEOUT)
-        self.sleep = sleep
+        self.sleep = sleep or _sleep
         # Set after every response that carried usage headers asking us to slow down.
         self.throttle_seconds: float | None = None
 
