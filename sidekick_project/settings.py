@@ -265,10 +265,13 @@ if META_SANDBOX:
     META_APP_SECRET = META_APP_SECRET or SANDBOX_APP_SECRET
     INSTAGRAM_APP_SECRET = INSTAGRAM_APP_SECRET or SANDBOX_APP_SECRET
     META_VERIFY_TOKEN = META_VERIFY_TOKEN or "sandbox-verify-token"
-# A dead broker must not hold a webhook request: connect fast, enqueue without retries (the sweeper
-# re-enqueues whatever stayed pending).
-CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", 2)
-CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_timeout", 5)
+# A dead broker must not hold a webhook request: connect fast, publish without retries (the sweeper
+# re-enqueues whatever stayed pending). Without these, kombu re-tries the connection for ~6 s per
+# publish. Workers are unaffected: their consumer loop reconnects on its own schedule.
+CELERY_BROKER_TRANSPORT_OPTIONS.update({
+    "socket_connect_timeout": 2, "socket_timeout": 5,
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+})
 # urllib3 logs request lines at DEBUG, and Instagram's token refresh carries the token in the query.
 LOGGING["loggers"]["urllib3"] = {"level": "WARNING"}
 # BENCH=1 exposes /bench/bare, the ceiling `bench/webhook.py` compares the webhook against.
