@@ -10,6 +10,13 @@ def process_webhook_event(event_id: int) -> None:
     services.webhook_event_process(event_id=event_id)
 
 
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=280, soft_time_limit=260)
+def process_webhook_events(event_ids: list[int]) -> None:
+    """A batch from the web process's relay; each event is claimed on its own."""
+    for event_id in event_ids:
+        services.webhook_event_process(event_id=event_id)
+
+
 @shared_task(ignore_result=True, time_limit=55, soft_time_limit=50)
 def sweep_channels() -> dict:
     """Every minute: nothing Redis or a worker dropped stays dropped."""

@@ -17,6 +17,7 @@ app.autodiscover_tasks()
 
 app.conf.task_routes = {
     "integrations.tasks.process_webhook_event": {"queue": "intake"},
+    "integrations.tasks.process_webhook_events": {"queue": "intake"},
     # Exact names win over the glob below: a send is a quick HTTP call, not an LLM job.
     "conversations.tasks.send_message": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},

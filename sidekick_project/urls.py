@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,3 +11,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),
 ]
+
+if settings.BENCH:
+    from sidekick_project import bench
+
+    urlpatterns.append(path("bench/bare", bench.bare))

@@ -30,7 +30,8 @@ UNKNOWN = "unknown"
 OBJECT_PLATFORM = {"instagram": "instagram", "page": "messenger"}
 HANDOVER_KEYS = ("pass_thread_control", "take_thread_control", "request_thread_control")
 
-MAX_ID = 255
+MAX_ID = 255  # message ids
+MAX_ACCOUNT_ID = 64  # page / account / user ids (Contact.external_id, Channel.account_id)
 MAX_TEXT = 20_000
 MAX_PAYLOAD = 1000
 MAX_ATTACHMENTS = 20
@@ -105,17 +106,17 @@ def clean_json(value: Any, depth: int = 0) -> Any:
     return None
 
 
-def parse_id(value: Any) -> str | None:
-    """Meta ids arrive as strings or numbers; floats only when they are whole."""
+def parse_id(value: Any, limit: int = MAX_ID) -> str | None:
+    """Meta ids arrive as strings or numbers; floats only when they are whole. None if over ``limit``."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return str(value)
     if isinstance(value, float):
-        return str(int(value)) if math.isfinite(value) and value.is_integer() else None
+        value = int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, int):
+        value = str(value)
     if isinstance(value, str):
-        value = clean_str(value.strip(), MAX_ID + 1)
-        return value if 0 < len(value) <= MAX_ID else None
+        value = clean_str(value.strip(), limit + 1)
+        return value if 0 < len(value) <= limit else None
     return None
 
 
@@ -180,7 +181,7 @@ def parse_payload(data: Any) -> list[Item]:
 def parse_entry(entry: Any, platform: str | None) -> list[Item]:
     if not isinstance(entry, dict):
         return [Item(UNKNOWN, platform=platform, reason="entry is not an object")]
-    account_id = parse_id(entry.get("id"))
+    account_id = parse_id(entry.get("id"), MAX_ACCOUNT_ID)
     items = []
     for key, standby in (("messaging", False), ("standby", True)):
         for raw in _list(entry.get(key)):
@@ -198,8 +199,8 @@ def parse_messaging(raw: Any, *, platform: str | None, account_id: str | None, s
     if not isinstance(raw, dict):
         return Item(UNKNOWN, platform=platform, account_id=account_id, standby=standby,
                     reason="messaging item is not an object")
-    sender = parse_id(_dict(raw.get("sender")).get("id"))
-    recipient = parse_id(_dict(raw.get("recipient")).get("id"))
+    sender = parse_id(_dict(raw.get("sender")).get("id"), MAX_ACCOUNT_ID)
+    recipient = parse_id(_dict(raw.get("recipient")).get("id"), MAX_ACCOUNT_ID)
     if account_id is None:
         account_id = recipient
     message = raw.get("message")

@@ -112,3 +112,25 @@ def test_database_error_puts_event_back_to_pending(channel, monkeypatch):
     webhook_event_process(event_id=event.pk)
     event.refresh_from_db()
     assert event.status == WebhookEventStatus.DONE and event.attempts == 2
+
+
+def test_relay_publishes_committed_events_in_batches(post_webhook, channel):
+    """The request path only commits; the relay thread publishes one task per batch of ids."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    for n in range(3):
+        assert post_webhook(p.envelope(channel, p.text(channel, "1", f"relay {n}", mid=f"relay.{n}"))).status_code == 200
+    ids = set(WebhookEvent.objects.values_list("pk", flat=True))
+    published: set[int] = set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not ids <= published:
+        for raw in client.lrange("intake", 0, -1):
+            message = json.loads(raw)
+            if message.get("headers", {}).get("task") == "integrations.tasks.process_webhook_events":
+                batch = set(json.loads(__import__("base64").b64decode(message["body"]))[0][0])
+                if batch & ids:
+                    published |= batch & ids
+                    client.lrem("intake", 0, raw)
+        time.sleep(0.05)
+    assert ids <= published
+    tasks.process_webhook_events.run(sorted(ids))
+    assert Message.objects.count() == 3

@@ -21,10 +21,10 @@ def test_parse_timestamp(value, expected):
 
 @pytest.mark.parametrize("value,expected", [
     (17841400000001, "17841400000001"), ("17841400000001", "17841400000001"), (1.7841400000001e13, "17841400000001"),
-    (1.5, None), (True, None), ("", None), ("  ", None), ("x" * 300, None), (None, None), ({"id": 1}, None),
+    (1.5, None), (1e64, None), (True, None), ("", None), ("  ", None), ("x" * 300, None), (None, None), ({"id": 1}, None),
 ])
 def test_parse_id(value, expected):
-    assert parser.parse_id(value) == expected
+    assert parser.parse_id(value, parser.MAX_ACCOUNT_ID) == expected
 
 
 def test_echo_swaps_sender_and_recipient():
