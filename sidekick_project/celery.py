@@ -17,14 +17,31 @@ app.autodiscover_tasks()
 
 app.conf.task_routes = {
     "integrations.tasks.process_webhook_event": {"queue": "intake"},
+    "integrations.tasks.process_webhook_events": {"queue": "intake"},
+    # Exact names win over the glob below: a send is a quick HTTP call, not an LLM job.
+    "conversations.tasks.send_message": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
 }
 
-HOUR = 60 * 60
+MINUTE = 60
+HOUR = 60 * MINUTE
 app.conf.beat_schedule = {
     "purge-expired-invitations": {
         "task": "accounts.tasks.purge_expired_invitations",
         "schedule": crontab(minute=17, hour=3),
         "options": {"expires": 36 * HOUR},
+    },
+    # Re-enqueue webhook events and sends left pending (Redis outage, lost task), settle dead claims.
+    # Expires before the next run: a delayed sweep is simply superseded by the next one.
+    "sweep-channels": {
+        "task": "integrations.tasks.sweep_channels",
+        "schedule": MINUTE,
+        "options": {"expires": 0.9 * MINUTE},
+    },
+    # Instagram user tokens live 60 days; refresh them well ahead of expiry.
+    "refresh-instagram-tokens": {
+        "task": "integrations.tasks.refresh_instagram_tokens",
+        "schedule": crontab(minute=41, hour="*/6"),
+        "options": {"expires": 9 * HOUR},
     },
 }

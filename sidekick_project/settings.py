@@ -265,3 +265,48 @@ LLM_QUOTA_DEFAULTS = {
     "workspace_daily": _token_limit("LLM_QUOTA_WORKSPACE_DAILY", 5_000_000),
     "workspace_monthly": _token_limit("LLM_QUOTA_WORKSPACE_MONTHLY", 100_000_000),
 }
+
+# --- Meta channels (Instagram, Messenger) ---------------------------------------------------------
+# Two Meta apps may sign webhooks: the Facebook Login app (Messenger) and the Instagram Login app.
+META_APP_ID = env.str_("META_APP_ID")
+META_APP_SECRET = env.str_("META_APP_SECRET")
+INSTAGRAM_APP_ID = env.str_("INSTAGRAM_APP_ID")
+INSTAGRAM_APP_SECRET = env.str_("INSTAGRAM_APP_SECRET")
+META_VERIFY_TOKEN = env.str_("META_VERIFY_TOKEN")
+META_GRAPH_URL = (env.url("META_GRAPH_URL", {"https", "http"}) or "https://graph.facebook.com").rstrip("/")
+INSTAGRAM_GRAPH_URL = (env.url("INSTAGRAM_GRAPH_URL", {"https", "http"}) or "https://graph.instagram.com").rstrip("/")
+META_GRAPH_VERSION = env.str_("META_GRAPH_VERSION", "v23.0")
+if not META_GRAPH_VERSION.startswith("v"):
+    raise ImproperlyConfigured(f"META_GRAPH_VERSION={META_GRAPH_VERSION!r} must look like v23.0")
+# Larger POSTs are refused (413) before the body is read; Meta's batches of 1000 updates stay far below.
+META_WEBHOOK_MAX_BYTES = env.int_("META_WEBHOOK_MAX_BYTES", 2 * 1024 * 1024, minimum=1024, maximum=2_500_000)
+# Graph API calls: read timeout in seconds, attempts per call for retryable errors (backoff + jitter).
+META_HTTP_TIMEOUT = env.float_("META_HTTP_TIMEOUT", 10.0, minimum=0.5, maximum=60)
+META_HTTP_MAX_ATTEMPTS = env.int_("META_HTTP_MAX_ATTEMPTS", 3, minimum=1, maximum=10)
+# Worker-level bounds: a send is retried (by the sweeper) at most this many times in all.
+META_SEND_MAX_ATTEMPTS = env.int_("META_SEND_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
+# A send claimed longer ago than this, without an outcome, is marked `unknown` (never re-sent blindly).
+META_SEND_STUCK_SECONDS = env.int_("META_SEND_STUCK_SECONDS", 120, minimum=30)
+META_EVENT_MAX_ATTEMPTS = env.int_("META_EVENT_MAX_ATTEMPTS", 5, minimum=1, maximum=50)
+# Instagram user tokens (60 days) are refreshed once they are this close to expiry.
+INSTAGRAM_TOKEN_REFRESH_DAYS = env.int_("INSTAGRAM_TOKEN_REFRESH_DAYS", 10, minimum=1, maximum=59)
+# A built-in, in-process Graph API stand-in that records sends (try Sidekick without a Meta app).
+META_SANDBOX = env.bool_("META_SANDBOX", False)
+if META_SANDBOX:
+    # Sandbox webhooks (manage.py simulate_dm) are signed with a secret derived from SECRET_KEY
+    # unless a real one is configured.
+    SANDBOX_APP_SECRET = env.derived_fernet_key("sandbox-app-secret:" + SECRET_KEY)
+    META_APP_SECRET = META_APP_SECRET or SANDBOX_APP_SECRET
+    INSTAGRAM_APP_SECRET = INSTAGRAM_APP_SECRET or SANDBOX_APP_SECRET
+    META_VERIFY_TOKEN = META_VERIFY_TOKEN or "sandbox-verify-token"
+# A dead broker must not hold a webhook request: connect fast, publish without retries (the sweeper
+# re-enqueues whatever stayed pending). Without these, kombu re-tries the connection for ~6 s per
+# publish. Workers are unaffected: their consumer loop reconnects on its own schedule.
+CELERY_BROKER_TRANSPORT_OPTIONS.update({
+    "socket_connect_timeout": 2, "socket_timeout": 5,
+    "max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+})
+# urllib3 logs request lines at DEBUG, and Instagram's token refresh carries the token in the query.
+LOGGING["loggers"]["urllib3"] = {"level": "WARNING"}
+# BENCH=1 exposes /bench/bare, the ceiling `bench/webhook.py` compares the webhook against.
+BENCH = env.bool_("BENCH", False)

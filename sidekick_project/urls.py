@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -8,4 +9,10 @@ urlpatterns = [
     path("healthz", account_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("integrations.urls")),
 ]
+
+if settings.BENCH:
+    from sidekick_project import bench
+
+    urlpatterns.append(path("bench/bare", bench.bare))

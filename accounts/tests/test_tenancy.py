@@ -17,6 +17,8 @@ NOT_TENANT_SCOPED = {
     "admin/": "Django admin, super-admins only (test_superadmin)",
     "accounts/": "login, logout, password reset",
     "invite/": "invitation link; the token is the credential (test_invitations)",
+    "webhooks/": "Meta webhooks, authenticated by signature (integrations/tests)",
+    "bench/": "only with BENCH=1, for bench/webhook.py",
 }
 
 
@@ -30,6 +32,7 @@ EXPECTED_ROLES = {
     "accounts:member_remove": "admin",
     "accounts:invitation_revoke": "admin",
     "accounts:audit_log": "admin",
+    "integrations:channels": "admin",
 }
 
 

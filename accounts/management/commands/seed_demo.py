@@ -25,9 +25,25 @@ class Command(BaseCommand):
             user = User.objects.get(email__iexact=email)
             user.set_password(password)
             user.save(update_fields=["password"])
+        if settings.META_SANDBOX:
+            self._sandbox_channels()
         self.stdout.write(self.style.SUCCESS(
             f"Demo logins (password {password}):\n  admin  {ADMIN_EMAIL}\n  setter {SETTER_EMAIL}"
         ))
+
+    def _sandbox_channels(self) -> None:
+        """With META_SANDBOX on, the demo workspace gets channels answered by the Graph stand-in."""
+        from integrations.models import Channel
+        from integrations.services import channel_connect
+
+        workspace = Workspace.objects.get(slug="demo")
+        for platform, account_id, name in (("instagram", "17841400000000001", "Demo Studio (sandbox Instagram)"),
+                                           ("messenger", "100000000000001", "Demo Studio (sandbox Page)")):
+            if not Channel.objects.filter(platform=platform, account_id=account_id).exists():
+                channel_connect(workspace=workspace, platform=platform, account_id=account_id,
+                                token="sandbox-" + secrets.token_urlsafe(24), name=name)
+        self.stdout.write("Sandbox channels connected: try `python manage.py simulate_dm --workspace demo "
+                          "--platform instagram --from 5001 --text 'hi'`")
 
     def _password(self) -> str:
         """One random password per checkout, kept in var/ so it survives restarts."""

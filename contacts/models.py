@@ -1,0 +1,81 @@
+"""A contact is one person on one channel, identified by Meta's platform-scoped id (PSID / IGSID)."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Stage(models.TextChoices):
+    NEW = "new", "New"
+    ENGAGED = "engaged", "Engaged"
+    QUALIFIED = "qualified", "Qualified"
+    BOOKED = "booked", "Booked"
+    CUSTOMER = "customer", "Customer"
+    LOST = "lost", "Lost"
+
+
+class Sentiment(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    POSITIVE = "positive", "Positive"
+    NEUTRAL = "neutral", "Neutral"
+    NEGATIVE = "negative", "Negative"
+
+
+class Contact(models.Model):
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="contacts")
+    channel = models.ForeignKey("integrations.Channel", on_delete=models.CASCADE, related_name="contacts")
+    # Page-scoped (Messenger PSID) or Instagram-scoped (IGSID) id: only meaningful with its channel.
+    external_id = models.CharField(max_length=64)
+    display_name = models.CharField(max_length=200, blank=True)
+    username = models.CharField(max_length=100, blank=True)
+    profile_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Written by the reply engine.
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices, default=Sentiment.UNKNOWN)
+    lead_score = models.PositiveSmallIntegerField(default=0, validators=[MinValueValidator(0), MaxValueValidator(100)])
+    opted_out = models.BooleanField(default=False)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    # The last message the contact sent: opens the 24 h messaging window (an echo never does).
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    booked_at = models.DateTimeField(null=True, blank=True)
+    booking_canceled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_inbound_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "external_id"], name="contact_channel_external_unique"),
+            models.CheckConstraint(condition=models.Q(lead_score__lte=100), name="contact_lead_score_max_100"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "stage"]),
+            models.Index(fields=["workspace", "-last_inbound_at"]),
+        ]
+
+    def __str__(self):
+        return self.display_name or (f"@{self.username}" if self.username else self.external_id)
+
+
+class BookingEvent(models.Model):
+    """History of booking outcomes; `Contact.booked_at` / `booking_canceled_at` hold the current state."""
+
+    class Kind(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CANCELED = "canceled", "Canceled"
+        ATTENDED = "attended", "Attended"
+        NO_SHOW = "no_show", "No-show"
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="booking_events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    occurred_at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self):
+        return f"{self.contact} {self.kind}"

@@ -1,0 +1,67 @@
+"""Writes for contacts."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from contacts.models import Contact
+
+logger = logging.getLogger(__name__)
+
+
+def contact_get_or_create(*, channel, external_id: str) -> tuple[Contact, bool]:
+    """The contact for a platform-scoped id; a new one gets its profile fetched after commit.
+
+    Safe under concurrency: the unique (channel, external_id) constraint decides, get_or_create
+    re-reads on a conflict.
+    """
+    contact, created = Contact.objects.get_or_create(
+        channel=channel, external_id=external_id, defaults={"workspace_id": channel.workspace_id},
+    )
+    if created:
+        from contacts.tasks import fetch_contact_profile
+
+        transaction.on_commit(lambda: _enqueue_quietly(fetch_contact_profile, contact.pk))
+    return contact, created
+
+
+def _enqueue_quietly(task, *args) -> None:
+    try:
+        task.apply_async(args=list(args), retry=False)
+    except Exception as exc:  # noqa: BLE001 - a profile is a nicety; never fail ingestion over it
+        logger.warning("%s not enqueued: %s", task.name, exc)
+
+
+def contact_record_inbound(*, contact: Contact, at: datetime) -> None:
+    """Move `last_inbound_at` forward only (deliveries arrive in any order)."""
+    Contact.objects.filter(pk=contact.pk).update(last_inbound_at=Greatest("last_inbound_at", at))
+
+
+def contact_fetch_profile(*, contact_id: int) -> Contact | None:
+    """Fetch name/username once per contact. Failures are left for a later attempt by hand."""
+    from integrations.meta.client import GraphClient, GraphError
+    from integrations.services import channel_record_graph_error
+
+    contact = Contact.objects.select_related("channel").filter(pk=contact_id, profile_fetched_at=None).first()
+    if contact is None or not contact.channel.can_send:
+        return None
+    try:
+        profile = GraphClient.for_channel(contact.channel).fetch_profile(user_id=contact.external_id)
+    except GraphError as exc:
+        if exc.kind == "token":
+            channel_record_graph_error(channel=contact.channel, error=exc)
+        logger.info("profile of contact %s not fetched: %s", contact_id, exc)
+        if exc.permanent and exc.kind != "token":
+            # Meta will not tell us (privacy settings, deleted account): do not ask again.
+            Contact.objects.filter(pk=contact_id).update(profile_fetched_at=timezone.now())
+        return None
+    Contact.objects.filter(pk=contact_id).update(
+        display_name=profile.name, username=profile.username, profile_fetched_at=timezone.now(),
+    )
+    contact.refresh_from_db()
+    return contact

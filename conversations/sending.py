@@ -1,0 +1,253 @@
+"""Outbound messages: create a row, then send it at most once.
+
+How a send stays at-most-once
+-----------------------------
+1. `outbound_message_create` writes the row first (`send_status=pending`) with a unique
+   `idempotency_key`; creating twice with the same key returns the same row. The send task is
+   enqueued after commit (and the sweeper re-enqueues pending rows if that is lost).
+2. `message_send` claims the row with a conditional update `pending → sending` (recording
+   `claimed_at` and the attempt). Zero rows updated means another worker has it or it is settled:
+   return. Only the claimant makes the HTTP call, and only after the claim is committed.
+3. The outcome is written back: `sent` with Meta's message id in `mid`; `pending` again with
+   `next_attempt_at` when Meta answered with a retryable error (it answered, so nothing went out);
+   `failed` for permanent errors.
+4. If the worker dies between claim and outcome, the row stays `sending`. We cannot know whether
+   Meta got the request, so the sweeper never re-sends it: after META_SEND_STUCK_SECONDS it marks
+   the row `unknown` and flags the thread for a human. The same happens when the request may have
+   left but no answer came back (read timeout, connection dropped). Meta's echo of the message
+   settles the doubt: `conversations.ingest` matches an echo without a known mid to a
+   `sending`/`unknown` row of the same thread with the same text and marks it `sent`. A human can
+   re-queue an `unknown` row explicitly (`outbound_message_retry`) after checking the thread.
+
+We chose "unknown + echo" over blind retry because a duplicate DM to a lead is visible and
+embarrassing, while a delayed one after a worker crash is rare and gets a human's attention.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from conversations import signals
+from conversations.models import Direction, Disposition, Message, SenderKind, SendStatus, Thread
+from integrations.meta import client as graph
+from integrations.meta.client import GraphClient, GraphError
+from integrations.meta.limits import fit_text, send_window
+from integrations.services import channel_record_graph_error, channel_throttle
+
+logger = logging.getLogger(__name__)
+
+SEND_BACKOFF_BASE = 30  # seconds; doubled per attempt, with jitter, between sweeper retries
+SEND_BACKOFF_CAP = 15 * 60
+
+
+class SendRefused(ValueError):
+    """The message cannot be created (empty text, wrong sender kind)."""
+
+
+def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent_by=None,
+                            disposition: str | None = None, idempotency_key: str | None = None) -> Message:
+    """Create an outbound row (text cut to the platform limit) and enqueue its send after commit.
+
+    ``idempotency_key`` makes creation idempotent: the reply pipeline passes e.g.
+    ``f"reply:{inbound_message_id}"`` so a retried pipeline step cannot create a second reply.
+    """
+    if sender_kind not in (SenderKind.AI, SenderKind.SETTER):
+        raise SendRefused(f"Sidekick sends as ai or setter, not {sender_kind!r}")
+    if disposition is not None and (sender_kind != SenderKind.SETTER or disposition not in Disposition.values):
+        raise SendRefused("a disposition is only for setter-sent AI drafts (approved or edited)")
+    channel = thread.channel
+    text = fit_text(text or "", channel.platform)
+    if not text:
+        raise SendRefused("nothing to send")
+    key = idempotency_key or f"msg:{uuid.uuid4().hex}"
+    with transaction.atomic():
+        message, created = Message.objects.get_or_create(
+            idempotency_key=key,
+            defaults={"workspace_id": thread.workspace_id, "thread": thread, "channel": channel,
+                      "direction": Direction.OUT, "sender_kind": sender_kind, "sent_by": sent_by,
+                      "disposition": disposition, "text": text, "send_status": SendStatus.PENDING},
+        )
+        if created:
+            transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
+    return message
+
+
+def outbound_message_enqueue(*, message_id: int) -> bool:
+    from conversations.tasks import send_message
+
+    try:
+        send_message.apply_async(args=[message_id], retry=False)
+    except Exception as exc:  # noqa: BLE001 - broker down: the sweeper re-enqueues pending rows
+        logger.warning("send of message %s not enqueued (%s); the sweeper will retry", message_id, exc)
+        return False
+    return True
+
+
+def _is_human(message: Message) -> bool:
+    """A setter's own words. An AI draft approved unchanged is still automated content."""
+    return message.sender_kind == SenderKind.SETTER and message.disposition != Disposition.APPROVED
+
+
+def message_send(*, message_id: int) -> Message | None:
+    """Claim and send one outbound message (see the module docstring). Returns it, or None if not ours."""
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        pk=message_id, direction=Direction.OUT, send_status=SendStatus.PENDING,
+    ).update(send_status=SendStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    message = Message.objects.select_related("channel", "thread__contact").get(pk=message_id)
+    channel, thread = message.channel, message.thread
+    contact = thread.contact
+
+    # Checks before any HTTP: failing here can never double-send.
+    if not channel.can_send:
+        return _fail(message, code="channel_inactive", error=f"channel is {channel.get_status_display().lower()}",
+                     escalate="channel_inactive")
+    if channel.rate_limited_until and channel.rate_limited_until > now:
+        return _defer(message, until=channel.rate_limited_until, error="channel rate-limited", count_attempt=False)
+    if message.sender_kind == SenderKind.AI:
+        blocked = ("opted_out" if contact.opted_out else "ai_paused" if thread.ai_paused
+                   else "other_app_in_control" if not thread.app_has_control else "")
+        if blocked:
+            return _fail(message, code=blocked, error=f"automatic send blocked: {blocked}", escalate=None)
+    window = send_window(platform=channel.platform, last_inbound_at=thread.last_inbound_at, now=now,
+                         human=_is_human(message), human_agent_enabled=channel.human_agent_enabled)
+    if not window.allowed:
+        return _fail(message, code="window_closed", error=window.reason, escalate="window_closed")
+
+    client = GraphClient.for_channel(channel)
+    try:
+        result = client.send_text(recipient_id=contact.external_id, text=message.text, tag=window.tag)
+    except GraphError as exc:
+        return _handle_error(message, exc)
+    finally:
+        if client.throttle_seconds:
+            channel_throttle(channel=channel, seconds=client.throttle_seconds)
+    return _record_sent(message, mid=result.message_id,
+                        messaging_type=f"MESSAGE_TAG:{window.tag}" if window.tag else "RESPONSE")
+
+
+@transaction.atomic
+def _record_sent(message: Message, *, mid: str, messaging_type: str) -> Message:
+    row = Message.objects.select_for_update().get(pk=message.pk)
+    # If the echo beat this answer and could not be matched (text differed), it was stored as a
+    # message from outside Sidekick: it is this one, so fold it in.
+    duplicate = Message.objects.filter(channel_id=row.channel_id, mid=mid).exclude(pk=row.pk).first()
+    echo_at = None
+    if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
+        echo_at = duplicate.echo_received_at
+        duplicate.delete()
+    elif duplicate is not None:
+        logger.error("message %s: Meta returned mid %s already held by message %s", row.pk, mid, duplicate.pk)
+        mid = None
+    now = timezone.now()
+    row.mid = row.mid or mid
+    row.send_status = SendStatus.SENT
+    row.messaging_type = messaging_type
+    row.sent_at = now
+    row.last_error = ""
+    row.error_code = ""
+    row.echo_received_at = row.echo_received_at or echo_at
+    row.save(update_fields=["mid", "send_status", "messaging_type", "sent_at", "last_error", "error_code",
+                            "echo_received_at"])
+    Thread.objects.filter(pk=row.thread_id).update(
+        last_message_at=now, last_outbound_at=now, **({"unread_count": 0} if row.sender_kind == SenderKind.SETTER else {}),
+    )
+    return row
+
+
+def _handle_error(message: Message, exc: GraphError) -> Message:
+    channel = message.channel
+    if exc.kind in (graph.TOKEN, graph.ABUSIVE, graph.RATE_LIMIT):
+        channel_record_graph_error(channel=channel, error=exc)
+    if exc.kind == graph.AMBIGUOUS:
+        return _mark_unknown(message, error=str(exc))
+    if exc.kind == graph.RATE_LIMIT and exc.retry_after:
+        return _defer(message, until=timezone.now() + timedelta(seconds=exc.retry_after), error=str(exc),
+                      code=exc.code_label)
+    if not exc.permanent:
+        return _defer(message, until=timezone.now() + _backoff(message.attempts), error=str(exc), code=exc.code_label)
+    if exc.kind == graph.THREAD_CONTROL:
+        Thread.objects.filter(pk=message.thread_id).update(app_has_control=False)
+    escalate = {graph.WINDOW: "window_closed", graph.TOKEN: "channel_inactive", graph.THREAD_CONTROL: None,
+                graph.CANNOT_RECEIVE: None}.get(exc.kind, "send_failed")
+    return _fail(message, code=exc.code_label, error=str(exc), escalate=escalate)
+
+
+def _backoff(attempts: int) -> timedelta:
+    ceiling = min(SEND_BACKOFF_CAP, SEND_BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def _defer(message: Message, *, until, error: str, code: str = "", count_attempt: bool = True) -> Message:
+    if count_attempt and message.attempts >= settings.META_SEND_MAX_ATTEMPTS:
+        return _fail(message, code=code or "retries_exhausted", error=f"gave up after {message.attempts} attempts: {error}",
+                     escalate="send_failed")
+    Message.objects.filter(pk=message.pk, send_status=SendStatus.SENDING).update(
+        send_status=SendStatus.PENDING, next_attempt_at=until, last_error=error[:2000], error_code=code[:40],
+        **({} if count_attempt else {"attempts": F("attempts") - 1}),
+    )
+    message.refresh_from_db()
+    return message
+
+
+def _fail(message: Message, *, code: str, error: str, escalate: str | None) -> Message:
+    Message.objects.filter(pk=message.pk, send_status__in=[SendStatus.SENDING, SendStatus.UNKNOWN]).update(
+        send_status=SendStatus.FAILED, last_error=error[:2000], error_code=code[:40])
+    message.refresh_from_db()
+    if escalate:
+        thread_flag_for_human(thread_id=message.thread_id, reason=escalate, message_id=message.pk)
+    return message
+
+
+def _mark_unknown(message: Message, *, error: str) -> Message:
+    updated = Message.objects.filter(pk=message.pk, send_status=SendStatus.SENDING).update(
+        send_status=SendStatus.UNKNOWN, last_error=error[:2000], error_code="unknown")
+    if updated:
+        thread_flag_for_human(thread_id=message.thread_id, reason="send_unknown", message_id=message.pk)
+    message.refresh_from_db()
+    return message
+
+
+def thread_flag_for_human(*, thread_id: int, reason: str, message_id: int | None = None) -> None:
+    """Raise the thread's needs-human flag and tell the escalation hook (after commit)."""
+    Thread.objects.filter(pk=thread_id).update(needs_human=True, needs_human_reason=reason[:200],
+                                               needs_human_at=timezone.now())
+    transaction.on_commit(lambda: signals.escalation_needed.send(
+        sender=Thread, thread_id=thread_id, reason=reason, message_id=message_id))
+
+
+def outbound_message_retry(*, message: Message, actor) -> bool:
+    """A human decided an `unknown` or `failed` message was not delivered: send it again."""
+    updated = Message.objects.filter(pk=message.pk, send_status__in=[SendStatus.UNKNOWN, SendStatus.FAILED]).update(
+        send_status=SendStatus.PENDING, next_attempt_at=None, last_error="", error_code="", attempts=0)
+    if updated:
+        transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
+    return bool(updated)
+
+
+def outbound_messages_sweep(*, limit: int = 500) -> dict:
+    """Re-enqueue due pending sends; mark sends stuck in `sending` as `unknown` (never re-send them)."""
+    now = timezone.now()
+    stuck_ids = list(Message.objects.filter(
+        send_status=SendStatus.SENDING, claimed_at__lt=now - timedelta(seconds=settings.META_SEND_STUCK_SECONDS),
+    ).values_list("pk", flat=True)[:limit])
+    for message_id in stuck_ids:
+        message = Message.objects.get(pk=message_id)
+        _mark_unknown(message, error="the worker stopped after claiming this send; delivery is unknown")
+    due = list(Message.objects.filter(
+        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=30)),
+        send_status=SendStatus.PENDING,
+    ).order_by("created_at").values_list("pk", flat=True)[:limit])
+    enqueued = sum(1 for message_id in due if outbound_message_enqueue(message_id=message_id))
+    return {"enqueued": enqueued, "unknown": len(stuck_ids)}

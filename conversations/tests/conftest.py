@@ -1,0 +1,1 @@
+from integrations.tests.fixtures import *  # noqa: F403

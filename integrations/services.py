@@ -1,0 +1,271 @@
+"""Writes for channels and the webhook inbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Membership, Role, User, Workspace
+from accounts.services import audit_event_record
+from integrations.meta import parser
+from integrations.meta.client import GraphClient, GraphError
+from integrations.models import Channel, ChannelStatus, Platform, WebhookEvent, WebhookEventStatus
+
+logger = logging.getLogger(__name__)
+
+# A pending event younger than this is presumably still in the broker; the sweeper leaves it alone.
+EVENT_ENQUEUE_GRACE = timedelta(seconds=30)
+# A claim older than this outlived the task time limit: the worker died.
+EVENT_PROCESSING_STALE = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT * 2)
+
+
+# --- webhook inbox ---------------------------------------------------------------------------------
+
+def webhook_event_store(*, body: bytes, signed_by: str, error: str = "") -> int:
+    """Keep a verified delivery durably; enqueue its processing once committed. Returns the event id.
+
+    This is the hot path of intake (see BENCHMARKS.md), so it is one plain INSERT rather than a
+    model save; the columns are those of `WebhookEvent`. The enqueue goes through the per-process
+    relay (`integrations.relay`), off the request path; the sweeper covers anything the relay could
+    not publish. A body that is not JSON is kept as `failed` for inspection: Meta must still get its 200.
+    """
+    from integrations import relay
+
+    status = WebhookEventStatus.FAILED if error else WebhookEventStatus.PENDING
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {WebhookEvent._meta.db_table} "  # noqa: S608 - table name from the model, values bound
+            "(body, signed_by, received_at, status, attempts, items_total, items_ignored, error) "
+            "VALUES (%s, %s, %s, %s, 0, 0, 0, %s) RETURNING id",
+            [body, signed_by, timezone.now(), status, error],
+        )
+        event_id = cursor.fetchone()[0]
+    if status == WebhookEventStatus.PENDING:
+        transaction.on_commit(lambda: relay.submit(event_id))
+    return event_id
+
+
+def webhook_event_enqueue(*, event_id: int) -> bool:
+    """Hand an event to the intake queue. Never raises: a broker outage only delays the event."""
+    from integrations.tasks import process_webhook_event
+
+    try:
+        process_webhook_event.apply_async(args=[event_id], retry=False)
+    except Exception as exc:  # noqa: BLE001 - any broker failure; the row stays pending for the sweeper
+        logger.warning("webhook event %s not enqueued (%s: %s); the sweeper will retry",
+                       event_id, type(exc).__name__, exc)
+        return False
+    return True
+
+
+def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
+    """Claim a pending event and turn it into contacts, threads and messages.
+
+    Claimed with a conditional update, so a duplicate task is a no-op. Items are applied one by one,
+    each in its own transaction; applying is idempotent (mids are unique per channel), so a retry
+    after a crash half-way repeats nothing. A database outage puts the event back to pending (the
+    sweeper retries, bounded by META_EVENT_MAX_ATTEMPTS); a bug in one item is recorded on the event
+    without blocking the other items. Never raises.
+    """
+    now = timezone.now()
+    claimed = WebhookEvent.objects.filter(pk=event_id, status=WebhookEventStatus.PENDING).update(
+        status=WebhookEventStatus.PROCESSING, attempts=F("attempts") + 1, claimed_at=now,
+    )
+    if not claimed:
+        return None
+    event = WebhookEvent.objects.get(pk=event_id)
+    try:
+        errors, total, ignored = _event_apply(event)
+    except (OperationalError, InterfaceError) as exc:
+        return _event_release(event, f"database unavailable: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a worker must record failures, not crash on them
+        logger.exception("webhook event %s failed", event_id)
+        return _event_release(event, f"{type(exc).__name__}: {exc}")
+    event.status = WebhookEventStatus.DONE
+    event.processed_at = timezone.now()
+    event.items_total, event.items_ignored = total, ignored
+    event.error = "\n".join(errors)[:5000]
+    event.save(update_fields=["status", "processed_at", "items_total", "items_ignored", "error"])
+    return event
+
+
+def _event_release(event: WebhookEvent, error: str) -> WebhookEvent:
+    final = event.attempts >= settings.META_EVENT_MAX_ATTEMPTS
+    event.status = WebhookEventStatus.FAILED if final else WebhookEventStatus.PENDING
+    event.error = error[:5000]
+    try:
+        event.save(update_fields=["status", "error"])
+    except (OperationalError, InterfaceError):
+        logger.warning("webhook event %s: could not release the claim; the sweeper will", event.pk)
+    return event
+
+
+def _event_apply(event: WebhookEvent) -> tuple[list[str], int, int]:
+    from conversations.ingest import item_apply
+
+    try:
+        data = json.loads(bytes(event.body))
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    items = parser.parse_payload(data)
+    keys = {(i.platform, i.account_id) for i in items if i.platform and i.account_id}
+    channels = {}
+    if keys:
+        query = Q()
+        for platform, account_id in keys:
+            query |= Q(platform=platform, account_id=account_id)
+        channels = {(c.platform, c.account_id): c for c in Channel.objects.filter(query).exclude(
+            status=ChannelStatus.DISABLED)}
+    errors: list[str] = []
+    ignored = 0
+    for index, item in enumerate(items):
+        channel = channels.get((item.platform, item.account_id))
+        if item.kind == parser.UNKNOWN or channel is None or not item.contact_id:
+            ignored += 1
+            continue
+        try:
+            with transaction.atomic():
+                outcome = item_apply(channel=channel, item=item, received_at=event.received_at)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the event; the other items still apply
+            logger.exception("webhook event %s item %s (%s) failed", event.pk, index, item.kind)
+            errors.append(f"item {index} ({item.kind}): {type(exc).__name__}: {exc}"[:500])
+            continue
+        if outcome == "ignored":
+            ignored += 1
+    return errors, len(items), ignored
+
+
+# --- channels --------------------------------------------------------------------------------------
+
+@transaction.atomic
+def channel_connect(*, workspace: Workspace, platform: str, account_id: str, token: str, name: str = "",
+                    token_expires_at=None, actor: User | None = None) -> Channel:
+    """Connect (or reconnect with a new token) an account. An account serves one workspace at a time."""
+    if platform not in Platform.values:
+        raise ValueError(f"unknown platform {platform!r}")
+    account_id = account_id.strip()
+    if not account_id or not token:
+        raise ValueError("an account id and a token are required")
+    existing = Channel.objects.select_for_update().filter(platform=platform, account_id=account_id).first()
+    if existing is not None and existing.workspace_id != workspace.pk:
+        raise ValueError(f"this {platform} account is already connected to another workspace")
+    channel = existing or Channel(workspace=workspace, platform=platform, account_id=account_id)
+    channel.access_token = token
+    channel.name = name or channel.name or account_id
+    channel.token_expires_at = token_expires_at
+    channel.token_refreshed_at = timezone.now()
+    channel.status = ChannelStatus.ACTIVE
+    channel.last_error = ""
+    channel.connected_by = actor if actor and actor.pk else channel.connected_by
+    channel.save()
+    audit_event_record(verb="channel.reconnected" if existing else "channel.connected", workspace=workspace,
+                       actor=actor, target=channel,
+                       data={"platform": platform, "account_id": account_id, "token": channel.token_masked})
+    return channel
+
+
+def channel_record_graph_error(*, channel: Channel, error: GraphError) -> None:
+    """Apply the channel-level consequence of a Graph error (META.md table)."""
+    if error.kind == "token":
+        channel_mark_reconnect_needed(channel=channel, reason=str(error))
+    elif error.kind == "abusive":
+        _channel_alert(channel=channel, verb="channel.blocked_abusive", reason=str(error))
+    elif error.kind == "rate_limit" and error.retry_after:
+        channel_throttle(channel=channel, seconds=error.retry_after)
+    else:
+        Channel.objects.filter(pk=channel.pk).update(last_error=str(error)[:2000], last_error_at=timezone.now())
+
+
+def channel_throttle(*, channel: Channel, seconds: float) -> None:
+    until = timezone.now() + timedelta(seconds=min(seconds, 24 * 3600))
+    Channel.objects.filter(pk=channel.pk).filter(
+        Q(rate_limited_until__isnull=True) | Q(rate_limited_until__lt=until)
+    ).update(rate_limited_until=until)
+    channel.rate_limited_until = until
+
+
+def channel_mark_reconnect_needed(*, channel: Channel, reason: str) -> bool:
+    """Stop using a dead token and tell the workspace admins, once (conditional update)."""
+    changed = Channel.objects.filter(pk=channel.pk, status=ChannelStatus.ACTIVE).update(
+        status=ChannelStatus.RECONNECT_NEEDED, last_error=reason[:2000], last_error_at=timezone.now(),
+    )
+    channel.status = ChannelStatus.RECONNECT_NEEDED
+    if changed:
+        _channel_alert(channel=channel, verb="channel.reconnect_needed", reason=reason)
+    return bool(changed)
+
+
+def _channel_alert(*, channel: Channel, verb: str, reason: str) -> None:
+    Channel.objects.filter(pk=channel.pk).update(last_error=reason[:2000], last_error_at=timezone.now())
+    audit_event_record(verb=verb, workspace=channel.workspace, target=channel,
+                       data={"platform": channel.platform, "account_id": channel.account_id, "reason": reason[:500]})
+    emails = list(Membership.objects.filter(workspace_id=channel.workspace_id, role=Role.ADMIN)
+                  .values_list("user__email", flat=True))
+    if not emails:
+        return
+    subject = f"Sidekick: {channel} needs attention"
+    body = (f"{verb.replace('channel.', '').replace('_', ' ').capitalize()}: {channel} "
+            f"in {channel.workspace.name}.\n\nMeta said: {reason[:500]}\n\n"
+            f"Open {settings.SITE_URL}/w/{channel.workspace.slug}/settings/channels/ to reconnect or review it.\n")
+
+    def send():
+        try:
+            send_mail(subject=subject, message=body, from_email=None, recipient_list=emails)
+        except OSError:
+            logger.warning("could not email admins about %s", channel)
+
+    transaction.on_commit(send)
+
+
+def channel_refresh_instagram_token(*, channel_id: int) -> Channel | None:
+    """Exchange a long-lived Instagram token for a fresh one (60 more days)."""
+    channel = Channel.objects.filter(pk=channel_id, platform=Platform.INSTAGRAM, status=ChannelStatus.ACTIVE).first()
+    if channel is None or not channel.access_token:
+        return None
+    try:
+        result = GraphClient.for_channel(channel).refresh_instagram_token()
+    except GraphError as exc:
+        channel_record_graph_error(channel=channel, error=exc)
+        logger.warning("instagram token refresh failed for %r: %s", channel, exc)
+        return channel
+    now = timezone.now()
+    channel.access_token = result.access_token
+    channel.token_expires_at = now + timedelta(seconds=result.expires_in)
+    channel.token_refreshed_at = now
+    channel.save(update_fields=["access_token", "token_expires_at", "token_refreshed_at", "updated_at"])
+    return channel
+
+
+def channels_needing_token_refresh():
+    """Instagram tokens at least 24 h old and within INSTAGRAM_TOKEN_REFRESH_DAYS of expiry."""
+    now = timezone.now()
+    return Channel.objects.filter(
+        platform=Platform.INSTAGRAM, status=ChannelStatus.ACTIVE,
+        token_expires_at__isnull=False, token_expires_at__gt=now,
+        token_expires_at__lt=now + timedelta(days=settings.INSTAGRAM_TOKEN_REFRESH_DAYS),
+    ).filter(Q(token_refreshed_at__isnull=True) | Q(token_refreshed_at__lt=now - timedelta(hours=24)))
+
+
+# --- sweeper ---------------------------------------------------------------------------------------
+
+def webhook_events_sweep(*, limit: int = 500) -> dict:
+    """Re-enqueue events left pending (broker down, enqueue lost) and free claims of dead workers."""
+    now = timezone.now()
+    stale = WebhookEvent.objects.filter(status=WebhookEventStatus.PROCESSING,
+                                        claimed_at__lt=now - EVENT_PROCESSING_STALE)
+    failed = stale.filter(attempts__gte=settings.META_EVENT_MAX_ATTEMPTS).update(
+        status=WebhookEventStatus.FAILED, error="worker died while processing, too many attempts")
+    released = stale.filter(attempts__lt=settings.META_EVENT_MAX_ATTEMPTS).update(status=WebhookEventStatus.PENDING)
+    ids = list(WebhookEvent.objects.filter(status=WebhookEventStatus.PENDING, received_at__lt=now - EVENT_ENQUEUE_GRACE)
+               .order_by("received_at").values_list("pk", flat=True)[:limit])
+    enqueued = sum(1 for event_id in ids if webhook_event_enqueue(event_id=event_id))
+    return {"enqueued": enqueued, "released": released, "failed": failed}
