@@ -43,12 +43,13 @@ def vector_index_ensure(workspace_id: int) -> None:
     from accounts.models import Workspace
     from knowledge.embedding import workspace_provider
     from knowledge.selectors import knowledge_settings_for
+    from knowledge.vector_index import fts_index_ensure, vector_indexes_drop_stale
     from knowledge.vector_index import vector_index_ensure as ensure
-    from knowledge.vector_index import vector_indexes_drop_stale
 
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return
+    fts_index_ensure(workspace_id=workspace_id)
     provider = workspace_provider(knowledge_settings_for(workspace=workspace))
     vector_indexes_drop_stale(workspace_id=workspace_id, keep_model=provider.model, keep_dimension=provider.dimension)
     if provider.enabled:

@@ -84,6 +84,32 @@ def vector_index_ensure(*, workspace_id: int, model: str, dimension: int, force:
     return name
 
 
+def fts_index_name(*, workspace_id: int) -> str:
+    return f"kchunk_fts_w{int(workspace_id)}"
+
+
+def fts_index_ensure(*, workspace_id: int, force: bool = False) -> str | None:
+    """A per-workspace partial GIN index on the tsvector, for workspaces above the same threshold.
+
+    With only the global GIN index, a large tenant's lexical query intersects the posting lists of
+    every tenant with a bitmap of its own 100k rows (half the query time in the benchmark); the
+    partial index holds only its rows. Outside a transaction only (CONCURRENTLY).
+    """
+    name = fts_index_name(workspace_id=workspace_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
+        if cursor.fetchone():
+            return name
+    if not force and Chunk.objects.filter(workspace_id=workspace_id).count() < settings.KNOWLEDGE_HNSW_MIN_CHUNKS:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+        cursor.execute(f"CREATE INDEX CONCURRENTLY {name} ON knowledge_chunk USING gin (search_vector) "
+                       f"WHERE workspace_id = {int(workspace_id)}")
+    logger.info("created full-text index %s", name)
+    return name
+
+
 def vector_indexes_drop_stale(*, workspace_id: int, keep_model: str, keep_dimension: int) -> list[str]:
     """Drop the workspace's indexes for models it no longer uses (after a model change)."""
     dropped = []

@@ -253,7 +253,7 @@ KNOWLEDGE_EMBEDDING_BATCH_SIZE = env.int_("KNOWLEDGE_EMBEDDING_BATCH_SIZE", 64, 
 KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS = env.int_("KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS", 30, minimum=1, maximum=600)
 # A workspace whose chunks for one model reach this count gets its own partial HNSW index; below it,
 # vector search is an exact scan of that workspace's rows (exact recall; see BENCHMARKS.md).
-KNOWLEDGE_HNSW_MIN_CHUNKS = env.int_("KNOWLEDGE_HNSW_MIN_CHUNKS", 20000, minimum=1)
+KNOWLEDGE_HNSW_MIN_CHUNKS = env.int_("KNOWLEDGE_HNSW_MIN_CHUNKS", 5000, minimum=1)
 KNOWLEDGE_HNSW_EF_SEARCH = env.int_("KNOWLEDGE_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
 # faq_match(): minimum trigram similarity (0..1) between a message and an FAQ question.
 KNOWLEDGE_FAQ_MATCH_THRESHOLD = env.float_("KNOWLEDGE_FAQ_MATCH_THRESHOLD", 0.75, minimum=0.0, maximum=1.0)

@@ -12,7 +12,7 @@ from knowledge.models import Chunk, VectorIndex
 from knowledge.selectors import faq_match, knowledge_search, trigram_similarity, vector_candidates
 from knowledge.tests.conftest import FAKE_DIM, FAKE_MODEL, fake_vector, use_fake_embeddings
 from knowledge.tests.helpers import upload
-from knowledge.vector_index import vector_index_ensure
+from knowledge.vector_index import fts_index_ensure, vector_index_ensure
 
 PRICES = """# Prices
 
@@ -140,6 +140,9 @@ def test_partial_hnsw_index_is_used_and_agrees_with_exact_search(fake_embeddings
     with override_settings(KNOWLEDGE_HNSW_MIN_CHUNKS=100):
         assert vector_index_ensure(workspace_id=small.pk, model=FAKE_MODEL, dimension=FAKE_DIM) is None
         name = vector_index_ensure(workspace_id=big.pk, model=FAKE_MODEL, dimension=FAKE_DIM)
+        assert fts_index_ensure(workspace_id=small.pk) is None
+        assert fts_index_ensure(workspace_id=big.pk) == f"kchunk_fts_w{big.pk}"
+        assert fts_index_ensure(workspace_id=big.pk) == f"kchunk_fts_w{big.pk}"  # idempotent
     assert name and VectorIndex.objects.filter(workspace=big, name=name).exists()
     with connection.cursor() as cursor:
         # At 300 rows an exact sort is cheaper and the planner rightly prefers it; forbid the sort so
