@@ -44,4 +44,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=41, hour="*/6"),
         "options": {"expires": 9 * HOUR},
     },
+    # Re-enqueue knowledge ingestions lost with a worker, and embeddings a provider outage left pending.
+    "knowledge-sweep": {
+        "task": "knowledge.tasks.knowledge_sweep",
+        "schedule": 5 * 60,
+        "options": {"expires": 7 * 60},
+    },
 }

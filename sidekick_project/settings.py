@@ -310,3 +310,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update({
 LOGGING["loggers"]["urllib3"] = {"level": "WARNING"}
 # BENCH=1 exposes /bench/bare, the ceiling `bench/webhook.py` compares the webhook against.
 BENCH = env.bool_("BENCH", False)
+
+# --- Knowledge base (knowledge app, integrations/embeddings) ---------------------------------------
+# Uploads above this size are rejected with a message on the document (bytes are kept in Postgres).
+KNOWLEDGE_MAX_UPLOAD_MB = env.int_("KNOWLEDGE_MAX_UPLOAD_MB", 10, minimum=1, maximum=200)
+# Target chunk length and the overlap carried into the next chunk of the same section, in characters.
+# ~1000 characters stays inside all-MiniLM-L6-v2's 256-token window.
+KNOWLEDGE_CHUNK_CHARS = env.int_("KNOWLEDGE_CHUNK_CHARS", 1000, minimum=200, maximum=8000)
+KNOWLEDGE_CHUNK_OVERLAP_CHARS = env.int_("KNOWLEDGE_CHUNK_OVERLAP_CHARS", 150, minimum=0, maximum=2000)
+if KNOWLEDGE_CHUNK_OVERLAP_CHARS >= KNOWLEDGE_CHUNK_CHARS // 2:
+    raise ImproperlyConfigured("KNOWLEDGE_CHUNK_OVERLAP_CHARS must be less than half of KNOWLEDGE_CHUNK_CHARS")
+# Embedding provider for workspaces that have not chosen one: none, local or openai_compatible
+# (the latter needs KNOWLEDGE_DEFAULT_EMBEDDING_MODEL/_DIMENSION/_BASE_URL; keys are set per workspace).
+KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER", "none")
+if KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER not in {"none", "local", "openai_compatible"}:
+    raise ImproperlyConfigured("KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER must be none, local or openai_compatible")
+KNOWLEDGE_DEFAULT_EMBEDDING_MODEL = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_MODEL", "")
+KNOWLEDGE_DEFAULT_EMBEDDING_DIMENSION = env.int_("KNOWLEDGE_DEFAULT_EMBEDDING_DIMENSION", 0, minimum=0, maximum=16000)
+KNOWLEDGE_DEFAULT_EMBEDDING_BASE_URL = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_BASE_URL", "")
+KNOWLEDGE_EMBEDDING_BATCH_SIZE = env.int_("KNOWLEDGE_EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=2048)
+KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS = env.int_("KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS", 30, minimum=1, maximum=600)
+# A workspace whose chunks for one model reach this count gets its own partial HNSW index; below it,
+# vector search is an exact scan of that workspace's rows (exact recall; see BENCHMARKS.md).
+KNOWLEDGE_HNSW_MIN_CHUNKS = env.int_("KNOWLEDGE_HNSW_MIN_CHUNKS", 5000, minimum=1)
+KNOWLEDGE_HNSW_EF_SEARCH = env.int_("KNOWLEDGE_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
+# faq_match(): minimum trigram similarity (0..1) between a message and an FAQ question.
+KNOWLEDGE_FAQ_MATCH_THRESHOLD = env.float_("KNOWLEDGE_FAQ_MATCH_THRESHOLD", 0.75, minimum=0.0, maximum=1.0)
+# Queued or processing work older than this is re-enqueued by the knowledge sweeper.
+KNOWLEDGE_STUCK_AFTER_MINUTES = env.int_("KNOWLEDGE_STUCK_AFTER_MINUTES", 15, minimum=1)

@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),
+    path("", include("knowledge.urls")),
 ]
 
 if settings.BENCH:

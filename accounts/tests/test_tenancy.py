@@ -33,6 +33,19 @@ EXPECTED_ROLES = {
     "accounts:invitation_revoke": "admin",
     "accounts:audit_log": "admin",
     "integrations:channels": "admin",
+    "knowledge:home": "member",
+    "knowledge:upload": "admin",
+    "knowledge:document": "member",
+    "knowledge:document_delete": "admin",
+    "knowledge:document_restore": "admin",
+    "knowledge:faq_list": "member",
+    "knowledge:faq_create": "admin",
+    "knowledge:faq_import": "admin",
+    "knowledge:faq_detail": "member",  # POST (edit) is admin-only inside the view
+    "knowledge:faq_delete": "admin",
+    "knowledge:faq_restore": "admin",
+    "knowledge:test": "member",
+    "knowledge:settings": "admin",
 }
 
 

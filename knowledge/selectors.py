@@ -1,0 +1,314 @@
+"""Reads for the knowledge base. Every function takes the workspace and never crosses it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import Workspace
+from integrations.embeddings import EmbeddingError
+from knowledge.embedding import knowledge_settings_defaults, texts_embed, workspace_provider
+from knowledge.models import (
+    Chunk,
+    Document,
+    DocumentRevision,
+    FaqEntry,
+    FaqRevision,
+    KnowledgeSettings,
+)
+from knowledge.vector_index import index_predicate
+
+logger = logging.getLogger(__name__)
+
+RRF_K = 60  # the constant from Cormack et al.; damps the weight of the very first ranks
+SEARCH_MODES = ("hybrid", "lexical", "vector")
+
+
+# --- Settings and listings -------------------------------------------------------------------------
+
+def knowledge_settings_for(*, workspace: Workspace) -> KnowledgeSettings:
+    """The workspace's settings, or an unsaved instance with the deployment defaults."""
+    found = KnowledgeSettings.objects.filter(workspace=workspace).first()
+    return found or KnowledgeSettings(workspace=workspace, **knowledge_settings_defaults())
+
+
+def documents_for_workspace(*, workspace: Workspace) -> QuerySet[Document]:
+    return Document.objects.filter(workspace=workspace).select_related("indexed_revision")
+
+
+def document_for_workspace(*, workspace: Workspace, document_id: int) -> Document:
+    """Raises Document.DoesNotExist for ids of other workspaces."""
+    return documents_for_workspace(workspace=workspace).get(pk=document_id)
+
+
+def document_revisions(*, document: Document) -> QuerySet[DocumentRevision]:
+    return (DocumentRevision.objects.filter(document=document).defer("content")
+            .select_related("created_by", "restored_from").order_by("-number"))
+
+
+def document_revision_for_workspace(*, workspace: Workspace, revision_id: int) -> DocumentRevision:
+    return DocumentRevision.objects.select_related("document").get(pk=revision_id, document__workspace=workspace)
+
+
+def documents_in_progress(*, workspace: Workspace) -> bool:
+    return Document.objects.filter(workspace=workspace, status__in=["queued", "processing"]).exists()
+
+
+def faqs_for_workspace(*, workspace: Workspace, include_deleted: bool = False) -> QuerySet[FaqEntry]:
+    faqs = FaqEntry.objects.filter(workspace=workspace)
+    return faqs if include_deleted else faqs.filter(is_active=True)
+
+
+def faq_for_workspace(*, workspace: Workspace, faq_id: int) -> FaqEntry:
+    return FaqEntry.objects.get(workspace=workspace, pk=faq_id)
+
+
+def faq_revisions(*, faq: FaqEntry) -> QuerySet[FaqRevision]:
+    return FaqRevision.objects.filter(faq=faq).select_related("created_by", "restored_from").order_by("-number")
+
+
+def faq_revision_for_workspace(*, workspace: Workspace, revision_id: int) -> FaqRevision:
+    return FaqRevision.objects.select_related("faq").get(pk=revision_id, faq__workspace=workspace)
+
+
+@dataclass(frozen=True)
+class EmbeddingStatus:
+    provider: str
+    model: str
+    total: int
+    embedded: int
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.embedded
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.embedded / self.total)
+
+
+def embedding_status(*, workspace: Workspace) -> EmbeddingStatus:
+    ks = knowledge_settings_for(workspace=workspace)
+    provider = workspace_provider(ks)
+    counts = Chunk.objects.filter(workspace=workspace).aggregate(
+        total=Count("id"),
+        embedded=Count("id", filter=Q(embedding_model=provider.model, embedding_dimension=provider.dimension,
+                                      embedding__isnull=False)),
+    )
+    return EmbeddingStatus(provider=ks.embedding_provider, model=provider.model if provider.enabled else "",
+                           total=counts["total"], embedded=counts["embedded"] if provider.enabled else 0)
+
+
+# --- Retrieval -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """One retrieved passage with why it was retrieved and what to cite.
+
+    Scores: ``lexical_rank``/``vector_rank`` are 1-based positions in each candidate list (None when
+    the chunk was not a candidate there), ``lexical_score`` is Postgres ``ts_rank`` (higher is
+    better), ``vector_distance`` the cosine distance (0 identical .. 2 opposite), and ``score`` the
+    fused reciprocal-rank-fusion score, sum of 1/(60 + rank) over the lists that found it.
+    """
+
+    chunk_id: int
+    text: str
+    score: float
+    lexical_rank: int | None
+    lexical_score: float | None
+    vector_rank: int | None
+    vector_distance: float | None
+    source: str  # "document" or "faq"
+    document_id: int | None
+    document_title: str
+    revision_number: int | None
+    page: int | None
+    section: str
+    faq_id: int | None
+
+    def citation(self) -> dict:
+        """JSON-safe record of this chunk for a draft's "sources used" (ids plus score parts)."""
+        return asdict(self)
+
+
+def _lexical_candidates(*, workspace_id: int, language: str, query: str, limit: int) -> list[tuple[int, float]]:
+    # plainto_tsquery ANDs every word; a customer's question rarely shares all of them with the
+    # passage that answers it, so the words are ORed and ts_rank rewards chunks matching more of them.
+    # The workspace id is inlined (an int) so a large workspace's partial GIN index can be matched.
+    sql = f"""
+        SELECT c.id, ts_rank(c.search_vector, q.tsq, 1) AS rank
+        FROM knowledge_chunk c,
+             (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, ' & ', ' | ')::tsquery AS tsq) q
+        WHERE c.workspace_id = {int(workspace_id)} AND c.search_vector @@ q.tsq
+        ORDER BY rank DESC, c.id
+        LIMIT %s
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [language, query, limit])
+        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+
+def vector_candidates(*, workspace_id: int, model: str, dimension: int, vector: list[float],
+                      limit: int) -> list[tuple[int, float]]:
+    """Nearest chunks of one workspace by cosine distance, ``[(chunk_id, distance)]``.
+
+    The predicate is inlined as literals (not bind parameters) so that Postgres can match the
+    workspace's partial HNSW index when it exists; otherwise this is an exact scan of the workspace's
+    rows. See knowledge.vector_index for the reasoning.
+    """
+    dim = int(dimension)
+    predicate = index_predicate(workspace_id=workspace_id, model=model, dimension=dim)
+    # Only integers and an escaped literal are interpolated (see index_predicate).
+    sql = (f"SELECT id, (embedding::vector({dim})) <=> %s::vector({dim}) AS distance FROM knowledge_chunk "  # noqa: S608
+           f"WHERE {predicate} ORDER BY (embedding::vector({dim})) <=> %s::vector({dim}) LIMIT %s")
+    literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(settings.KNOWLEDGE_HNSW_EF_SEARCH), limit)}")
+        cursor.execute(sql, [literal, literal, limit])
+        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+
+def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: str = "hybrid",
+                     query_vector: list[float] | None = None) -> list[RetrievedChunk]:
+    """Retrieve the workspace's chunks that best answer ``query``: the reply pipeline's entry point.
+
+    Contract:
+    - Only chunks of ``workspace`` are ever returned (every query filters on it first).
+    - ``mode="hybrid"`` (default) fuses Postgres full-text search (the workspace's language) with
+      pgvector cosine search by reciprocal rank fusion; each side contributes up to
+      ``max(4 * limit, 40)`` candidates. When the workspace has no embeddings (provider ``none``)
+      or embedding the query fails, the result is the lexical ranking alone (logged, never raised).
+      ``"lexical"`` and ``"vector"`` return one side only (for the test page and evaluations).
+    - Returns at most ``limit`` :class:`RetrievedChunk`, best first, with score parts and citation
+      metadata (document title, revision, page, section, or FAQ id). An empty or stop-word-only
+      query returns ``[]``.
+    - ``query_vector`` skips embedding the query (benchmarks, or a caller that already has it).
+    - Cost: two indexed queries plus one embedding call for the query; no writes.
+    """
+    if mode not in SEARCH_MODES:
+        raise ValueError(f"mode must be one of {SEARCH_MODES}")
+    query = (query or "").strip()
+    if not query or limit <= 0:
+        return []
+    ks = knowledge_settings_for(workspace=workspace)
+    depth = max(4 * limit, 40)
+
+    lexical: list[tuple[int, float]] = []
+    if mode in ("hybrid", "lexical"):
+        lexical = _lexical_candidates(workspace_id=workspace.pk, language=ks.fts_language, query=query, limit=depth)
+
+    vectors: list[tuple[int, float]] = []
+    if mode in ("hybrid", "vector"):
+        provider = workspace_provider(ks)
+        if provider.enabled:
+            try:
+                if query_vector is None:
+                    query_vector = texts_embed(workspace=workspace, provider=provider, texts=[query],
+                                               purpose="query")[0]
+                vectors = vector_candidates(workspace_id=workspace.pk, model=provider.model,
+                                            dimension=provider.dimension, vector=query_vector, limit=depth)
+            except EmbeddingError as exc:
+                logger.warning("knowledge_search: vector side skipped for workspace %s: %s", workspace.pk, exc)
+
+    fused: dict[int, dict] = {}
+    for rank, (chunk_id, score) in enumerate(lexical, start=1):
+        fused.setdefault(chunk_id, {}).update(lexical_rank=rank, lexical_score=score)
+    for rank, (chunk_id, distance) in enumerate(vectors, start=1):
+        fused.setdefault(chunk_id, {}).update(vector_rank=rank, vector_distance=distance)
+    for parts in fused.values():
+        parts["score"] = sum(1.0 / (RRF_K + parts[key]) for key in ("lexical_rank", "vector_rank") if key in parts)
+    best = sorted(fused.items(), key=lambda item: (-item[1]["score"], item[0]))[:limit]
+    if not best:
+        return []
+
+    rows = {
+        chunk.pk: chunk
+        for chunk in Chunk.objects.filter(workspace=workspace, pk__in=[chunk_id for chunk_id, _ in best])
+        .select_related("document", "revision").defer("embedding", "search_vector")
+    }
+    results = []
+    for chunk_id, parts in best:
+        chunk = rows.get(chunk_id)
+        if chunk is None:  # replaced between the two queries
+            continue
+        results.append(RetrievedChunk(
+            chunk_id=chunk.pk, text=chunk.text, score=round(parts["score"], 6),
+            lexical_rank=parts.get("lexical_rank"), lexical_score=parts.get("lexical_score"),
+            vector_rank=parts.get("vector_rank"), vector_distance=parts.get("vector_distance"),
+            source="faq" if chunk.faq_id else "document",
+            document_id=chunk.document_id, document_title=chunk.document.title if chunk.document else "FAQ",
+            revision_number=chunk.revision.number if chunk.revision else None,
+            page=chunk.page, section=chunk.section, faq_id=chunk.faq_id,
+        ))
+    return results
+
+
+# --- FAQ near-exact matching -----------------------------------------------------------------------
+
+_NON_WORD = re.compile(r"[^\w\s]+")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_question(text: str) -> str:
+    """Lower-case, accents folded, punctuation dropped, whitespace collapsed."""
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", text.lower())).strip()
+
+
+def _trigrams(normalized: str) -> set[str]:
+    """pg_trgm's trigrams: each word padded with two spaces in front and one behind."""
+    grams: set[str] = set()
+    for word in normalized.split():
+        padded = f"  {word} "
+        grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
+def trigram_similarity(a: str, b: str) -> float:
+    """pg_trgm ``similarity()`` on normalised text: shared trigrams / all trigrams (0..1)."""
+    ta, tb = _trigrams(normalize_question(a)), _trigrams(normalize_question(b))
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def faq_match(*, workspace: Workspace, text: str, threshold: float | None = None) -> tuple[FaqEntry, float] | None:
+    """The workspace's active FAQ whose question is (nearly) the incoming ``text``, for the no-LLM mode.
+
+    Contract:
+    - Compares normalised text (lower case, accents folded, punctuation and extra spaces removed):
+      an identical normalised question scores 1.0 and is found through an index; otherwise the
+      pg_trgm-style trigram similarity (computed in Python: the embedded Postgres ships no pg_trgm)
+      against every active FAQ question of the workspace, which is fine for the hundreds to low
+      thousands of FAQ entries a workspace has.
+    - Returns ``(faq, similarity)`` for the best match with similarity ≥ ``threshold``
+      (default ``KNOWLEDGE_FAQ_MATCH_THRESHOLD``, 0.75), ties broken by lowest id; otherwise None.
+    - Never returns a FAQ of another workspace, or a deleted one.
+    """
+    threshold = settings.KNOWLEDGE_FAQ_MATCH_THRESHOLD if threshold is None else threshold
+    normalized = normalize_question(text)
+    if not normalized:
+        return None
+    active = FaqEntry.objects.filter(workspace=workspace, is_active=True)
+    exact = active.filter(question_normalized=normalized).order_by("pk").first()
+    if exact is not None:
+        return exact, 1.0
+    grams = _trigrams(normalized)
+    best_id, best_score = None, 0.0
+    for faq_id, question in active.order_by("pk").values_list("pk", "question_normalized"):
+        other = _trigrams(question)
+        if not other:
+            continue
+        score = len(grams & other) / len(grams | other)
+        if score > best_score:
+            best_id, best_score = faq_id, score
+    if best_id is None or best_score < threshold:
+        return None
+    return active.get(pk=best_id), round(best_score, 4)

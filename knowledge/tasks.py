@@ -1,0 +1,76 @@
+"""Thin Celery tasks for the knowledge base: take ids, re-read, call a service. All idempotent.
+
+Routed to the ``default`` queue. Local embeddings are CPU-heavy: a deployment that turns them on for
+many workspaces can route ``knowledge.tasks.*`` to its own queue in ``sidekick_project/celery.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db.models import Q
+
+from integrations.embeddings import EmbeddingError
+from knowledge import services
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=900, soft_time_limit=840)
+def document_revision_ingest(revision_id: int) -> None:
+    services.document_revision_ingest(revision_id=revision_id)
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True, reject_on_worker_lost=True, max_retries=8,
+             time_limit=900, soft_time_limit=840)
+def chunks_embed_pending(self, workspace_id: int) -> None:
+    try:
+        remaining = services.chunks_embed_pending(workspace_id=workspace_id)
+    except EmbeddingError as exc:
+        if exc.permanent:
+            logger.warning("embedding workspace %s stopped: %s", workspace_id, exc)
+            return
+        raise self.retry(exc=exc, countdown=min(600, 15 * 2 ** self.request.retries)) from None
+    if remaining:
+        chunks_embed_pending.delay(workspace_id)
+    else:
+        vector_index_ensure.delay(workspace_id)
+
+
+@shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3500)
+def vector_index_ensure(workspace_id: int) -> None:
+    from accounts.models import Workspace
+    from knowledge.embedding import workspace_provider
+    from knowledge.selectors import knowledge_settings_for
+    from knowledge.vector_index import fts_index_ensure, vector_indexes_drop_stale
+    from knowledge.vector_index import vector_index_ensure as ensure
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return
+    fts_index_ensure(workspace_id=workspace_id)
+    provider = workspace_provider(knowledge_settings_for(workspace=workspace))
+    vector_indexes_drop_stale(workspace_id=workspace_id, keep_model=provider.model, keep_dimension=provider.dimension)
+    if provider.enabled:
+        ensure(workspace_id=workspace_id, model=provider.model, dimension=provider.dimension)
+
+
+@shared_task(ignore_result=True, time_limit=900, soft_time_limit=840)
+def chunks_fts_refresh(workspace_id: int) -> None:
+    services.chunks_fts_refresh(workspace_id=workspace_id)
+
+
+@shared_task(ignore_result=True, time_limit=120)
+def knowledge_sweep() -> None:
+    """Periodic: re-enqueue lost ingestions, and embeddings left pending by a provider outage."""
+    for revision_id in services.revisions_requeue_stuck():
+        document_revision_ingest.delay(revision_id)
+    from knowledge.models import Chunk, KnowledgeSettings
+
+    embedding_workspaces = KnowledgeSettings.objects.exclude(embedding_provider="none").values("workspace_id")
+    pending = (Chunk.objects.filter(workspace_id__in=embedding_workspaces)
+               .filter(Q(embedding__isnull=True) | Q(embedding_model=""))
+               .values_list("workspace_id", flat=True).distinct()[:200])
+    for workspace_id in pending:
+        chunks_embed_pending.delay(workspace_id)
