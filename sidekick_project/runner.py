@@ -34,6 +34,9 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick_project.settings")
     os.environ.setdefault("DEBUG", "1")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    # Without a Meta app configured, the demo talks to the built-in Graph stand-in (sandbox).
+    if not (os.environ.get("META_APP_SECRET") or os.environ.get("INSTAGRAM_APP_SECRET")):
+        os.environ.setdefault("META_SANDBOX", "1")
     sys.path.insert(0, str(BASE_DIR))
 
     import django
