@@ -65,3 +65,19 @@ def contact_fetch_profile(*, contact_id: int) -> Contact | None:
     )
     contact.refresh_from_db()
     return contact
+
+
+def lead_memory_purge_expired(*, now=None, batch: int = 5000) -> int:
+    """Delete lead memory past `expires_at` (the 90-day retention), in batches. Returns the count."""
+    from contacts.models import LeadMemory
+
+    now = now or timezone.now()
+    total = 0
+    while True:
+        ids = list(LeadMemory.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        total += LeadMemory.objects.filter(pk__in=ids).delete()[0]
+    if total:
+        logger.info("lead memory: %s expired entries purged", total)
+    return total
