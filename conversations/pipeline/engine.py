@@ -70,7 +70,7 @@ class Escalate(Exception):
 class Run:
     """What one pipeline run knows; the draft row is written from it at the end."""
 
-    message: Message
+    message: Message | None
     thread: Thread
     contact: Contact
     cfg: object
@@ -179,7 +179,7 @@ def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
     if draft.human_requested:
         raise Escalate("human_requested", "The drafting model found that the contact asks for a human.")
 
-    text = _gate(run, draft, plain_text(parsed["reply"]))
+    text = overseer_gate(run, draft, plain_text(parsed["reply"]))
     support = retrieval_support(parsed.get("cited_source_ids") or [], run.sources, draft.intent)
     confidence = combine(self_rating=parsed["confidence"], retrieval_support=support,
                          reviewer_verdict=run.overseer.get("verdict"), penalties=[h.penalty for h in run.hits])
@@ -208,7 +208,7 @@ def _burst(history: list[Message]) -> list[Message]:
 
 # --- draft -------------------------------------------------------------------------------------------
 
-def _structured(run: Run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str):
+def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str):
     """One structured call with one repair attempt on unusable output. Raises Escalate on failure."""
     workspace = run.thread.workspace
     try:
@@ -247,7 +247,7 @@ def _draft(run: Run, draft: ReplyDraft) -> dict:
              f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")
     system = P.system_prompt(prompt=run.prompt, business=workspace.name, tz=workspace.timezone, now=timezone.now(),
                              hours_text=hours, sources=[_source(c) for c in run.sources], memory=memory)
-    result = _structured(run, purpose="reply_draft", system=system, messages=run.history, schema=P.DRAFT_SCHEMA,
+    result = structured_call(run, purpose="reply_draft", system=system, messages=run.history, schema=P.DRAFT_SCHEMA,
                          schema_name="respond")
     parsed = result.parsed
     draft.text = parsed["reply"]
@@ -298,12 +298,12 @@ def _draft_hits(run: Run, text: str) -> list[rules.RuleHit]:
         run.prompt, business=run.thread.workspace.name)), blacklist=run.cfg.blacklist, max_chars=limit)
 
 
-def _gate(run: Run, draft: ReplyDraft, text: str) -> str:
+def overseer_gate(run: Run, draft: ReplyDraft, text: str) -> str:
     """Hard rules on the draft, then the reviewer; again the hard rules on a rewrite. Returns the text."""
     for hit in _draft_hits(run, text):
         run.hits.append(hit)
         raise Escalate(hit.rule, hit.reason, decision=Decision.BLOCKED)
-    result = _structured(run, purpose="overseer_review", system=P.REVIEW_SYSTEM,
+    result = structured_call(run, purpose="overseer_review", system=P.REVIEW_SYSTEM,
                          messages=P.review_messages(history=run.history, draft=text,
                                                     sources=[_source(c) for c in run.sources]),
                          schema=P.REVIEW_SCHEMA, schema_name="review")
