@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, LeadMemory
@@ -99,13 +100,12 @@ def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     if message is None:
         return None
     thread, contact = message.thread, message.thread.contact
+    thread.workspace = message.workspace  # the same row: spare a query
     cfg = sidekick_settings_for(workspace=message.workspace)
     skip = _skip_reason(thread, contact, cfg)
     if skip:
         logger.info("reply pipeline: message %s skipped (%s)", message_id, skip)
         return None
-    if ReplyDraft.objects.filter(inbound_message=message).exists():
-        return None  # already handled (a redelivered or duplicated task)
     try:
         with transaction.atomic():
             draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, inbound_message=message)
@@ -137,10 +137,10 @@ def _skip_reason(thread: Thread, contact: Contact, cfg) -> str:
 
 
 def _newer_inbound(message: Message) -> bool:
-    return Message.objects.filter(thread_id=message.thread_id, direction=Direction.IN, is_deleted=False).filter(
-        sent_at__gt=message.sent_at).exists() or Message.objects.filter(
-        thread_id=message.thread_id, direction=Direction.IN, is_deleted=False, sent_at=message.sent_at,
-        pk__gt=message.pk).exists()
+    return Message.objects.filter(
+        Q(sent_at__gt=message.sent_at) | Q(sent_at=message.sent_at, pk__gt=message.pk),
+        thread_id=message.thread_id, direction=Direction.IN, is_deleted=False,
+    ).exists()
 
 
 def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
@@ -175,7 +175,8 @@ def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
         return _faq_mode(run, draft)
 
     # Memory: what the contact stated, kept whatever happens to the reply.
-    record.memory_writes_apply(contact=run.contact, writes=parsed.get("memory_writes") or [], source_message=run.message)
+    if parsed.get("memory_writes"):
+        record.memory_writes_apply(contact=run.contact, writes=parsed["memory_writes"], source_message=run.message)
     if draft.human_requested:
         raise Escalate("human_requested", "The drafting model found that the contact asks for a human.")
 

@@ -63,18 +63,18 @@ def test_burst_is_answered_once_to_the_latest(scene, fake_llm):
 
 
 def test_message_arriving_while_drafting_supersedes_the_draft(scene, fake_llm, monkeypatch):
-    from conversations.pipeline import record
+    from conversations.pipeline import engine
 
     fake_llm.provider(scene.workspace)
     message = scene.inbound("what are your prices?")
     fake_llm.queue(Reply.structured(draft_reply("It's 50 per session.")), Reply.structured(review()))
-    original = record.memory_writes_apply
+    original = engine.retrieval_support
 
-    def contact_writes_again(**kwargs):  # runs after the draft call, before the act step
+    def contact_writes_again(*args):  # runs after the model calls, before the act step
         scene.inbound("actually, for two people")
-        return original(**kwargs)
+        return original(*args)
 
-    monkeypatch.setattr(record, "memory_writes_apply", contact_writes_again)
+    monkeypatch.setattr(engine, "retrieval_support", contact_writes_again)
     draft = reply_pipeline_run(message_id=message.pk)
     assert draft.decision == Decision.SUPERSEDED
     assert scene.deliver_sends() == []
