@@ -34,6 +34,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -64,6 +65,9 @@ def bench_env() -> dict:
     env["BENCH_FERNET_KEY"] = env["FIELD_ENCRYPTION_KEYS"]
     for name in ("DATABASE_URL", "REDIS_URL"):
         env.pop(name, None)
+    # pgserver keeps a lock file in the runtime dir; keep it out of var/ so cleanup is complete.
+    env["XDG_RUNTIME_DIR"] = env.get("BENCH_RUNTIME_DIR") or tempfile.mkdtemp(prefix="sidekick-bench-")
+    env["BENCH_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
     return env
 
 
@@ -199,19 +203,21 @@ def measure_overhead(fake, replies: int) -> dict:
             "total_p50_ms": round(statistics.median(totals), 1)}
 
 
-def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float) -> dict:
+def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
+                       processes: int) -> dict:
     from conversations.models import Message, SendStatus
     from conversations.receivers import reply_enqueue
 
     workspace, _, threads = setup_data(fake, n_contacts=replies)
     fake.handler = model_handler(delay)
     log = open(VAR_DIR / "worker.log", "wb")  # noqa: SIM115 - closed below
-    worker = subprocess.Popen(
+    per_process = max(1, concurrency // processes)
+    workers = [subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "llm,default", "-n",
-         f"bench-llm-{os.getpid()}@%h", "--pool", "threads", "-c", str(concurrency), "--loglevel", "WARNING",
+         f"bench-llm-{os.getpid()}-{i}@%h", "--pool", "threads", "-c", str(per_process), "--loglevel", "WARNING",
          "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    ) for i in range(processes)]
     try:
         time.sleep(4)  # worker boot; a warm-up batch below absorbs the rest
         messages = [inbound(thread, QUESTIONS[n % len(QUESTIONS)], n) for n, thread in enumerate(threads)]
@@ -231,12 +237,14 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
         elapsed = time.perf_counter() - started
         requests = len(fake.requests)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait(timeout=10)
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=10)
         log.close()
     from conversations.models import ReplyDraft
 
@@ -245,7 +253,8 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
         decisions[decision] = decisions.get(decision, 0) + 1
     return {"replies": replies, "sent": done, "seconds": round(elapsed, 2), "enqueue_seconds": round(enqueued, 2),
             "replies_per_second": round(done / elapsed, 1), "model_delay_per_call_s": delay,
-            "model_wait_per_reply_s": 2 * delay, "worker_threads": concurrency, "model_calls": requests,
+            "model_wait_per_reply_s": 2 * delay, "worker_threads": per_process * processes,
+            "worker_processes": processes, "model_calls": requests,
             "decisions": decisions}
 
 
@@ -254,7 +263,8 @@ def main() -> int:
     parser.add_argument("--replies", type=int, default=200, help="(a) replies measured one by one")
     parser.add_argument("--delay", type=float, default=2.0, help="(b) model delay per call, seconds")
     parser.add_argument("--throughput-replies", type=int, default=600)
-    parser.add_argument("--concurrency", type=int, default=256, help="(b) worker threads on the llm queue")
+    parser.add_argument("--concurrency", type=int, default=256, help="(b) worker threads on the llm queue, in all")
+    parser.add_argument("--processes", type=int, default=2, help="(b) worker processes sharing those threads")
     parser.add_argument("--timeout", type=float, default=120, help="(b) upper bound on the run, seconds")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--keep-data", action="store_true", help="keep var/bench-pipeline after the run")
@@ -292,7 +302,7 @@ def main() -> int:
             if not args.skip_throughput:
                 fake.reset()
                 summary["throughput"] = measure_throughput(fake, env, args.throughput_replies, args.delay,
-                                                           args.concurrency, args.timeout)
+                                                           args.concurrency, args.timeout, args.processes)
                 print("(b)", json.dumps(summary["throughput"]), flush=True)
         from django.db import connections
 
@@ -301,6 +311,7 @@ def main() -> int:
         embedded.stop(VAR_DIR)
         if not args.keep_data:
             shutil.rmtree(VAR_DIR, ignore_errors=True)
+            shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
     print(json.dumps(summary, indent=2))
     overhead = summary["overhead"]
     ok = overhead["overhead_p50_ms"] <= 40 and overhead["overhead_p95_ms"] <= 100
