@@ -13,6 +13,12 @@ class Stage(models.TextChoices):
     BOOKED = "booked", "Booked"
     CUSTOMER = "customer", "Customer"
     LOST = "lost", "Lost"
+    # Stopped answering: no follow-ups are suggested for ghosted (or lost, or customer) contacts.
+    GHOSTED = "ghosted", "Ghosted"
+
+
+# A conversation in one of these stages is over: follow-ups are not suggested.
+CLOSED_STAGES = frozenset({Stage.CUSTOMER, Stage.LOST, Stage.GHOSTED})
 
 
 class Sentiment(models.TextChoices):
@@ -79,3 +85,74 @@ class BookingEvent(models.Model):
 
     def __str__(self):
         return f"{self.contact} {self.kind}"
+
+
+class MemoryKind(models.TextChoices):
+    FACT = "fact", "Fact"
+    PREFERENCE = "preference", "Preference"
+    AVAILABILITY = "availability", "Availability"
+    OBJECTION = "objection", "Objection"
+
+
+def memory_expiry():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(days=LEAD_MEMORY_RETENTION_DAYS)
+
+
+LEAD_MEMORY_RETENTION_DAYS = 90
+
+
+class LeadMemory(models.Model):
+    """Something the contact told us, kept for 90 days and given to the drafting model.
+
+    Written by the reply pipeline from the model's `memory_writes` (what the contact stated), or by
+    an admin. Setters read it through `contacts.selectors.lead_memory_for`, which redacts contact
+    details. A daily beat job deletes rows past `expires_at`.
+    """
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memories")
+    kind = models.CharField(max_length=16, choices=MemoryKind.choices)
+    text = models.CharField(max_length=500)
+    source_message = models.ForeignKey("conversations.Message", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", help_text="Empty when the reply pipeline wrote it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=memory_expiry)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "expires_at"], name="leadmemory_contact_idx"),
+            models.Index(fields=["expires_at"], name="leadmemory_expiry_idx"),
+        ]
+        verbose_name_plural = "lead memories"
+
+    def __str__(self):
+        return f"{self.kind}: {self.text[:60]}"
+
+
+class ContactStateChange(models.Model):
+    """One change of a contact's stage, sentiment or lead score: the history the dashboard charts."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="state_changes")
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices)
+    lead_score = models.PositiveSmallIntegerField()
+    # The draft whose assessment caused the change; empty for a change made by hand.
+    source_draft = models.ForeignKey("conversations.ReplyDraft", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    changed_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-created_at"], name="contactstate_contact_idx")]
+
+    def __str__(self):
+        return f"{self.contact_id}: {self.stage}/{self.sentiment}/{self.lead_score}"

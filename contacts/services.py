@@ -65,3 +65,55 @@ def contact_fetch_profile(*, contact_id: int) -> Contact | None:
     )
     contact.refresh_from_db()
     return contact
+
+
+def lead_memory_purge_expired(*, now=None, batch: int = 5000) -> int:
+    """Delete lead memory past `expires_at` (the 90-day retention), in batches. Returns the count."""
+    from contacts.models import LeadMemory
+
+    now = now or timezone.now()
+    total = 0
+    while True:
+        ids = list(LeadMemory.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        total += LeadMemory.objects.filter(pk__in=ids).delete()[0]
+    if total:
+        logger.info("lead memory: %s expired entries purged", total)
+    return total
+
+
+def _require_admin(*, workspace_id: int, actor) -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.models import Membership, Role
+
+    if not Membership.objects.filter(workspace_id=workspace_id, user=actor, role=Role.ADMIN).exists():
+        raise PermissionDenied("Only workspace admins can edit lead memory.")
+
+
+@transaction.atomic
+def lead_memory_update(*, memory, text: str, actor):
+    """Admins correct what Sidekick remembered (setters only ever see redacted text)."""
+    from django.core.exceptions import ValidationError
+
+    from accounts.services import audit_event_record
+
+    _require_admin(workspace_id=memory.workspace_id, actor=actor)
+    text = " ".join((text or "").split())[:500]
+    if not text:
+        raise ValidationError("A memory entry needs text; delete it instead.")
+    memory.text = text
+    memory.save(update_fields=["text"])
+    audit_event_record(verb="contacts.lead_memory_edited", workspace=memory.workspace, actor=actor, target=memory)
+    return memory
+
+
+@transaction.atomic
+def lead_memory_delete(*, memory, actor) -> None:
+    from accounts.services import audit_event_record
+
+    _require_admin(workspace_id=memory.workspace_id, actor=actor)
+    audit_event_record(verb="contacts.lead_memory_deleted", workspace=memory.workspace, actor=actor, target=memory,
+                       data={"kind": memory.kind})
+    memory.delete()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
@@ -163,7 +164,17 @@ def _apply_echo(channel, item: Item, at: datetime) -> str:
         echo_received_at=now,
     )
     _touch_thread(thread, at=at, outbound=True)
+    if not _is_our_app(item.app_id):
+        # Someone on the team answered from the Meta inbox (or another tool): they have the thread now.
+        from conversations.pipeline.record import thread_pause
+
+        thread_pause(thread_id=thread.pk, reason="a setter replied outside Sidekick")
     return "created"
+
+
+def _is_our_app(app_id: str) -> bool:
+    ours = {settings.META_APP_ID, settings.INSTAGRAM_APP_ID} - {"", None}
+    return bool(app_id) and app_id in ours
 
 
 def _confirm_sent(message: Message, *, at: datetime, extra_fields: list[str] | None = None) -> None:

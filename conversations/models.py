@@ -7,6 +7,8 @@ Send API call, so the send can be claimed and never repeated; see `conversations
 
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -151,3 +153,211 @@ class Message(models.Model):
     @property
     def is_outbound(self) -> bool:
         return self.direction == Direction.OUT
+
+
+# --- The reply engine ------------------------------------------------------------------------------
+
+class BusinessHoursPolicy(models.TextChoices):
+    ALWAYS = "always", "Reply at any time"
+    WITHIN = "within", "Auto-send only during business hours"
+    OUTSIDE = "outside", "Auto-send only outside business hours"
+
+
+def _weekdays():
+    return [0, 1, 2, 3, 4]
+
+
+class SidekickSettings(models.Model):
+    """How Sidekick behaves in one workspace. Created lazily with these defaults
+    (`conversations.selectors.sidekick_settings_for`)."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="sidekick_settings")
+    # Off: inbound messages are stored but never drafted.
+    enabled = models.BooleanField(default=True)
+    # Off: drafts are saved for a setter instead of being sent, whatever the confidence.
+    auto_send = models.BooleanField(default=True)
+    threshold = models.FloatField(default=0.8, help_text="Auto-send at or above this confidence (0.0-1.0).")
+    blacklist = models.JSONField(default=list, blank=True, help_text="Phrases and topics never discussed automatically.")
+    language = models.CharField(max_length=8, default="en", help_text="The workspace language besides English.")
+    business_hours_policy = models.CharField(max_length=8, choices=BusinessHoursPolicy.choices,
+                                             default=BusinessHoursPolicy.ALWAYS)
+    business_days = models.JSONField(default=_weekdays, blank=True, help_text="Weekdays, 0 = Monday.")
+    opens_at = models.TimeField(default=time(9, 0))
+    closes_at = models.TimeField(default=time(18, 0))
+    debounce_seconds = models.PositiveSmallIntegerField(default=4, help_text="Wait this long for more messages.")
+    # Follow-ups: suggested once the thread is quiet this long; sent only on demand.
+    follow_up_after_hours = models.PositiveSmallIntegerField(default=24)
+    # Messenger Pages with the Human Agent permission: setters may follow up 24 h - 7 d late.
+    use_human_agent_tag = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        verbose_name_plural = "Sidekick settings"
+
+    def __str__(self):
+        return f"Sidekick settings of {self.workspace_id}"
+
+
+class PromptRevision(models.Model):
+    """The workspace's system prompt, never edited in place: the newest revision is the current one."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="prompt_revisions")
+    number = models.PositiveIntegerField()
+    text = models.TextField()
+    note = models.CharField(max_length=300, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    restored_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "number"], name="prompt_revision_number_unique")]
+
+    def __str__(self):
+        return f"prompt r{self.number} of {self.workspace_id}"
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending", "In progress"
+    SENT = "sent", "Sent automatically"
+    ESCALATED = "escalated", "Escalated to a human"
+    BLOCKED = "blocked", "Blocked by a rule"
+    DRAFT_SAVED = "draft_saved", "Saved for a setter"
+    SUPERSEDED = "superseded", "Superseded by a newer message"
+    FAQ_ANSWERED = "faq_answered", "Answered from the FAQ (no LLM)"
+
+
+class DraftDisposition(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    EDITED = "edited", "Edited and sent"
+    DISCARDED = "discarded", "Discarded"
+
+
+class DraftKind(models.TextChoices):
+    REPLY = "reply", "Reply"
+    FOLLOW_UP = "follow_up", "Follow-up"
+
+
+class ReplyDraft(models.Model):
+    """One run of the reply pipeline for one inbound message (or one follow-up): everything it
+    decided and why. A setter opens it to see the confidence parts, the sources and the verdict."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="drafts")
+    # The latest message of the burst being answered; unique, so two workers never draft it twice.
+    inbound_message = models.OneToOneField(Message, null=True, blank=True, on_delete=models.CASCADE,
+                                           related_name="reply_draft")
+    kind = models.CharField(max_length=16, choices=DraftKind.choices, default=DraftKind.REPLY)
+    text = models.TextField(blank=True, help_text="What the drafting model wrote.")
+    final_text = models.TextField(blank=True, help_text="After the reviewer and the finalizer.")
+    confidence = models.FloatField(null=True, blank=True)
+    confidence_parts = models.JSONField(default=dict, blank=True)
+    decision = models.CharField(max_length=16, choices=Decision.choices, default=Decision.PENDING)
+    reason_code = models.CharField(max_length=40, blank=True)
+    # {"rules": [RuleHit...], "overseer": {"verdict", "reasons"}, "notes": [...]}
+    reasons = models.JSONField(default=dict, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    provider_kind = models.CharField(max_length=32, blank=True)
+    prompt_revision = models.ForeignKey(PromptRevision, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cited_chunks = models.JSONField(default=list, blank=True)
+    intent = models.CharField(max_length=32, blank=True)
+    stage = models.CharField(max_length=16, blank=True)
+    sentiment = models.CharField(max_length=16, blank=True)
+    lead_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    human_requested = models.BooleanField(default=False)
+    outbound_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    disposition = models.CharField(max_length=16, choices=DraftDisposition.choices, blank=True)
+    disposition_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    disposition_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["thread", "-created_at"], name="draft_thread_idx"),
+            models.Index(fields=["workspace", "decision", "-created_at"], name="draft_ws_decision_idx"),
+        ]
+
+    def __str__(self):
+        return f"draft {self.pk} ({self.decision})"
+
+
+class EscalationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLAIMED = "claimed", "Claimed"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Escalation(models.Model):
+    """A thread handed to a human, with why. At most one open or claimed escalation per thread."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="escalations")
+    reason_code = models.CharField(max_length=40)
+    reason_text = models.CharField(max_length=500, blank=True)
+    draft = models.ForeignKey(ReplyDraft, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The transcript reference: the message that led here.
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=16, choices=EscalationStatus.choices, default=EscalationStatus.OPEN)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["thread"], condition=models.Q(status__in=["open", "claimed"]),
+                                    name="escalation_one_open_per_thread"),
+        ]
+        indexes = [models.Index(fields=["workspace", "status", "-created_at"], name="escalation_ws_status_idx")]
+
+    def __str__(self):
+        return f"escalation {self.pk} {self.reason_code} ({self.status})"
+
+
+class ActionKind(models.TextChoices):
+    SENT_REPLY = "sent_reply", "Sent a reply"
+    FOLLOW_UP_SENT = "follow_up_sent", "Sent a follow-up"
+    ESCALATED = "escalated", "Escalated"
+    DRAFT_SAVED = "draft_saved", "Saved a draft"
+
+
+class SidekickActionLog(models.Model):
+    """What Sidekick did, newest first on the dashboard. `result` and `graph_message_id` are settled
+    when the send completes (`conversations.pipeline.record.action_log_settle`)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="actions")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=16, choices=ActionKind.choices)
+    text = models.TextField(blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    result = models.CharField(max_length=200, blank=True)
+    graph_message_id = models.CharField(max_length=255, blank=True)
+    draft = models.ForeignKey(ReplyDraft, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at"], name="actionlog_ws_recent_idx"),
+            models.Index(fields=["thread", "-created_at"], name="actionlog_thread_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} on {self.thread_id}"

@@ -97,7 +97,19 @@ def _is_human(message: Message) -> bool:
 
 
 def message_send(*, message_id: int) -> Message | None:
-    """Claim and send one outbound message (see the module docstring). Returns it, or None if not ours."""
+    """Claim and send one outbound message (see the module docstring). Returns it, or None if not ours.
+
+    The outcome is copied onto Sidekick's action log (result, Meta's message id).
+    """
+    message = _message_send(message_id)
+    if message is not None:
+        from conversations.pipeline.record import action_log_settle
+
+        action_log_settle(message)
+    return message
+
+
+def _message_send(message_id: int) -> Message | None:
     now = timezone.now()
     claimed = Message.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),

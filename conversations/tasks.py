@@ -7,3 +7,13 @@ from conversations import sending
 def send_message(message_id: int) -> None:
     """Claims the row before any HTTP call, so a redelivered task is a no-op (see conversations.sending)."""
     sending.message_send(message_id=message_id)
+
+
+# Runs on the `llm` queue (a thread pool: the work is waiting on the model). Idempotent: the draft
+# row is the claim (see conversations.pipeline.engine), so redelivery after a crash is harmless.
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=240, soft_time_limit=200)
+def reply_to_message(message_id: int) -> None:
+    from conversations.pipeline.engine import reply_pipeline_run
+
+    reply_pipeline_run(message_id=message_id)
+

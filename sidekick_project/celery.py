@@ -44,6 +44,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=41, hour="*/6"),
         "options": {"expires": 9 * HOUR},
     },
+    # Lead memory is kept 90 days (privacy); purge what expired.
+    "purge-expired-lead-memory": {
+        "task": "contacts.tasks.purge_expired_lead_memory",
+        "schedule": crontab(minute=23, hour=4),
+        "options": {"expires": 36 * HOUR},
+    },
     # Re-enqueue knowledge ingestions lost with a worker, and embeddings a provider outage left pending.
     "knowledge-sweep": {
         "task": "knowledge.tasks.knowledge_sweep",

@@ -1,0 +1,97 @@
+"""Follow-ups on demand: draft a nudge for a quiet thread, gate it like a reply, send or hand it over."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from contacts.models import LeadMemory
+from conversations.models import ActionKind, Decision, Direction, DraftKind, ReplyDraft, SenderKind, Thread
+from conversations.pipeline import prompt as P
+from conversations.pipeline import record
+from conversations.pipeline.confidence import combine, should_auto_send
+from conversations.pipeline.engine import Escalate, Run, overseer_gate, structured_call
+from conversations.pipeline.finalize import plain_text
+from conversations.selectors import prompt_text_current, sidekick_settings_for, thread_history
+from conversations.sending import outbound_message_create
+from integrations.llm.errors import NoProviderConfigured
+from integrations.meta.limits import fit_text, send_window
+
+logger = logging.getLogger(__name__)
+
+NUDGE = "(The customer has not answered since. Write the follow-up message now.)"
+
+
+def follow_up_run(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
+    thread = Thread.objects.select_related("contact", "channel", "workspace").get(pk=thread.pk)
+    cfg = sidekick_settings_for(workspace=thread.workspace)
+    draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, kind=DraftKind.FOLLOW_UP)
+    run = Run(message=None, thread=thread, contact=thread.contact, cfg=cfg)
+    try:
+        return _follow_up(run, draft, actor=actor, review=review)
+    except Escalate as stop:
+        return _done(run, draft, stop.decision, stop.reason, stop.text, actor=actor)
+    except NoProviderConfigured:
+        return _done(run, draft, Decision.ESCALATED, "no_provider", "Follow-ups need an LLM provider.", actor=actor)
+
+
+def _follow_up(run: Run, draft: ReplyDraft, *, actor, review: bool) -> ReplyDraft:
+    thread, now = run.thread, timezone.now()
+    if thread.contact.opted_out:
+        raise Escalate("opt_out", decision=Decision.BLOCKED)
+    history = thread_history(thread=thread)
+    run.history = P.conversation([("user" if m.direction == Direction.IN else "assistant", m.text) for m in history])
+    if not run.history:
+        raise Escalate("empty", "Nothing to follow up on.", decision=Decision.BLOCKED)
+    if run.history[-1]["role"] == "user":
+        run.history[-1]["content"] += "\n" + NUDGE
+    else:
+        run.history.append({"role": "user", "content": NUDGE})
+    run.prompt, draft.prompt_revision = prompt_text_current(workspace=thread.workspace)
+    memory = list(LeadMemory.objects.filter(contact=thread.contact, expires_at__gt=now)
+                  .order_by("-created_at").values("kind", "text")[:20])
+    system = P.system_prompt(prompt=run.prompt, business=thread.workspace.name, tz=thread.workspace.timezone,
+                             now=now, hours_text="see settings", sources=[], memory=memory,
+                             extra=P.FOLLOW_UP_INSTRUCTION)
+    result = structured_call(run, purpose="follow_up_draft", system=system, messages=run.history,
+                         schema=P.DRAFT_SCHEMA, schema_name="respond")
+    parsed = result.parsed
+    draft.text, draft.model, draft.provider_kind = parsed["reply"], result.model, result.provider_kind
+    draft.intent = parsed["intent"]
+    text = overseer_gate(run, draft, plain_text(parsed["reply"]))
+    confidence = combine(self_rating=parsed["confidence"], retrieval_support=0.5,
+                         reviewer_verdict=run.overseer.get("verdict"))
+    draft.confidence, draft.confidence_parts = confidence.value, confidence.parts
+    draft.final_text = fit_text(text, thread.channel.platform)
+    window = send_window(platform=thread.channel.platform, last_inbound_at=thread.last_inbound_at, now=now,
+                         human=False, human_agent_enabled=thread.channel.human_agent_enabled)
+    if review:
+        return _done(run, draft, Decision.DRAFT_SAVED, "review_requested", actor=actor)
+    if not window.allowed:
+        return _done(run, draft, Decision.DRAFT_SAVED, "window",
+                     "Outside the 24-hour window only a setter may send this (HUMAN_AGENT tag).", actor=actor)
+    if not should_auto_send(confidence=confidence.value, threshold=run.cfg.threshold, blocking_hits=0):
+        return _done(run, draft, Decision.DRAFT_SAVED, "low_confidence", actor=actor)
+    return _done(run, draft, Decision.SENT, "", actor=actor)
+
+
+def _done(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text: str = "", *, actor) -> ReplyDraft:
+    with transaction.atomic():
+        draft.decision, draft.reason_code, draft.decided_at = decision, reason, timezone.now()
+        draft.reasons = {"rules": [h.as_dict() for h in run.hits], "overseer": run.overseer, "notes": run.notes,
+                         "text": reason_text or record.REASONS.get(reason, ""), "requested_by": actor.email}
+        draft.input_tokens, draft.output_tokens = run.input_tokens, run.output_tokens
+        if decision == Decision.SENT:
+            message = outbound_message_create(thread=run.thread, text=draft.final_text, sender_kind=SenderKind.AI,
+                                              idempotency_key=f"follow_up:{draft.pk}")
+            draft.outbound_message = message
+            record.action_log_add(thread=run.thread, action=ActionKind.FOLLOW_UP_SENT, draft=draft, message=message,
+                                  text=message.text, confidence=draft.confidence, result="queued", actor=actor)
+        elif decision == Decision.DRAFT_SAVED:
+            record.action_log_add(thread=run.thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
+                                  confidence=draft.confidence, result=f"follow-up: {reason}", actor=actor)
+        draft.save()
+    logger.info("follow-up on thread %s -> %s %s", run.thread.pk, decision, reason)
+    return draft

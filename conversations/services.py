@@ -1,0 +1,248 @@
+"""Writes the dashboard calls: takeover, drafts, setter replies, escalations, prompt, settings, follow-ups.
+
+Views check workspace membership and role; these functions re-check what cannot be left to a view
+(admin-only changes, state transitions claimed with conditional updates) and audit what is
+security-relevant. Sends go through `conversations.sending` (idempotent, enqueued after commit).
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Role
+from accounts.services import audit_event_record
+from conversations.models import (
+    ActionKind,
+    BusinessHoursPolicy,
+    Decision,
+    DraftDisposition,
+    DraftKind,
+    Escalation,
+    EscalationStatus,
+    Message,
+    PromptRevision,
+    ReplyDraft,
+    SenderKind,
+    SidekickSettings,
+    Thread,
+)
+from conversations.pipeline import record
+from conversations.selectors import sidekick_settings_for
+from conversations.sending import outbound_message_create
+
+
+class DraftNotActionable(ValueError):
+    """The draft was already sent, discarded or superseded, or has no text."""
+
+
+class EscalationStateError(ValueError):
+    """The escalation is not in a state that allows this transition."""
+
+
+def _require_admin(*, workspace, actor) -> None:
+    if not Membership.objects.filter(workspace=workspace, user=actor, role=Role.ADMIN).exists():
+        raise PermissionDenied("Only workspace admins can change this.")
+
+
+# --- Takeover -------------------------------------------------------------------------------------
+
+@transaction.atomic
+def thread_takeover(*, thread: Thread, actor) -> Thread:
+    """A setter takes the thread: the AI neither drafts nor sends until `thread_resume_ai`."""
+    Thread.objects.filter(pk=thread.pk).update(ai_paused=True, ai_paused_at=timezone.now(),
+                                               ai_paused_reason=f"taken over by {actor.email}"[:200])
+    audit_event_record(verb="thread.takeover", workspace=thread.workspace, actor=actor, target=thread)
+    thread.refresh_from_db()
+    return thread
+
+
+@transaction.atomic
+def thread_resume_ai(*, thread: Thread, actor) -> Thread:
+    """Hand the thread back to Sidekick: unpause, clear the needs-human flag, resolve open escalations.
+
+    Sidekick answers the contact's next message; what arrived while paused stays with the setter.
+    """
+    now = timezone.now()
+    Thread.objects.filter(pk=thread.pk).update(ai_paused=False, ai_paused_at=None, ai_paused_reason="",
+                                               needs_human=False, needs_human_reason="")
+    Escalation.objects.filter(thread=thread, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).update(
+        status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=now)
+    audit_event_record(verb="thread.ai_resumed", workspace=thread.workspace, actor=actor, target=thread)
+    thread.refresh_from_db()
+    return thread
+
+
+# --- Drafts and setter replies --------------------------------------------------------------------
+
+_ACTIONABLE = [Decision.DRAFT_SAVED, Decision.ESCALATED, Decision.BLOCKED]
+
+
+def _claim_draft(draft: ReplyDraft, *, disposition: str, actor) -> None:
+    claimed = ReplyDraft.objects.filter(pk=draft.pk, disposition="", decision__in=_ACTIONABLE).update(
+        disposition=disposition, disposition_by=actor, disposition_at=timezone.now())
+    if not claimed:
+        raise DraftNotActionable("This draft was already handled.")
+    draft.refresh_from_db()
+
+
+def _send_as_setter(*, draft: ReplyDraft, text: str, disposition: str, actor) -> Message:
+    message = outbound_message_create(thread=draft.thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor,
+                                      disposition=disposition, idempotency_key=f"draft:{draft.pk}")
+    ReplyDraft.objects.filter(pk=draft.pk).update(outbound_message=message)
+    record.action_log_add(thread=draft.thread, draft=draft, message=message, text=message.text, actor=actor,
+                          action=ActionKind.FOLLOW_UP_SENT if draft.kind == DraftKind.FOLLOW_UP
+                          else ActionKind.SENT_REPLY, confidence=draft.confidence, result="queued")
+    draft.refresh_from_db()
+    return message
+
+
+@transaction.atomic
+def draft_approve(*, draft: ReplyDraft, actor) -> Message:
+    """Send the AI draft unchanged, by the setter (`sender_kind=setter`, disposition `approved`).
+
+    Still automated content for Meta's rules (no HUMAN_AGENT tag). Does not pause the AI.
+    """
+    text = draft.final_text or draft.text
+    if not text.strip():
+        raise DraftNotActionable("This draft has no text to send.")
+    _claim_draft(draft, disposition=DraftDisposition.APPROVED, actor=actor)
+    return _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.APPROVED, actor=actor)
+
+
+@transaction.atomic
+def draft_edit_and_send(*, draft: ReplyDraft, text: str, actor) -> Message:
+    """Send the setter's edit of the draft (disposition `edited`); the setter now has the thread."""
+    if not (text or "").strip():
+        raise ValidationError("Write something to send.")
+    _claim_draft(draft, disposition=DraftDisposition.EDITED, actor=actor)
+    message = _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.EDITED, actor=actor)
+    record.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200])
+    return message
+
+
+@transaction.atomic
+def draft_discard(*, draft: ReplyDraft, actor) -> ReplyDraft:
+    _claim_draft(draft, disposition=DraftDisposition.DISCARDED, actor=actor)
+    return draft
+
+
+@transaction.atomic
+def setter_reply_send(*, thread: Thread, text: str, actor) -> Message:
+    """A setter's own message. Pauses the AI on the thread (the setter is in the conversation now)."""
+    if not (text or "").strip():
+        raise ValidationError("Write something to send.")
+    message = outbound_message_create(thread=thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor)
+    record.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
+    return message
+
+
+# --- Escalations ----------------------------------------------------------------------------------
+
+@transaction.atomic
+def escalation_claim(*, escalation: Escalation, actor) -> Escalation:
+    claimed = Escalation.objects.filter(pk=escalation.pk, status=EscalationStatus.OPEN).update(
+        status=EscalationStatus.CLAIMED, claimed_by=actor, claimed_at=timezone.now())
+    if not claimed:
+        raise EscalationStateError("This escalation is already claimed or resolved.")
+    escalation.refresh_from_db()
+    return escalation
+
+
+@transaction.atomic
+def escalation_resolve(*, escalation: Escalation, actor, resume_ai: bool = False) -> Escalation:
+    """Close the escalation; with ``resume_ai`` also hand the thread back to Sidekick."""
+    resolved = Escalation.objects.filter(
+        pk=escalation.pk, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).update(
+        status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=timezone.now())
+    if not resolved:
+        raise EscalationStateError("This escalation is already resolved.")
+    Thread.objects.filter(pk=escalation.thread_id).update(needs_human=False, needs_human_reason="")
+    if resume_ai:
+        thread_resume_ai(thread=escalation.thread, actor=actor)
+    escalation.refresh_from_db()
+    return escalation
+
+
+# --- Prompt and settings (admins) -----------------------------------------------------------------
+
+@transaction.atomic
+def prompt_revision_create(*, workspace, text: str, note: str = "", actor,
+                           restored_from: PromptRevision | None = None) -> PromptRevision:
+    """A new current prompt. Revisions are never edited; the newest one is used."""
+    _require_admin(workspace=workspace, actor=actor)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationError("The prompt cannot be empty.")
+    if len(text) > 20000:
+        raise ValidationError("Keep the prompt under 20,000 characters.")
+    # Numbering under a lock on the settings row, so two admins saving at once get distinct numbers.
+    SidekickSettings.objects.select_for_update().filter(pk=sidekick_settings_for(workspace=workspace).pk).first()
+    last = PromptRevision.objects.filter(workspace=workspace).order_by("-number").values_list("number", flat=True).first()
+    revision = PromptRevision.objects.create(workspace=workspace, number=(last or 0) + 1, text=text, note=note[:300],
+                                             author=actor, restored_from=restored_from)
+    audit_event_record(verb="sidekick.prompt_revised", workspace=workspace, actor=actor, target=revision,
+                       data={"number": revision.number, "note": note[:200],
+                             "restored_from": restored_from.number if restored_from else None})
+    return revision
+
+
+def prompt_revision_restore(*, revision: PromptRevision, actor) -> PromptRevision:
+    """Make an old revision current again, as a new revision (history is never rewritten)."""
+    return prompt_revision_create(workspace=revision.workspace, text=revision.text, actor=actor,
+                                  note=f"Restored revision {revision.number}", restored_from=revision)
+
+
+_SETTINGS_FIELDS = {"enabled", "auto_send", "threshold", "blacklist", "language", "business_hours_policy",
+                    "business_days", "opens_at", "closes_at", "debounce_seconds", "follow_up_after_hours",
+                    "use_human_agent_tag"}
+
+
+@transaction.atomic
+def sidekick_settings_update(*, workspace, actor, **changes) -> SidekickSettings:
+    """Change the workspace's Sidekick settings (admins). Unknown or invalid values raise ValidationError."""
+    _require_admin(workspace=workspace, actor=actor)
+    unknown = set(changes) - _SETTINGS_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}")
+    cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_for(workspace=workspace).pk)
+    if "threshold" in changes and not 0.0 <= float(changes["threshold"]) <= 1.0:
+        raise ValidationError("The threshold is between 0.0 and 1.0.")
+    if "blacklist" in changes:
+        changes["blacklist"] = [str(p).strip()[:200] for p in changes["blacklist"] if str(p).strip()][:500]
+    if "business_hours_policy" in changes and changes["business_hours_policy"] not in BusinessHoursPolicy.values:
+        raise ValidationError("Unknown business hours policy.")
+    if "business_days" in changes and not all(isinstance(d, int) and 0 <= d <= 6 for d in changes["business_days"]):
+        raise ValidationError("Business days are 0 (Monday) to 6 (Sunday).")
+    for name in ("opens_at", "closes_at"):
+        if name in changes and not isinstance(changes[name], time):
+            raise ValidationError(f"{name} must be a time of day.")
+    if "debounce_seconds" in changes and not 0 <= int(changes["debounce_seconds"]) <= 120:
+        raise ValidationError("The debounce is 0 to 120 seconds.")
+    before = {name: getattr(cfg, name) for name in changes}
+    for name, value in changes.items():
+        setattr(cfg, name, value)
+    cfg.updated_by = actor
+    cfg.save()
+    audit_event_record(verb="sidekick.settings_updated", workspace=workspace, actor=actor, target=cfg,
+                       data={name: {"from": str(before[name]), "to": str(value)} for name, value in changes.items()
+                             if before[name] != value})
+    return cfg
+
+
+# --- Follow-ups -----------------------------------------------------------------------------------
+
+def follow_up_send(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
+    """Draft a follow-up for a quiet thread (see `selectors.contacts_needing_follow_up`) and send it.
+
+    Sent by Sidekick (logged `follow_up_sent`) when ``review`` is False, the 24 h window is open and
+    the overseer's hard rules and reviewer approve; otherwise saved as a draft for the setter
+    (`draft_approve` / `draft_edit_and_send`), e.g. when only a setter may answer with the
+    HUMAN_AGENT tag. Makes LLM calls: call it outside a transaction.
+    """
+    from conversations.pipeline.follow_up import follow_up_run
+
+    return follow_up_run(thread=thread, actor=actor, review=review)

@@ -1,0 +1,33 @@
+"""The pipeline's database work per reply stays small: its overhead is mostly round trips."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conversations.models import Decision
+from conversations.pipeline.engine import reply_pipeline_run
+from conversations.sending import message_send
+from conversations.tests.pipeline_fixtures import draft_reply, review
+from integrations.llm.testing import Reply
+from knowledge.services import faq_create
+
+pytestmark = pytest.mark.django_db
+
+QUERY_BUDGET = 52
+
+
+def test_sent_reply_query_budget(scene, fake_llm):
+    fake_llm.provider(scene.workspace)
+    faq_create(workspace=scene.workspace, question="How much is a session?", answer="$80.", actor=None)
+    warm = scene.inbound("hello")
+    fake_llm.queue(Reply.structured(draft_reply(intent="small_talk")), Reply.structured(review()))
+    reply_pipeline_run(message_id=warm.pk)
+    scene.outbound("Hi!")
+    message = scene.inbound("how much is a session?")
+    fake_llm.queue(Reply.structured(draft_reply("$80 per session.", cited_source_ids=["K1"])),
+                   Reply.structured(review()))
+    with CaptureQueriesContext(connection) as queries:
+        draft = reply_pipeline_run(message_id=message.pk)
+        message_send(message_id=draft.outbound_message_id)
+    assert draft.decision in (Decision.SENT, Decision.DRAFT_SAVED)
+    assert len(queries) <= QUERY_BUDGET, len(queries)
