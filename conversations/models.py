@@ -42,6 +42,8 @@ class Thread(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-last_message_at"], name="thread_inbox_idx"),
             models.Index(fields=["workspace", "needs_human", "-last_message_at"], name="thread_needs_human_idx"),
+            # The reply sweeper's scan of threads with a recent inbound message.
+            models.Index(fields=["last_inbound_at"], name="thread_last_inbound_idx"),
         ]
 
     def __str__(self):
@@ -284,6 +286,8 @@ class ReplyDraft(models.Model):
         indexes = [
             models.Index(fields=["thread", "-created_at"], name="draft_thread_idx"),
             models.Index(fields=["workspace", "decision", "-created_at"], name="draft_ws_decision_idx"),
+            # Runs in progress, for the sweeper that settles interrupted ones.
+            models.Index(fields=["created_at"], name="draft_pending_idx", condition=models.Q(decision="pending")),
         ]
 
     def __str__(self):

@@ -19,8 +19,7 @@ def reply_enqueue(*, message_id: int, countdown: float | None = None) -> bool:
     """Schedule the reply pipeline for a new inbound message after the workspace's debounce.
 
     Every message of a burst is scheduled; the pipeline answers only the newest. A lost enqueue
-    (broker down) is logged; no sweep re-enqueues replies yet (TODO: a beat job for inbound messages
-    without a ReplyDraft, like the send sweeper).
+    (broker down) is logged and picked up by the reply sweeper (`conversations.pipeline.sweep`).
     """
     from conversations.tasks import reply_to_message
 

@@ -17,3 +17,11 @@ def reply_to_message(message_id: int) -> None:
 
     reply_pipeline_run(message_id=message_id)
 
+
+
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
+def sweep_replies() -> dict:
+    """Beat, every minute: re-enqueue replies lost with Redis or a worker; hand interrupted runs to a human."""
+    from conversations.pipeline.sweep import replies_sweep
+
+    return replies_sweep()

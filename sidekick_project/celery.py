@@ -20,6 +20,7 @@ app.conf.task_routes = {
     "integrations.tasks.process_webhook_events": {"queue": "intake"},
     # Exact names win over the glob below: a send is a quick HTTP call, not an LLM job.
     "conversations.tasks.send_message": {"queue": "default"},
+    "conversations.tasks.sweep_replies": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
 }
 
@@ -35,6 +36,12 @@ app.conf.beat_schedule = {
     # Expires before the next run: a delayed sweep is simply superseded by the next one.
     "sweep-channels": {
         "task": "integrations.tasks.sweep_channels",
+        "schedule": MINUTE,
+        "options": {"expires": 0.9 * MINUTE},
+    },
+    # Replies whose job was lost (broker down, worker killed) and drafts interrupted mid-run.
+    "sweep-replies": {
+        "task": "conversations.tasks.sweep_replies",
         "schedule": MINUTE,
         "options": {"expires": 0.9 * MINUTE},
     },

@@ -43,6 +43,7 @@ REASONS = {
     "empty": "The draft was empty.",
     "length": "The draft was far too long.",
     "control_requested": "Another app asked for control of the thread.",
+    "pipeline_interrupted": "Sidekick stopped while drafting (a worker was lost); a human should answer.",
 }
 
 # Hard-rule hits that end the run without a reply, and whether a human should still look.
