@@ -276,6 +276,11 @@ META_VERIFY_TOKEN = env.str_("META_VERIFY_TOKEN")
 META_GRAPH_URL = (env.url("META_GRAPH_URL", {"https", "http"}) or "https://graph.facebook.com").rstrip("/")
 INSTAGRAM_GRAPH_URL = (env.url("INSTAGRAM_GRAPH_URL", {"https", "http"}) or "https://graph.instagram.com").rstrip("/")
 META_GRAPH_VERSION = env.str_("META_GRAPH_VERSION", "v23.0")
+# OAuth hosts for connecting channels (Business Login for Instagram; Facebook Login dialog).
+INSTAGRAM_OAUTH_URL = (env.url("INSTAGRAM_OAUTH_URL", {"https", "http"}) or "https://api.instagram.com").rstrip("/")
+FACEBOOK_DIALOG_URL = (env.url("FACEBOOK_DIALOG_URL", {"https", "http"}) or "https://www.facebook.com").rstrip("/")
+# How long a started connect flow (state, then the Page choice) stays valid, in seconds.
+META_OAUTH_STATE_MAX_AGE = env.int_("META_OAUTH_STATE_MAX_AGE", 900, minimum=60, maximum=3600)
 if not META_GRAPH_VERSION.startswith("v"):
     raise ImproperlyConfigured(f"META_GRAPH_VERSION={META_GRAPH_VERSION!r} must look like v23.0")
 # Larger POSTs are refused (413) before the body is read; Meta's batches of 1000 updates stay far below.
