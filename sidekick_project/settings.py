@@ -339,6 +339,9 @@ KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS = env.int_("KNOWLEDGE_EMBEDDING_TIMEOUT_SECO
 # vector search is an exact scan of that workspace's rows (exact recall; see BENCHMARKS.md).
 KNOWLEDGE_HNSW_MIN_CHUNKS = env.int_("KNOWLEDGE_HNSW_MIN_CHUNKS", 5000, minimum=1)
 KNOWLEDGE_HNSW_EF_SEARCH = env.int_("KNOWLEDGE_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
+# Full-text side: at most this many matching chunks are ranked per query, those matching the most
+# query terms first (all of them when fewer match). Bounds lexical latency in large workspaces.
+KNOWLEDGE_LEXICAL_CANDIDATES = env.int_("KNOWLEDGE_LEXICAL_CANDIDATES", 300, minimum=40, maximum=100_000)
 # faq_match(): minimum trigram similarity (0..1) between a message and an FAQ question.
 KNOWLEDGE_FAQ_MATCH_THRESHOLD = env.float_("KNOWLEDGE_FAQ_MATCH_THRESHOLD", 0.75, minimum=0.0, maximum=1.0)
 # Queued or processing work older than this is re-enqueued by the knowledge sweeper.
