@@ -148,8 +148,11 @@ def _event_apply(event: WebhookEvent) -> tuple[list[str], int, int]:
 
 @transaction.atomic
 def channel_connect(*, workspace: Workspace, platform: str, account_id: str, token: str, name: str = "",
-                    token_expires_at=None, actor: User | None = None) -> Channel:
-    """Connect (or reconnect with a new token) an account. An account serves one workspace at a time."""
+                    token_expires_at=None, actor: User | None = None, via: str = "token") -> Channel:
+    """Connect (or reconnect with a new token) an account. An account serves one workspace at a time.
+
+    `via` records how the token was obtained (token, instagram_login, facebook_login) in the audit log.
+    """
     if platform not in Platform.values:
         raise ValueError(f"unknown platform {platform!r}")
     account_id = account_id.strip()
@@ -169,7 +172,8 @@ def channel_connect(*, workspace: Workspace, platform: str, account_id: str, tok
     channel.save()
     audit_event_record(verb="channel.reconnected" if existing else "channel.connected", workspace=workspace,
                        actor=actor, target=channel,
-                       data={"platform": platform, "account_id": account_id, "token": channel.token_masked})
+                       data={"platform": platform, "account_id": account_id, "token": channel.token_masked,
+                             "via": via})
     return channel
 
 

@@ -5,9 +5,21 @@ from integrations.meta import views as meta_views
 
 app_name = "integrations"
 
+channels = "w/<slug:workspace_slug>/settings/channels/"
+
 urlpatterns = [
     # Meta is configured with one of these; both answer directly (no slash redirect for a POST).
     path("webhooks/meta/", meta_views.webhook, name="meta_webhook"),
     path("webhooks/meta", meta_views.webhook),
-    path("w/<slug:workspace_slug>/settings/channels/", views.channel_list, name="channels"),
+    # The redirect URIs registered in the Meta apps: fixed, so they forward to the workspace callback.
+    path("oauth/meta/instagram/", views.oauth_return, {"platform": "instagram"}, name="oauth_return_instagram"),
+    path("oauth/meta/messenger/", views.oauth_return, {"platform": "messenger"}, name="oauth_return_messenger"),
+    path(channels, views.channel_list, name="channels"),
+    path(channels + "instagram/connect/", views.channel_connect_start, {"platform": "instagram"},
+         name="channel_connect_instagram"),
+    path(channels + "instagram/callback/", views.channel_callback_instagram, name="channel_callback_instagram"),
+    path(channels + "messenger/connect/", views.channel_connect_start, {"platform": "messenger"},
+         name="channel_connect_messenger"),
+    path(channels + "messenger/callback/", views.channel_callback_messenger, name="channel_callback_messenger"),
+    path(channels + "messenger/pages/", views.channel_messenger_pages, name="channel_messenger_pages"),
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import time
 import unicodedata
 from dataclasses import asdict, dataclass
 
@@ -137,20 +139,81 @@ class RetrievedChunk:
         return asdict(self)
 
 
-def _lexical_candidates(*, workspace_id: int, language: str, query: str, limit: int) -> list[tuple[int, float]]:
-    # plainto_tsquery ANDs every word; a customer's question rarely shares all of them with the
-    # passage that answers it, so the words are ORed and ts_rank rewards chunks matching more of them.
-    # The workspace id is inlined (an int) so a large workspace's partial GIN index can be matched.
-    sql = f"""
-        SELECT c.id, ts_rank(c.search_vector, q.tsq, 1) AS rank
-        FROM knowledge_chunk c,
-             (SELECT replace(plainto_tsquery(%s::regconfig, %s)::text, ' & ', ' | ')::tsquery AS tsq) q
-        WHERE c.workspace_id = {int(workspace_id)} AND c.search_vector @@ q.tsq
-        ORDER BY rank DESC, c.id
-        LIMIT %s
-    """  # noqa: S608
+# Lexical candidates: a question's words are ORed (a customer rarely uses all the words of the
+# passage that answers them), so in a large workspace a query matches thousands of chunks, and
+# ranking them all means visiting thousands of wide heap rows (BENCHMARKS.md). Instead the rows are
+# taken in tiers, most query terms matched first, and only the first KNOWLEDGE_LEXICAL_CANDIDATES
+# of them are ranked with ts_rank. When fewer rows match (every small workspace), all are ranked
+# and the result is exactly the plain OR ranking. Tiers are "at least m of the T rarest query
+# terms" (T = LEXICAL_TIER_TERMS, so at most C(5, 2) = 10 AND-clauses per tier), evaluated by the
+# GIN index; UNION ALL under a LIMIT stops as soon as enough rows are found, so looser tiers are
+# never read when stricter ones suffice.
+LEXICAL_TIER_TERMS = 5
+LEXICAL_MAX_TERMS = 64  # a pasted essay still makes a bounded query
+_STATS_TTL = 600.0
+_lexeme_stats: dict = {"at": 0.0, "freq": {}}
+
+
+def _tsquery_term(lexeme: str) -> str:
+    """A lexeme as a quoted tsquery operand (already normalised: no dictionary is applied again)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _tsquery_at_least(terms: list[str], m: int) -> str:
+    """Matches a document containing at least ``m`` of ``terms``."""
+    return " | ".join("(" + " & ".join(_tsquery_term(t) for t in combo) + ")"
+                      for combo in itertools.combinations(terms, m))
+
+
+def _lexeme_frequencies() -> dict[str, float]:
+    """Share of chunks containing each of the most common lexemes (Postgres' own column statistics).
+
+    A cheap IDF proxy, global to the table and refreshed by ANALYZE; cached per process.
+    """
+    now = time.monotonic()
+    if now - _lexeme_stats["at"] > _STATS_TTL:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                           "WHERE tablename = 'knowledge_chunk' AND attname = 'search_vector' LIMIT 1")
+            row = cursor.fetchone()
+        freq = dict(zip(row[0], row[1], strict=False)) if row and row[0] and row[1] else {}
+        _lexeme_stats.update(at=now, freq=freq)
+    return _lexeme_stats["freq"]
+
+
+def _query_lexemes(*, language: str, query: str) -> list[str]:
+    """The query's distinct lexemes in the workspace's language, in order of first appearance."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [language, query, limit])
+        cursor.execute("SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, %s)) ORDER BY positions[1], lexeme",
+                       [language, query])
+        return [row[0] for row in cursor.fetchall()][:LEXICAL_MAX_TERMS]
+
+
+def _lexical_candidates(*, workspace_id: int, language: str, query: str, limit: int) -> list[tuple[int, float]]:
+    terms = _query_lexemes(language=language, query=query)
+    if not terms:
+        return []
+    freq = _lexeme_frequencies()
+    tier_terms = sorted(terms, key=lambda t: freq.get(t, 0.0))[:LEXICAL_TIER_TERMS]  # stable: rarest first
+    any_term = " | ".join(_tsquery_term(t) for t in terms)
+    # The workspace id is inlined (an int) in every branch so that a large workspace's partial GIN
+    # index can be matched; everything else is bound.
+    branch = f"SELECT id, search_vector FROM knowledge_chunk WHERE workspace_id = {int(workspace_id)} "  # noqa: S608
+    branches, params, stricter = [], [], None
+    for m in range(len(tier_terms), 0, -1):
+        tier = any_term if m == 1 else _tsquery_at_least(tier_terms, m)
+        if stricter is None:
+            branches.append(f"({branch}AND search_vector @@ %s::tsquery)")
+            params.append(tier)
+        else:  # rows of stricter tiers were already offered
+            branches.append(f"({branch}AND search_vector @@ %s::tsquery AND NOT search_vector @@ %s::tsquery)")
+            params += [tier, stricter]
+        stricter = tier
+    sql = (f"SELECT id, ts_rank(search_vector, %s::tsquery, 1) AS rank "  # noqa: S608
+           f"FROM ({' UNION ALL '.join(branches)} LIMIT %s) candidates ORDER BY rank DESC, id LIMIT %s")
+    cap = max(settings.KNOWLEDGE_LEXICAL_CANDIDATES, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [any_term, *params, cap, limit])
         return [(row[0], float(row[1])) for row in cursor.fetchall()]
 
 
@@ -227,10 +290,13 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
     if not best:
         return []
 
+    # Only the columns a citation needs: this runs on every draft (the hot path, BENCHMARKS.md).
     rows = {
         chunk.pk: chunk
         for chunk in Chunk.objects.filter(workspace=workspace, pk__in=[chunk_id for chunk_id, _ in best])
-        .select_related("document", "revision").defer("embedding", "search_vector")
+        .select_related("document", "revision").order_by()
+        .only("id", "text", "page", "section", "faq_id", "document_id", "revision_id", "document__title",
+              "revision__number")
     }
     results = []
     for chunk_id, parts in best:

@@ -63,7 +63,14 @@ def chunks_fts_refresh(workspace_id: int) -> None:
 
 @shared_task(ignore_result=True, time_limit=120)
 def knowledge_sweep() -> None:
-    """Periodic: re-enqueue lost ingestions, and embeddings left pending by a provider outage."""
+    """Periodic: re-enqueue lost ingestions and embeddings left pending by a provider outage; drop
+    partial indexes of deleted workspaces whose clean-up task was lost."""
+    from accounts.models import Workspace
+    from knowledge.vector_index import workspace_partial_indexes
+
+    owners = list(workspace_partial_indexes())
+    for workspace_id in set(owners) - set(Workspace.objects.filter(pk__in=owners).values_list("pk", flat=True)):
+        workspace_indexes_drop.delay(workspace_id)
     for revision_id in services.revisions_requeue_stuck():
         document_revision_ingest.delay(revision_id)
     from knowledge.models import Chunk, KnowledgeSettings
@@ -74,3 +81,11 @@ def knowledge_sweep() -> None:
                .values_list("workspace_id", flat=True).distinct()[:200])
     for workspace_id in pending:
         chunks_embed_pending.delay(workspace_id)
+
+
+@shared_task(ignore_result=True, time_limit=600, soft_time_limit=540)
+def workspace_indexes_drop(workspace_id: int) -> None:
+    """After a workspace is deleted: drop its partial HNSW and GIN indexes (no-op if it exists)."""
+    from knowledge.vector_index import indexes_drop_for_deleted_workspaces
+
+    indexes_drop_for_deleted_workspaces(workspace_id=workspace_id)

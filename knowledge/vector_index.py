@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 from django.conf import settings
 from django.db import connection
@@ -120,4 +121,50 @@ def vector_indexes_drop_stale(*, workspace_id: int, keep_model: str, keep_dimens
             cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index.name}")
         index.delete()
         dropped.append(index.name)
+    return dropped
+
+
+# Partial indexes are named after their workspace (index_name, fts_index_name); nothing else on
+# knowledge_chunk uses these prefixes.
+_WORKSPACE_INDEX = re.compile(r"^kchunk_(?:hnsw|fts)_w(\d+)(?:_[0-9a-f]+)?$")
+
+
+def workspace_partial_indexes() -> dict[int, list[str]]:
+    """Every per-workspace partial index that exists in the database, by workspace id."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'knowledge_chunk' "
+                       "AND (indexname LIKE 'kchunk\\_hnsw\\_w%' OR indexname LIKE 'kchunk\\_fts\\_w%')")
+        names = [row[0] for row in cursor.fetchall()]
+    found: dict[int, list[str]] = {}
+    for name in names:
+        match = _WORKSPACE_INDEX.match(name)
+        if match:
+            found.setdefault(int(match.group(1)), []).append(name)
+    return found
+
+
+def indexes_drop_for_deleted_workspaces(*, workspace_id: int | None = None) -> list[str]:
+    """Drop the partial indexes of deleted workspaces (one, or all of them); returns the names dropped.
+
+    A deleted workspace's chunks and VectorIndex rows go with it (cascade), but its indexes are DDL
+    and stay until dropped here. Never touches a workspace that still exists. Outside a transaction
+    only (DROP INDEX CONCURRENTLY: retrieval of other workspaces is never blocked).
+    """
+    from accounts.models import Workspace
+
+    indexes = workspace_partial_indexes()
+    if workspace_id is not None:
+        indexes = {workspace_id: indexes.get(workspace_id, [])}
+    existing = set(Workspace.objects.filter(pk__in=list(indexes)).values_list("pk", flat=True))
+    dropped = []
+    for owner, names in sorted(indexes.items()):
+        if owner in existing:
+            continue
+        for name in names:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            dropped.append(name)
+        VectorIndex.objects.filter(workspace_id=owner).delete()  # normally gone already (cascade)
+    if dropped:
+        logger.info("dropped partial indexes of deleted workspaces: %s", ", ".join(dropped))
     return dropped

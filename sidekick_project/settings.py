@@ -276,6 +276,11 @@ META_VERIFY_TOKEN = env.str_("META_VERIFY_TOKEN")
 META_GRAPH_URL = (env.url("META_GRAPH_URL", {"https", "http"}) or "https://graph.facebook.com").rstrip("/")
 INSTAGRAM_GRAPH_URL = (env.url("INSTAGRAM_GRAPH_URL", {"https", "http"}) or "https://graph.instagram.com").rstrip("/")
 META_GRAPH_VERSION = env.str_("META_GRAPH_VERSION", "v23.0")
+# OAuth hosts for connecting channels (Business Login for Instagram; Facebook Login dialog).
+INSTAGRAM_OAUTH_URL = (env.url("INSTAGRAM_OAUTH_URL", {"https", "http"}) or "https://api.instagram.com").rstrip("/")
+FACEBOOK_DIALOG_URL = (env.url("FACEBOOK_DIALOG_URL", {"https", "http"}) or "https://www.facebook.com").rstrip("/")
+# How long a started connect flow (state, then the Page choice) stays valid, in seconds.
+META_OAUTH_STATE_MAX_AGE = env.int_("META_OAUTH_STATE_MAX_AGE", 900, minimum=60, maximum=3600)
 if not META_GRAPH_VERSION.startswith("v"):
     raise ImproperlyConfigured(f"META_GRAPH_VERSION={META_GRAPH_VERSION!r} must look like v23.0")
 # Larger POSTs are refused (413) before the body is read; Meta's batches of 1000 updates stay far below.
@@ -334,6 +339,9 @@ KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS = env.int_("KNOWLEDGE_EMBEDDING_TIMEOUT_SECO
 # vector search is an exact scan of that workspace's rows (exact recall; see BENCHMARKS.md).
 KNOWLEDGE_HNSW_MIN_CHUNKS = env.int_("KNOWLEDGE_HNSW_MIN_CHUNKS", 5000, minimum=1)
 KNOWLEDGE_HNSW_EF_SEARCH = env.int_("KNOWLEDGE_HNSW_EF_SEARCH", 100, minimum=10, maximum=1000)
+# Full-text side: at most this many matching chunks are ranked per query, those matching the most
+# query terms first (all of them when fewer match). Bounds lexical latency in large workspaces.
+KNOWLEDGE_LEXICAL_CANDIDATES = env.int_("KNOWLEDGE_LEXICAL_CANDIDATES", 300, minimum=40, maximum=100_000)
 # faq_match(): minimum trigram similarity (0..1) between a message and an FAQ question.
 KNOWLEDGE_FAQ_MATCH_THRESHOLD = env.float_("KNOWLEDGE_FAQ_MATCH_THRESHOLD", 0.75, minimum=0.0, maximum=1.0)
 # Queued or processing work older than this is re-enqueued by the knowledge sweeper.

@@ -19,6 +19,7 @@ NOT_TENANT_SCOPED = {
     "invite/": "invitation link; the token is the credential (test_invitations)",
     "webhooks/": "Meta webhooks, authenticated by signature (integrations/tests)",
     "bench/": "only with BENCH=1, for bench/webhook.py",
+    "oauth/": "Meta OAuth redirect URIs (fixed); they only forward to the workspace named in the signed state",
 }
 
 
@@ -33,6 +34,11 @@ EXPECTED_ROLES = {
     "accounts:invitation_revoke": "admin",
     "accounts:audit_log": "admin",
     "integrations:channels": "admin",
+    "integrations:channel_connect_instagram": "admin",
+    "integrations:channel_callback_instagram": "admin",
+    "integrations:channel_connect_messenger": "admin",
+    "integrations:channel_callback_messenger": "admin",
+    "integrations:channel_messenger_pages": "admin",
     "knowledge:home": "member",
     "knowledge:upload": "admin",
     "knowledge:document": "member",

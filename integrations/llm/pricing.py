@@ -43,6 +43,13 @@ PRICES_USD_PER_MTOK: dict[str, tuple[str, str]] = {
     "o3-mini": ("1.10", "4.40"),
     "o3": ("2", "8"),
 }
+# Embedding models: input tokens only (OpenAI list prices). Unknown embedding models cost 0 in the
+# ledger rather than the chat fallback, which would overstate them by two orders of magnitude.
+EMBEDDING_PRICES_USD_PER_MTOK: dict[str, str] = {
+    "text-embedding-3-small": "0.02",
+    "text-embedding-3-large": "0.13",
+    "text-embedding-ada-002": "0.10",
+}
 FREE_KINDS = {"ollama"}
 _MILLION = Decimal(1_000_000)
 _PLACES = Decimal("0.000001")
@@ -65,3 +72,13 @@ def estimate_cost(*, kind: str, model: str, input_tokens: int, output_tokens: in
     input_price, output_price = price_for(kind=kind, model=model)
     cost = (input_price * input_tokens + output_price * output_tokens) / _MILLION
     return cost.quantize(_PLACES, rounding=ROUND_HALF_UP)
+
+
+def estimate_embedding_cost(*, model: str, input_tokens: int) -> Decimal:
+    """Cost of embedding `input_tokens` with `model`; 0 for models not in the table (self-hosted, Azure)."""
+    name = model.lower().strip()
+    matches = [prefix for prefix in EMBEDDING_PRICES_USD_PER_MTOK if name.startswith(prefix)]
+    if not matches:
+        return Decimal(0)
+    price = Decimal(EMBEDDING_PRICES_USD_PER_MTOK[max(matches, key=len)])
+    return (price * input_tokens / _MILLION).quantize(_PLACES, rounding=ROUND_HALF_UP)

@@ -1,6 +1,7 @@
 """Token quotas: role limits per user and workspace totals, per day and per month.
 
-Counted tokens are input + output of every LLMUsage row in the period, in-flight calls included at
+Counted tokens are input + output of every LLMUsage row in the period (embedding rows excepted: they
+are recorded for cost, and a large upload must not use up the replies' budget), in-flight calls included at
 their reservation size (estimated input + max_tokens). Days and months follow the workspace's time
 zone. A call is allowed while the usage is *below* every applicable limit, so the last allowed call
 may overshoot a limit by at most its own size; the check and the reservation happen under a
@@ -19,6 +20,8 @@ from django.utils import timezone
 from accounts.models import Membership
 from integrations.llm.errors import LLMGatewayError, QuotaExceeded
 from integrations.llm.models import LLMQuotaPolicy, LLMUsage
+
+EMBEDDING_PURPOSE = "embedding"  # integrations.embeddings.usage.PURPOSE
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def usage_totals(*, workspace, user=None, now: datetime | None = None) -> dict[s
         aggregates["user_day"] = Sum(tokens, filter=in_day & Q(user=user))
     totals = LLMUsage.objects.filter(
         workspace=workspace, created_at__gte=periods.month_start, created_at__lt=periods.month_end
-    ).aggregate(**aggregates)
+    ).exclude(purpose=EMBEDDING_PURPOSE).aggregate(**aggregates)
     return {name: int(value or 0) for name, value in totals.items()}
 
 
