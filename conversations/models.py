@@ -8,6 +8,8 @@ Send API call, so the send can be claimed and never repeated; see `conversations
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.utils import timezone
 
@@ -38,8 +40,13 @@ class Thread(models.Model):
         ordering = ["-last_message_at"]
         constraints = [models.UniqueConstraint(fields=["channel", "contact"], name="thread_channel_contact_unique")]
         indexes = [
-            models.Index(fields=["workspace", "-last_message_at"], name="thread_inbox_idx"),
+            # The inbox pages by (last_message_at, id) descending (keyset), so the id is in the key.
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="thread_inbox_idx"),
             models.Index(fields=["workspace", "needs_human", "-last_message_at"], name="thread_needs_human_idx"),
+            # Paused threads are few: a small partial index keeps the "AI paused" filter from
+            # walking the whole inbox.
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="thread_ai_paused_idx",
+                         condition=models.Q(ai_paused=True)),
         ]
 
     def __str__(self):
@@ -141,6 +148,9 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["thread", "sent_at"], name="message_thread_sent_idx"),
+            # Inbox search by message text. The expression must match `conversations.selectors`
+            # (SearchVector("text", config="simple")) for the planner to use it.
+            GinIndex(SearchVector("text", config="simple"), name="message_text_fts_idx"),
             models.Index(fields=["send_status", "next_attempt_at"], name="message_send_open_idx",
                          condition=models.Q(send_status__in=["pending", "sending"])),
         ]

@@ -46,6 +46,16 @@ EXPECTED_ROLES = {
     "knowledge:faq_restore": "admin",
     "knowledge:test": "member",
     "knowledge:settings": "admin",
+    "conversations:inbox": "member",
+    "conversations:thread": "member",
+    "conversations:thread_reply": "member",
+    "conversations:thread_takeover": "member",
+    "conversations:thread_resume": "member",
+    "conversations:thread_resolve": "member",
+    "contacts:list": "member",
+    "contacts:detail": "member",
+    "contacts:stage": "member",  # setters move contacts through the pipeline
+    "contacts:booking": "member",
 }
 
 

@@ -1,0 +1,154 @@
+"""Reads for the inbox and the thread view. Every read of tenant data takes the workspace.
+
+The inbox pages with a keyset cursor over (last_message_at, id) descending, served by
+`thread_inbox_idx`; it never counts rows or uses OFFSET, so page N costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from conversations.models import Message, Thread
+from integrations.meta.limits import send_window
+
+INBOX_PAGE_SIZE = 25
+THREAD_PAGE_SIZE = 50
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    platform: str = ""
+    stage: str = ""
+    needs_human: bool = False
+    ai_paused: bool = False
+    q: str = ""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Position after the last row shown: (last_message_at, id) of that row."""
+
+    at: datetime
+    pk: int
+
+    def encode(self) -> str:
+        return f"{int(self.at.timestamp() * 1_000_000)}.{self.pk}"
+
+    @classmethod
+    def decode(cls, value: str | None) -> Cursor | None:
+        try:
+            micros, pk = (value or "").split(".", 1)
+            return cls(datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(pk))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+
+@dataclass
+class InboxPage:
+    threads: list[Thread]
+    next_cursor: Cursor | None
+
+
+def _text_query(q: str) -> SearchQuery | None:
+    """Every word of `q` as a prefix (`pric` finds "price"), all required; None when there is none."""
+    words = _WORD.findall(q.lower())[:8]
+    if not words:
+        return None
+    return SearchQuery(" & ".join(f"{w}:*" for w in words), config="simple", search_type="raw")
+
+
+def messages_matching(*, workspace, q: str) -> QuerySet[Message]:
+    """Messages of the workspace whose text holds every word of `q` (GIN `message_text_fts_idx`)."""
+    query = _text_query(q)
+    if query is None:
+        return Message.objects.none()
+    return Message.objects.annotate(search=SearchVector("text", config="simple")).filter(
+        workspace=workspace, search=query)
+
+
+def inbox_threads(*, workspace, filters: InboxFilters, cursor: Cursor | None = None,
+                  limit: int = INBOX_PAGE_SIZE) -> InboxPage:
+    """One page of the inbox, newest activity first, with contact, channel and a last-message preview."""
+    threads = Thread.objects.filter(workspace=workspace, last_message_at__isnull=False)
+    if filters.platform:
+        threads = threads.filter(channel__platform=filters.platform)
+    if filters.stage:
+        threads = threads.filter(contact__stage=filters.stage)
+    if filters.needs_human:
+        threads = threads.filter(needs_human=True)
+    if filters.ai_paused:
+        threads = threads.filter(ai_paused=True)
+    q = filters.q.strip()
+    if q:
+        matching = Q(contact__display_name__icontains=q) | Q(contact__username__icontains=q)
+        if _text_query(q) is not None:
+            matching |= Q(pk__in=messages_matching(workspace=workspace, q=q).values("thread_id"))
+        threads = threads.filter(matching)
+    if cursor is not None:
+        threads = threads.filter(Q(last_message_at__lt=cursor.at) | Q(last_message_at=cursor.at, pk__lt=cursor.pk))
+    last = Message.objects.filter(thread=OuterRef("pk")).order_by("-sent_at", "-id")
+    rows = list(
+        threads.select_related("contact", "channel")
+        .only("pk", "last_message_at", "unread_count", "ai_paused", "needs_human", "needs_human_reason",
+              "contact__display_name", "contact__username", "contact__external_id", "contact__stage",
+              "contact__lead_score", "contact__opted_out", "channel__platform", "channel__name")
+        .annotate(preview=Subquery(last.values("text")[:1]), preview_direction=Subquery(last.values("direction")[:1]),
+                  preview_sender=Subquery(last.values("sender_kind")[:1]))
+        .order_by("-last_message_at", "-pk")[: limit + 1]
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = Cursor(rows[-1].last_message_at, rows[-1].pk)
+    return InboxPage(rows, next_cursor)
+
+
+def thread_for_workspace(*, workspace, thread_id: int) -> Thread:
+    """Raises Thread.DoesNotExist for a thread of another workspace."""
+    thread = Thread.objects.select_related("contact", "channel").get(workspace=workspace, pk=thread_id)
+    thread.workspace = workspace  # already loaded by the tenancy check; saves a query per use
+    return thread
+
+
+def thread_messages(*, thread: Thread, before_id: int | None = None, limit: int = THREAD_PAGE_SIZE) -> tuple[list[Message], bool]:
+    """The latest `limit` messages (older than `before_id` when given), oldest first; and whether more exist."""
+    messages = Message.objects.filter(thread=thread).select_related("sent_by").defer(
+        "extra", "edit_history", "last_error")
+    if before_id is not None:
+        anchor = Message.objects.filter(thread=thread, pk=before_id).values_list("sent_at", flat=True).first()
+        if anchor is not None:
+            messages = messages.filter(Q(sent_at__lt=anchor) | Q(sent_at=anchor, pk__lt=before_id))
+    rows = list(messages.order_by("-sent_at", "-id")[: limit + 1])
+    more = len(rows) > limit
+    return list(reversed(rows[:limit])), more
+
+
+@dataclass(frozen=True)
+class ReplyState:
+    """Whether a setter can reply now, and how (shown above the composer)."""
+
+    allowed: bool
+    reason: str = ""
+    human_agent: bool = False
+
+
+def thread_reply_state(*, thread: Thread, now: datetime | None = None) -> ReplyState:
+    channel, contact = thread.channel, thread.contact
+    if not channel.can_send:
+        return ReplyState(False, f"The {channel.get_platform_display()} channel is "
+                                 f"{channel.get_status_display().lower()}; an admin must reconnect it.")
+    if contact.opted_out:
+        return ReplyState(False, "This contact opted out of messages.")
+    window = send_window(platform=channel.platform, last_inbound_at=thread.last_inbound_at,
+                         now=now or timezone.now(), human=True, human_agent_enabled=channel.human_agent_enabled)
+    if not window.allowed:
+        return ReplyState(False, window.reason[:1].upper() + window.reason[1:] + ".")
+    return ReplyState(True, human_agent=window.tag == "HUMAN_AGENT")
+
