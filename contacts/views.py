@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.tenancy import workspace_required
 from contacts import selectors, services
@@ -14,6 +15,7 @@ from contacts.models import Contact
 
 
 @workspace_required
+@vary_on_headers("HX-Request")
 def contact_list(request):
     form = ContactFilterForm(request.GET)
     data = form.cleaned_data if form.is_valid() else {}
@@ -23,7 +25,9 @@ def contact_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "filter_query": query.urlencode()}
-    template = "contacts/list.html#contact-rows" if request.htmx else "contacts/list.html"
+    # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "contacts/list.html#contact-rows" if fragment else "contacts/list.html"
     return render(request, template, context)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchVector
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -35,6 +35,10 @@ class Thread(models.Model):
     # The contact has read everything we sent up to this moment (read watermark / read mid).
     contact_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Inbox search document: the contact's names and the words of every message, maintained by
+    # database triggers (migration 0002) so every write path keeps it current. Never loaded by
+    # the ORM pages (deferred); searched through `thread_search_idx`.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-last_message_at"]
@@ -47,6 +51,7 @@ class Thread(models.Model):
             # walking the whole inbox.
             models.Index(fields=["workspace", "-last_message_at", "-id"], name="thread_ai_paused_idx",
                          condition=models.Q(ai_paused=True)),
+            GinIndex(fields=["search_vector"], name="thread_search_idx"),
         ]
 
     def __str__(self):
@@ -148,9 +153,6 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["thread", "sent_at"], name="message_thread_sent_idx"),
-            # Inbox search by message text. The expression must match `conversations.selectors`
-            # (SearchVector("text", config="simple")) for the planner to use it.
-            GinIndex(SearchVector("text", config="simple"), name="message_text_fts_idx"),
             models.Index(fields=["send_status", "next_attempt_at"], name="message_send_open_idx",
                          condition=models.Q(send_status__in=["pending", "sending"])),
         ]

@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversations.models import Message, Thread
@@ -64,15 +64,6 @@ def _text_query(q: str) -> SearchQuery | None:
     return SearchQuery(" & ".join(f"{w}:*" for w in words), config="simple", search_type="raw")
 
 
-def messages_matching(*, workspace, q: str) -> QuerySet[Message]:
-    """Messages of the workspace whose text holds every word of `q` (GIN `message_text_fts_idx`)."""
-    query = _text_query(q)
-    if query is None:
-        return Message.objects.none()
-    return Message.objects.annotate(search=SearchVector("text", config="simple")).filter(
-        workspace=workspace, search=query)
-
-
 def inbox_threads(*, workspace, filters: InboxFilters, cursor: Cursor | None = None,
                   limit: int = INBOX_PAGE_SIZE) -> InboxPage:
     """One page of the inbox, newest activity first, with contact, channel and a last-message preview."""
@@ -85,12 +76,10 @@ def inbox_threads(*, workspace, filters: InboxFilters, cursor: Cursor | None = N
         threads = threads.filter(needs_human=True)
     if filters.ai_paused:
         threads = threads.filter(ai_paused=True)
-    q = filters.q.strip()
-    if q:
-        matching = Q(contact__display_name__icontains=q) | Q(contact__username__icontains=q)
-        if _text_query(q) is not None:
-            matching |= Q(pk__in=messages_matching(workspace=workspace, q=q).values("thread_id"))
-        threads = threads.filter(matching)
+    if filters.q.strip():
+        # Word prefixes of the contact's names and of every message (`Thread.search_vector`).
+        query = _text_query(filters.q)
+        threads = threads.filter(search_vector=query) if query is not None else threads.none()
     if cursor is not None:
         threads = threads.filter(Q(last_message_at__lt=cursor.at) | Q(last_message_at=cursor.at, pk__lt=cursor.pk))
     last = Message.objects.filter(thread=OuterRef("pk")).order_by("-sent_at", "-id")
@@ -112,7 +101,8 @@ def inbox_threads(*, workspace, filters: InboxFilters, cursor: Cursor | None = N
 
 def thread_for_workspace(*, workspace, thread_id: int) -> Thread:
     """Raises Thread.DoesNotExist for a thread of another workspace."""
-    thread = Thread.objects.select_related("contact", "channel").get(workspace=workspace, pk=thread_id)
+    thread = Thread.objects.select_related("contact", "channel").defer("search_vector").get(
+        workspace=workspace, pk=thread_id)
     thread.workspace = workspace  # already loaded by the tenancy check; saves a query per use
     return thread
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.tenancy import workspace_required
 from conversations import selectors, services
@@ -22,7 +23,13 @@ def _filters(form: InboxFilterForm) -> selectors.InboxFilters:
                                   ai_paused=data["ai_paused"], q=data["q"])
 
 
+def _fragment(request) -> bool:
+    """An HTMX swap wants the fragment; a history restore (back button after hx-push-url) the page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 @workspace_required
+@vary_on_headers("HX-Request", "HX-Target")
 def inbox(request):
     form = InboxFilterForm(request.GET)
     cursor = selectors.Cursor.decode(request.GET.get("after"))
@@ -35,7 +42,7 @@ def inbox(request):
         "cursor": cursor,
         "filter_query": query.urlencode(),
     }
-    template = "conversations/inbox.html#thread-list" if request.htmx else "conversations/inbox.html"
+    template = "conversations/inbox.html#thread-list" if _fragment(request) else "conversations/inbox.html"
     return render(request, template, context)
 
 
@@ -54,12 +61,13 @@ def _live_context(request, thread: Thread) -> dict:
 
 
 @workspace_required
+@vary_on_headers("HX-Request", "HX-Target")
 def thread_detail(request, thread_id):
     """The conversation. HTMX polls re-render only the message list (`#thread-live`)."""
     thread = _thread_or_404(request, thread_id)
     services.thread_mark_read(thread=thread)
     context = _live_context(request, thread)
-    if request.htmx and request.htmx.target == "thread-live":
+    if _fragment(request) and request.htmx.target == "thread-live":
         return render(request, "conversations/thread.html#thread-live", context)
     context.update({"reply_state": selectors.thread_reply_state(thread=thread), "reply_form": ReplyForm()})
     return render(request, "conversations/thread.html", context)

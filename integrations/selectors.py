@@ -20,7 +20,7 @@ def sandbox_thread(*, workspace: Workspace, channel_id: int | None, sender_id: s
 
     if channel_id is None or not sender_id:
         return None
-    thread = (Thread.objects.select_related("contact", "channel")
+    thread = (Thread.objects.select_related("contact", "channel").defer("search_vector")
               .filter(workspace=workspace, channel_id=channel_id, contact__external_id=sender_id).first())
     if thread is not None:
         thread.workspace = workspace

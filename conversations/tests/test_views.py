@@ -99,6 +99,24 @@ def test_inbox_search_by_name_and_message_text(client, setter, channel):
     assert names("%") == set()  # punctuation only: a name search, no text query
 
 
+def test_search_document_follows_edits_deletes_and_profile_names(client, setter, channel):
+    from contacts.models import Contact
+
+    thread = _thread(channel, display_name="", username="")
+    message = InboundMessageFactory(thread=thread, text="interested in the yoga retreat")
+
+    def found(q):
+        return thread.pk in {t.pk for t in _inbox(client, setter, q=q).context["page"].threads}
+
+    assert found("retreat") and not found("wellbeing")
+    Message.objects.filter(pk=message.pk).update(text="interested in the wellbeing weekend")  # an edit
+    assert found("wellbeing") and not found("retreat")
+    Message.objects.filter(pk=message.pk).update(is_deleted=True, text="")  # unsent
+    assert not found("wellbeing")
+    Contact.objects.filter(pk=thread.contact_id).update(display_name="Zora Vance", username="zora.v")  # profile
+    assert found("zora") and found("vance")
+
+
 def test_inbox_pages_with_a_keyset_cursor(client, setter, channel):
     for i in range(30):
         _thread(channel, minutes_ago=i, display_name=f"Lead {i:02d}")
@@ -124,6 +142,10 @@ def test_inbox_htmx_request_renders_only_the_list(client, setter, channel):
     assert html.lstrip().startswith('<div id="thread-list"') and "Fragment Fay" in html
     assert "<html" not in html
     assert "every 4s" in html  # the first page keeps polling
+    assert "HX-Request" in response["Vary"]
+    restore = client.get(reverse("conversations:inbox", args=[setter.workspace.slug]),
+                         HTTP_HX_HISTORY_RESTORE_REQUEST="true", **HTMX)
+    assert "<html" in restore.content.decode()  # the back button gets the whole page
 
 
 def _count_queries(fn):
@@ -161,6 +183,8 @@ def test_thread_shows_messages_attachments_and_who_sent_what(client, setter, cha
     ])
     OutboundMessageFactory(thread=thread, text="Auto answer", sender_kind=SenderKind.AI)
     OutboundMessageFactory(thread=thread, text="Typed by me", sender_kind=SenderKind.SETTER, sent_by=setter.user)
+    OutboundMessageFactory(thread=thread, text="Sent by someone since removed", sender_kind=SenderKind.SETTER,
+                           sent_by=None, disposition="edited")
     OutboundMessageFactory(thread=thread, text="From the Page inbox", sender_kind=SenderKind.META_INBOX,
                            idempotency_key=None, send_status=None)
     html = client.get(_thread_url(setter, thread)).content.decode()
@@ -168,6 +192,7 @@ def test_thread_shows_messages_attachments_and_who_sent_what(client, setter, cha
     assert "javascript:" not in html and "File: brochure.pdf" in html and "Story mention" in html
     assert "Sidekick (automatic)" in html and "Business outside Sidekick" in html
     assert (setter.user.full_name or setter.user.email) in html
+    assert "A setter · AI draft edited" in html
     thread.refresh_from_db()
     assert thread.unread_count == 0  # opening the thread reads it
 
