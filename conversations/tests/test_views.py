@@ -158,13 +158,31 @@ def _count_queries(fn):
 
 def test_inbox_query_count_does_not_grow_with_rows(client, setter, channel):
     for i in range(5):
-        _thread(channel, minutes_ago=i)
+        _thread(channel, minutes_ago=i, stage=Stage.ENGAGED)
     few = _count_queries(lambda: _inbox(client, setter))
+    few_search = _count_queries(lambda: _inbox(client, setter, q="lead", stage="engaged"))
     for i in range(45):
         _thread(channel, minutes_ago=10 + i, stage=Stage.ENGAGED)
-    many = _count_queries(lambda: _inbox(client, setter))
-    assert few == many
-    assert _count_queries(lambda: _inbox(client, setter, q="lead", stage="engaged")) == many
+    assert _count_queries(lambda: _inbox(client, setter)) == few
+    assert _count_queries(lambda: _inbox(client, setter, q="lead", stage="engaged")) == few_search
+
+
+def test_search_finds_recent_and_old_matches(client, setter, channel, monkeypatch):
+    from conversations import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_RECENT_WINDOW", 5)
+    for i in range(12):
+        thread = _thread(channel, minutes_ago=i, display_name=f"Common {i}")
+        InboundMessageFactory(thread=thread, text="price please")
+    old = _thread(channel, minutes_ago=500, display_name="Old Rarity")
+    InboundMessageFactory(thread=old, text="is the deposit refundable")
+    page = _inbox(client, setter, q="price").context["page"]  # found among the newest threads
+    assert len(page.threads) == 12
+    page = _inbox(client, setter, q="refund").context["page"]  # beyond the window: through the index
+    assert [t.pk for t in page.threads] == [old.pk]
+    monkeypatch.setattr(selectors, "INBOX_PAGE_SIZE", 4)
+    assert len(selectors.inbox_threads(workspace=setter.workspace, filters=selectors.InboxFilters(q="price"),
+                                       limit=4).threads) == 4
 
 
 # --- thread ---------------------------------------------------------------------------------------
