@@ -1,3 +1,6 @@
+from django.conf import settings
+
+
 def workspace_nav(request):
     """The workspace switcher's list, for logged-in users (one query, on pages that render the nav)."""
     user = getattr(request, "user", None)
@@ -9,4 +12,5 @@ def workspace_nav(request):
         "nav_workspaces": workspaces_for_user(user=user).only("slug", "name")[:50],
         "current_workspace": getattr(request, "workspace", None),
         "current_access": getattr(request, "access", None),
+        "meta_sandbox": settings.META_SANDBOX,
     }

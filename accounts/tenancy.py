@@ -8,12 +8,14 @@ workspace with admin rights.
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
 
@@ -54,7 +56,13 @@ def workspace_required(view):
         request.access = access
         if request.session.get(SESSION_KEY) != access.workspace.slug:
             request.session[SESSION_KEY] = access.workspace.slug
-        return view(request, *args, **kwargs)
+        # Times on workspace pages (and datetime form input) are in the workspace's time zone.
+        try:
+            tz = zoneinfo.ZoneInfo(access.workspace.timezone or "UTC")
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            tz = zoneinfo.ZoneInfo("UTC")
+        with timezone.override(tz):
+            return view(request, *args, **kwargs)
 
     wrapper.workspace_role = "member"
     return wrapper

@@ -58,6 +58,7 @@ class Contact(models.Model):
         indexes = [
             models.Index(fields=["workspace", "stage"]),
             models.Index(fields=["workspace", "-last_inbound_at"]),
+            models.Index(fields=["workspace", "-lead_score", "-id"], name="contact_score_idx"),
         ]
 
     def __str__(self):

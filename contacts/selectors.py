@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role
-from contacts.models import Contact, ContactStateChange, LeadMemory
+from contacts.models import BookingEvent, Contact, ContactStateChange, LeadMemory
 from contacts.redaction import redact
 
 
@@ -25,7 +25,10 @@ class MemoryView:
 
 
 def contact_for_workspace(*, workspace, contact_id: int) -> Contact:
-    return Contact.objects.get(workspace=workspace, pk=contact_id)
+    """Raises Contact.DoesNotExist for a contact of another workspace."""
+    contact = Contact.objects.select_related("channel").get(workspace=workspace, pk=contact_id)
+    contact.workspace = workspace
+    return contact
 
 
 def lead_memory_for(*, contact: Contact, viewer_role: str) -> list[MemoryView]:
@@ -47,3 +50,42 @@ def contact_state_history(*, contact: Contact) -> QuerySet[ContactStateChange]:
     """Stage / sentiment / score over time, oldest first (the dashboard's score chart)."""
     return ContactStateChange.objects.filter(contact=contact, workspace_id=contact.workspace_id).order_by(
         "created_at", "pk")
+
+
+CONTACTS_PAGE_SIZE = 50
+# Each order is served by an index on (workspace, ...), so a page is an index range scan.
+SORTS = {"recent": ("-last_inbound_at", "-id"), "score": ("-lead_score", "-id"), "name": ("display_name", "id")}
+
+
+@dataclass
+class ContactPage:
+    contacts: list[Contact]
+    page: int
+    has_next: bool
+
+
+def contacts_for_workspace(*, workspace, q: str = "", stage: str = "", sort: str = "recent", page: int = 1,
+                           limit: int = CONTACTS_PAGE_SIZE) -> ContactPage:
+    """A page of contacts. Offset paging (with the next page detected by one extra row, no COUNT)."""
+    contacts = Contact.objects.filter(workspace=workspace).select_related("channel").only(
+        "pk", "display_name", "username", "external_id", "stage", "sentiment", "lead_score", "opted_out",
+        "last_inbound_at", "booked_at", "booking_canceled_at", "channel__platform", "channel__name")
+    q = q.strip()
+    if q:
+        contacts = contacts.filter(Q(display_name__icontains=q) | Q(username__icontains=q) | Q(external_id=q))
+    if stage:
+        contacts = contacts.filter(stage=stage)
+    page = max(1, page)
+    order = SORTS.get(sort, SORTS["recent"])
+    rows = list(contacts.order_by(*order)[(page - 1) * limit: page * limit + 1])
+    return ContactPage(rows[:limit], page, len(rows) > limit)
+
+
+def contact_booking_events(*, contact: Contact, limit: int = 50) -> QuerySet[BookingEvent]:
+    return BookingEvent.objects.filter(contact=contact, workspace_id=contact.workspace_id)[:limit]
+
+
+def contact_threads(*, contact: Contact):
+    from conversations.models import Thread
+
+    return Thread.objects.filter(contact=contact, workspace_id=contact.workspace_id).select_related("channel")

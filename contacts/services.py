@@ -117,3 +117,60 @@ def lead_memory_delete(*, memory, actor) -> None:
     audit_event_record(verb="contacts.lead_memory_deleted", workspace=memory.workspace, actor=actor, target=memory,
                        data={"kind": memory.kind})
     memory.delete()
+
+
+# --- changes a setter makes on the contact page -------------------------------------------------
+
+@transaction.atomic
+def contact_stage_set(*, contact: Contact, stage: str, actor) -> bool:
+    """Set the pipeline stage by hand (the reply engine may move it again later). True if it changed."""
+    from accounts.services import audit_event_record
+    from contacts.models import Stage
+
+    if stage not in Stage.values:
+        raise ValueError(f"unknown stage {stage!r}")
+    previous = contact.stage
+    if previous == stage:
+        return False
+    Contact.objects.filter(pk=contact.pk).update(stage=stage, updated_at=timezone.now())
+    contact.stage = stage
+    audit_event_record(verb="contact.stage_set", workspace=contact.workspace, actor=actor, target=contact,
+                       data={"from": previous, "to": stage})
+    return True
+
+
+@transaction.atomic
+def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime, actor, note: str = ""):
+    """Record a booking outcome as history (BookingEvent) and as the contact's current state.
+
+    Booked: `booked_at` is the time of the call and the stage becomes booked (a customer stays a
+    customer). Canceled: `booking_canceled_at` is set and a booked contact goes back to qualified.
+    A later booking clears an earlier cancellation.
+    """
+    from accounts.services import audit_event_record
+    from contacts.models import BookingEvent, Stage
+
+    if kind not in (BookingEvent.Kind.BOOKED, BookingEvent.Kind.CANCELED):
+        raise ValueError(f"unsupported booking outcome {kind!r}")
+    workspace = contact.workspace
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    contact.workspace = workspace
+    event = BookingEvent.objects.create(workspace_id=contact.workspace_id, contact=contact, kind=kind,
+                                        occurred_at=occurred_at, note=note[:500])
+    fields = ["updated_at"]
+    if kind == BookingEvent.Kind.BOOKED:
+        contact.booked_at, contact.booking_canceled_at = occurred_at, None
+        fields += ["booked_at", "booking_canceled_at"]
+        if contact.stage != Stage.CUSTOMER:
+            contact.stage = Stage.BOOKED
+            fields.append("stage")
+    else:
+        contact.booking_canceled_at = occurred_at
+        fields.append("booking_canceled_at")
+        if contact.stage == Stage.BOOKED:
+            contact.stage = Stage.QUALIFIED
+            fields.append("stage")
+    contact.save(update_fields=fields)
+    audit_event_record(verb=f"contact.booking_{kind}", workspace=workspace, actor=actor, target=contact,
+                       data={"at": occurred_at.isoformat(), "note": note[:200]})
+    return contact, event

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import time
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -35,15 +37,25 @@ class Thread(models.Model):
     # The contact has read everything we sent up to this moment (read watermark / read mid).
     contact_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Inbox search document: the contact's names and the words of every message, maintained by
+    # database triggers (migration 0002) so every write path keeps it current. Never loaded by
+    # the ORM pages (deferred); searched through `thread_search_idx`.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-last_message_at"]
         constraints = [models.UniqueConstraint(fields=["channel", "contact"], name="thread_channel_contact_unique")]
         indexes = [
-            models.Index(fields=["workspace", "-last_message_at"], name="thread_inbox_idx"),
+            # The inbox pages by (last_message_at, id) descending (keyset), so the id is in the key.
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="thread_inbox_idx"),
             models.Index(fields=["workspace", "needs_human", "-last_message_at"], name="thread_needs_human_idx"),
             # The reply sweeper's scan of threads with a recent inbound message.
             models.Index(fields=["last_inbound_at"], name="thread_last_inbound_idx"),
+            # Paused threads are few: a small partial index keeps the "AI paused" filter from
+            # walking the whole inbox.
+            models.Index(fields=["workspace", "-last_message_at", "-id"], name="thread_ai_paused_idx",
+                         condition=models.Q(ai_paused=True)),
+            GinIndex(fields=["search_vector"], name="thread_search_idx"),
         ]
 
     def __str__(self):

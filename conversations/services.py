@@ -11,6 +11,7 @@ from datetime import time
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Membership, Role
@@ -31,8 +32,8 @@ from conversations.models import (
     Thread,
 )
 from conversations.pipeline import record
-from conversations.selectors import sidekick_settings_for
-from conversations.sending import outbound_message_create
+from conversations.selectors import sidekick_settings_for, thread_reply_state
+from conversations.sending import SendRefused, outbound_message_create
 
 
 class DraftNotActionable(ValueError):
@@ -52,10 +53,14 @@ def _require_admin(*, workspace, actor) -> None:
 
 @transaction.atomic
 def thread_takeover(*, thread: Thread, actor) -> Thread:
-    """A setter takes the thread: the AI neither drafts nor sends until `thread_resume_ai`."""
-    Thread.objects.filter(pk=thread.pk).update(ai_paused=True, ai_paused_at=timezone.now(),
-                                               ai_paused_reason=f"taken over by {actor.email}"[:200])
-    audit_event_record(verb="thread.takeover", workspace=thread.workspace, actor=actor, target=thread)
+    """A setter takes the thread: the AI neither drafts nor sends until `thread_resume_ai`.
+
+    A conditional update: a double click or two setters at once pause (and audit) once.
+    """
+    changed = Thread.objects.filter(pk=thread.pk, ai_paused=False).update(
+        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=f"taken over by {actor.email}"[:200])
+    if changed:
+        audit_event_record(verb="thread.takeover", workspace=thread.workspace, actor=actor, target=thread)
     thread.refresh_from_db()
     return thread
 
@@ -65,13 +70,16 @@ def thread_resume_ai(*, thread: Thread, actor) -> Thread:
     """Hand the thread back to Sidekick: unpause, clear the needs-human flag, resolve open escalations.
 
     Sidekick answers the contact's next message; what arrived while paused stays with the setter.
+    Audited once: resuming a thread that is not paused or flagged changes nothing.
     """
     now = timezone.now()
-    Thread.objects.filter(pk=thread.pk).update(ai_paused=False, ai_paused_at=None, ai_paused_reason="",
-                                               needs_human=False, needs_human_reason="")
-    Escalation.objects.filter(thread=thread, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).update(
+    changed = Thread.objects.filter(Q(ai_paused=True) | Q(needs_human=True), pk=thread.pk).update(
+        ai_paused=False, ai_paused_at=None, ai_paused_reason="", needs_human=False, needs_human_reason="")
+    resolved = Escalation.objects.filter(
+        thread=thread, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).update(
         status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=now)
-    audit_event_record(verb="thread.ai_resumed", workspace=thread.workspace, actor=actor, target=thread)
+    if changed or resolved:
+        audit_event_record(verb="thread.ai_resumed", workspace=thread.workspace, actor=actor, target=thread)
     thread.refresh_from_db()
     return thread
 
@@ -132,12 +140,39 @@ def draft_discard(*, draft: ReplyDraft, actor) -> ReplyDraft:
 
 @transaction.atomic
 def setter_reply_send(*, thread: Thread, text: str, actor) -> Message:
-    """A setter's own message. Pauses the AI on the thread (the setter is in the conversation now)."""
+    """A setter's own message. Pauses the AI on the thread (the setter is in the conversation now).
+
+    Raises SendRefused with a reason a setter can read (window closed, channel inactive, opted out);
+    `conversations.sending.message_send` checks the window again at send time and tags the message
+    HUMAN_AGENT when that is what allows it.
+    """
     if not (text or "").strip():
         raise ValidationError("Write something to send.")
+    state = thread_reply_state(thread=thread)
+    if not state.allowed:
+        raise SendRefused(state.reason)
     message = outbound_message_create(thread=thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor)
     record.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
     return message
+
+
+@transaction.atomic
+def thread_needs_human_clear(*, thread: Thread, actor) -> bool:
+    """A setter dealt with whatever made Sidekick flag the thread. True if it changed."""
+    reason = thread.needs_human_reason
+    changed = Thread.objects.filter(pk=thread.pk, needs_human=True).update(
+        needs_human=False, needs_human_reason="", needs_human_at=None)
+    if changed:
+        thread.needs_human, thread.needs_human_reason, thread.needs_human_at = False, "", None
+        audit_event_record(verb="thread.needs_human_cleared", workspace=thread.workspace, actor=actor,
+                           target=thread, data={"reason": reason})
+    return bool(changed)
+
+
+def thread_mark_read(*, thread: Thread) -> None:
+    """A setter opened the thread: nothing in it is unread any more (no write when already read)."""
+    Thread.objects.filter(pk=thread.pk, unread_count__gt=0).update(unread_count=0)
+    thread.unread_count = 0
 
 
 # --- Escalations ----------------------------------------------------------------------------------

@@ -273,3 +273,21 @@ def webhook_events_sweep(*, limit: int = 500) -> dict:
                .order_by("received_at").values_list("pk", flat=True)[:limit])
     enqueued = sum(1 for event_id in ids if webhook_event_enqueue(event_id=event_id))
     return {"enqueued": enqueued, "released": released, "failed": failed}
+
+
+# --- sandbox ---------------------------------------------------------------------------------------
+
+def sandbox_dm_deliver(*, channel: Channel, sender_id: str, text: str) -> WebhookEvent:
+    """META_SANDBOX only: a DM "from" `sender_id`, through the normal intake (stored event, then processed).
+
+    The event is processed in this request rather than by a worker, so the sandbox panel shows the
+    thread at once; everything after intake (the `inbound_message_received` signal, the reply
+    engine) runs as it would for a real delivery.
+    """
+    from integrations.meta.sandbox import dm_payload
+
+    if not settings.META_SANDBOX:
+        raise PermissionError("the sandbox is off (META_SANDBOX=0)")
+    body = json.dumps(dm_payload(channel=channel, sender_id=sender_id, text=text), ensure_ascii=False).encode()
+    event = WebhookEvent.objects.create(body=body, signed_by="sandbox")
+    return webhook_event_process(event_id=event.pk) or event

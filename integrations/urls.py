@@ -1,6 +1,7 @@
 from django.urls import path
 
 from integrations import views
+from integrations.llm import views as llm_views
 from integrations.meta import views as meta_views
 
 app_name = "integrations"
@@ -22,4 +23,14 @@ urlpatterns = [
          name="channel_connect_messenger"),
     path(channels + "messenger/callback/", views.channel_callback_messenger, name="channel_callback_messenger"),
     path(channels + "messenger/pages/", views.channel_messenger_pages, name="channel_messenger_pages"),
+    path(channels + "connect/", views.channel_connect, name="channel_connect"),
+    path("w/<slug:workspace_slug>/settings/llm/", llm_views.llm_providers, name="llm_providers"),
+    path("w/<slug:workspace_slug>/settings/llm/add/", llm_views.llm_provider_add, name="llm_provider_add"),
+    path("w/<slug:workspace_slug>/settings/llm/<int:provider_id>/test/", llm_views.llm_provider_test,
+         name="llm_provider_test"),
+    path("w/<slug:workspace_slug>/settings/llm/<int:provider_id>/default/", llm_views.llm_provider_default,
+         name="llm_provider_default"),
+    path("w/<slug:workspace_slug>/settings/usage/", llm_views.llm_usage, name="llm_usage"),
+    path("w/<slug:workspace_slug>/sandbox/", views.sandbox, name="sandbox"),
+    path("w/<slug:workspace_slug>/sandbox/send/", views.sandbox_send, name="sandbox_send"),
 ]

@@ -1,4 +1,4 @@
-"""Channel settings: the list, and the OAuth connect flows (admins only).
+"""Channel settings: the list, the OAuth connect flows, connect by token, and the sandbox panel (admins only).
 
 Flow: POST connect_<platform> → Meta's dialog → Meta redirects to the fixed oauth_return_<platform>
 URI → that forwards to the workspace's callback_<platform>, which finishes the connection (or, for
@@ -8,16 +8,16 @@ Messenger, asks which Page). Errors end on the channels page with a message; not
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.tenancy import admin_required
-from integrations import channel_oauth, selectors
+from integrations import channel_oauth, selectors, services
 from integrations.channel_oauth import ConnectError
-from integrations.forms import PageChoiceForm
+from integrations.forms import ChannelConnectForm, PageChoiceForm, SandboxMessageForm
 from integrations.meta import oauth
 from integrations.models import Platform
 
@@ -25,11 +25,11 @@ from integrations.models import Platform
 _RETURN_PARAMS = ("code", "state", "error", "error_reason", "error_description")
 
 
-@admin_required
-def channel_list(request):
+def _channels_context(request, form=None) -> dict:
     workspace = request.workspace
-    context = {
+    return {
         "channels": selectors.workspace_channels(workspace=workspace),
+        "connect_form": form or ChannelConnectForm(),
         "sandbox": settings.META_SANDBOX,
         "sandbox_sends": selectors.workspace_sandbox_sends(workspace=workspace) if settings.META_SANDBOX else [],
         "webhook_url": settings.SITE_URL + "/webhooks/meta/",
@@ -38,7 +38,11 @@ def channel_list(request):
         "pending_pages": channel_oauth.messenger_pages_pending(session=request.session, workspace=workspace),
         "redirect_uris": {p: channel_oauth.redirect_uri(p) for p in Platform.values},
     }
-    return render(request, "integrations/channels.html", context)
+
+
+@admin_required
+def channel_list(request):
+    return render(request, "integrations/channels.html", _channels_context(request))
 
 
 def _to_channels(request, error: str | None = None):
@@ -124,3 +128,73 @@ def channel_messenger_pages(request):
         messages.success(request, f"Connected the Facebook Page {channel.name} for Messenger.")
         return _to_channels(request)
     return render(request, "integrations/messenger_pages.html", {"form": form})
+
+
+# --- connect by token (self-hosters, tokens from Meta's dashboard) ------------------------------------
+
+@admin_required
+@require_POST
+def channel_connect(request):
+    """Connect an account by token, or reconnect one (same platform + account id) with a new token."""
+    form = ChannelConnectForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            channel = services.channel_connect(workspace=request.workspace, platform=data["platform"],
+                                               account_id=data["account_id"], token=data["token"],
+                                               name=data["name"], actor=request.user)
+            messages.success(request, f"{channel} is connected.")
+            form = None
+        except ValueError as exc:
+            messages.error(request, str(exc)[:1].upper() + str(exc)[1:] + ".")
+    else:
+        messages.error(request, "Choose a platform and enter the account id and an access token.")
+    if not request.htmx:
+        return redirect("integrations:channels", workspace_slug=request.workspace.slug)
+    return render(request, "integrations/channels.html#channel-area", _channels_context(request, form))
+
+
+# --- sandbox panel (META_SANDBOX=1) ----------------------------------------------------------------
+
+def _sandbox_context(request, form: SandboxMessageForm, sender: str, channel_id: int | None) -> dict:
+    from conversations import selectors as conversation_selectors
+
+    thread = selectors.sandbox_thread(workspace=request.workspace, channel_id=channel_id, sender_id=sender)
+    context = {"form": form, "thread": thread, "paged": False, "more": False, "thread_messages": []}
+    if thread is not None:
+        context["thread_messages"], context["more"] = conversation_selectors.thread_messages(thread=thread)
+    return context
+
+
+@admin_required
+def sandbox(request):
+    """Type as a contact and watch the conversation (and Sidekick's answers) arrive."""
+    if not settings.META_SANDBOX:
+        raise Http404("The sandbox is off (META_SANDBOX=0)")
+    channels = list(selectors.workspace_channels(workspace=request.workspace))
+    form = SandboxMessageForm(channels=channels, initial={"channel": channels[0].pk if channels else None})
+    context = _sandbox_context(request, form, form["sender"].initial, channels[0].pk if channels else None)
+    context["channels"] = channels
+    return render(request, "integrations/sandbox.html", context)
+
+
+@admin_required
+@require_POST
+def sandbox_send(request):
+    if not settings.META_SANDBOX:
+        raise Http404("The sandbox is off (META_SANDBOX=0)")
+    channels = list(selectors.workspace_channels(workspace=request.workspace))
+    form = SandboxMessageForm(request.POST, channels=channels)
+    sender, channel_id = request.POST.get("sender", ""), None
+    if form.is_valid():
+        channel = next(c for c in channels if c.pk == form.cleaned_data["channel"])
+        sender, channel_id = form.cleaned_data["sender"], channel.pk
+        services.sandbox_dm_deliver(channel=channel, sender_id=sender, text=form.cleaned_data["text"])
+        form = SandboxMessageForm(channels=channels, initial={"channel": channel.pk, "sender": sender})
+    else:
+        messages.error(request, "Choose a channel, a contact id (letters, digits, . _ -) and a message.")
+    if not request.htmx:
+        return redirect("integrations:sandbox", workspace_slug=request.workspace.slug)
+    context = _sandbox_context(request, form, sender, channel_id)
+    context["channels"] = channels
+    return render(request, "integrations/sandbox.html#sandbox-area", context)

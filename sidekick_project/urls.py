@@ -11,6 +11,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("integrations.urls")),
     path("", include("knowledge.urls")),
+    path("", include("conversations.urls")),
+    path("", include("contacts.urls")),
 ]
 
 if settings.BENCH:

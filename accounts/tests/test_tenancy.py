@@ -39,6 +39,14 @@ EXPECTED_ROLES = {
     "integrations:channel_connect_messenger": "admin",
     "integrations:channel_callback_messenger": "admin",
     "integrations:channel_messenger_pages": "admin",
+    "integrations:channel_connect": "admin",
+    "integrations:llm_providers": "admin",
+    "integrations:llm_provider_add": "admin",
+    "integrations:llm_provider_test": "admin",
+    "integrations:llm_provider_default": "admin",
+    "integrations:llm_usage": "admin",
+    "integrations:sandbox": "admin",  # 404 unless META_SANDBOX
+    "integrations:sandbox_send": "admin",
     "knowledge:home": "member",
     "knowledge:upload": "admin",
     "knowledge:document": "member",
@@ -52,6 +60,16 @@ EXPECTED_ROLES = {
     "knowledge:faq_restore": "admin",
     "knowledge:test": "member",
     "knowledge:settings": "admin",
+    "conversations:inbox": "member",
+    "conversations:thread": "member",
+    "conversations:thread_reply": "member",
+    "conversations:thread_takeover": "member",
+    "conversations:thread_resume": "member",
+    "conversations:thread_resolve": "member",
+    "contacts:list": "member",
+    "contacts:detail": "member",
+    "contacts:stage": "member",  # setters move contacts through the pipeline
+    "contacts:booking": "member",
 }
 
 

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+from dataclasses import dataclass
+from datetime import timedelta
 
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from accounts.models import Membership
 from integrations.llm.models import LLMProvider, LLMUsage
+from integrations.llm.quotas import quota_periods, quota_policy_for
 
 
 def llm_provider_for(*, workspace, user=None) -> LLMProvider | None:
@@ -20,3 +26,81 @@ def llm_providers_for_workspace(*, workspace) -> QuerySet[LLMProvider]:
 
 def llm_usage_for_workspace(*, workspace) -> QuerySet[LLMUsage]:
     return LLMUsage.objects.filter(workspace=workspace).select_related("user")
+
+
+# --- usage page ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QuotaRow:
+    label: str
+    role: str
+    day_used: int
+    day_limit: int | None
+    month_used: int
+    month_limit: int | None
+
+    @property
+    def day_remaining(self) -> int | None:
+        return None if self.day_limit is None else max(0, self.day_limit - self.day_used)
+
+    @property
+    def month_remaining(self) -> int | None:
+        return None if self.month_limit is None else max(0, self.month_limit - self.month_used)
+
+
+def llm_usage_daily(*, workspace, days: int = 30, now=None) -> list[dict]:
+    """Tokens, cost and calls per (day, user) over the last `days` days (workspace time zone), newest first.
+
+    One grouped query over the `llm_usage_ws_created` range; `user_id` None is system work.
+    """
+    periods = quota_periods(workspace=workspace, now=now)
+    start = periods.day_start - timedelta(days=days - 1)
+    tz = periods.day_start.tzinfo
+    return list(
+        LLMUsage.objects.filter(workspace=workspace, created_at__gte=start)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day", "user_id", "user__email")
+        .annotate(tokens=Sum(F("input_tokens") + F("output_tokens")), cost=Sum("cost_usd"), calls=Count("id"))
+        .order_by("-day", "user__email")
+    )
+
+
+def llm_quota_status(*, workspace, now=None) -> list[QuotaRow]:
+    """Used and remaining tokens today and this month: the workspace total, then each member.
+
+    Three queries whatever the number of members: policy, members, one grouped sum.
+    """
+    policy = quota_policy_for(workspace=workspace)
+    periods = quota_periods(workspace=workspace, now=now)
+    tokens = F("input_tokens") + F("output_tokens")
+    in_day = Q(created_at__gte=periods.day_start)
+    per_user = {
+        row["user_id"]: row for row in
+        LLMUsage.objects.filter(workspace=workspace, created_at__gte=periods.month_start,
+                                created_at__lt=periods.month_end)
+        .values("user_id").annotate(day=Sum(tokens, filter=in_day), month=Sum(tokens)).order_by()
+    }
+    day_total = sum(int(r["day"] or 0) for r in per_user.values())
+    month_total = sum(int(r["month"] or 0) for r in per_user.values())
+    rows = [QuotaRow("Whole workspace", "", day_total, policy.workspace_daily, month_total, policy.workspace_monthly)]
+    for membership in Membership.objects.filter(workspace=workspace).select_related("user").order_by("user__email"):
+        used = per_user.get(membership.user_id, {})
+        daily, monthly = policy.role_limits(membership.role)
+        rows.append(QuotaRow(membership.user.email, membership.get_role_display(), int(used.get("day") or 0), daily,
+                             int(used.get("month") or 0), monthly))
+    return rows
+
+
+def llm_usage_chart(*, rows: list[dict], days: int, workspace, now=None) -> dict:
+    """Chart.js data: one stacked bar series of tokens per user over the days, oldest first."""
+    periods = quota_periods(workspace=workspace, now=now)
+    first = periods.day_start.date() - timedelta(days=days - 1)
+    labels = [first + timedelta(days=i) for i in range(days)]
+    series: dict[str, dict] = {}
+    for row in rows:
+        name = row["user__email"] or "System (auto-replies)"
+        series.setdefault(name, {})[row["day"]] = int(row["tokens"] or 0)
+    return {
+        "labels": [d.isoformat() for d in labels],
+        "datasets": [{"label": name, "data": [by_day.get(d, 0) for d in labels]} for name, by_day in sorted(series.items())],
+    }

@@ -79,3 +79,17 @@ def _record(*, account_id: str, recipient_id: str, kind: str, payload: dict, mes
     channel = Channel.objects.filter(account_id=account_id).first() if account_id else None
     SandboxSend.objects.create(channel=channel, account_id=account_id, recipient_id=recipient_id[:64],
                                kind=kind, payload=payload, message_id=message_id)
+
+
+def dm_payload(*, channel, sender_id: str, text: str) -> dict:
+    """The webhook body Meta sends for one text DM to `channel` (used by simulate_dm and the sandbox panel)."""
+    import time
+
+    now = int(time.time() * 1000)
+    return {
+        "object": "instagram" if channel.platform == "instagram" else "page",
+        "entry": [{"id": channel.account_id, "time": now, "messaging": [{
+            "sender": {"id": sender_id}, "recipient": {"id": channel.account_id}, "timestamp": now,
+            "message": {"mid": f"sim_{uuid.uuid4().hex}", "text": text},
+        }]}],
+    }

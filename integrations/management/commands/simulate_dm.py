@@ -1,11 +1,10 @@
 import json
-import time
-import uuid
 
 import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.meta.sandbox import dm_payload
 from integrations.meta.signature import sign
 from integrations.models import Channel, Platform
 
@@ -33,14 +32,7 @@ class Command(BaseCommand):
         if not secret:
             raise CommandError("No app secret configured to sign with (set META_APP_SECRET / INSTAGRAM_APP_SECRET "
                                "or META_SANDBOX=1)")
-        now = int(time.time() * 1000)
-        payload = {
-            "object": "instagram" if channel.platform == Platform.INSTAGRAM else "page",
-            "entry": [{"id": channel.account_id, "time": now, "messaging": [{
-                "sender": {"id": options["sender"]}, "recipient": {"id": channel.account_id}, "timestamp": now,
-                "message": {"mid": f"sim_{uuid.uuid4().hex}", "text": options["text"]},
-            }]}],
-        }
+        payload = dm_payload(channel=channel, sender_id=options["sender"], text=options["text"])
         body = json.dumps(payload, ensure_ascii=False).encode()
         for _ in range(max(1, options["times"])):
             try:

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from contacts import views
+
+app_name = "contacts"
+
+urlpatterns = [
+    path("w/<slug:workspace_slug>/contacts/", views.contact_list, name="list"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/", views.contact_detail, name="detail"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/stage/", views.contact_stage, name="stage"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/booking/", views.contact_booking, name="booking"),
+]

@@ -1,0 +1,89 @@
+"""Contacts: list and detail. Setters may change the stage and record booking outcomes."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.tenancy import workspace_required
+from contacts import selectors, services
+from contacts.forms import BookingForm, ContactFilterForm, StageForm
+from contacts.models import Contact
+
+
+@workspace_required
+@vary_on_headers("HX-Request")
+def contact_list(request):
+    form = ContactFilterForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {}
+    page = selectors.contacts_for_workspace(
+        workspace=request.workspace, q=data.get("q", ""), stage=data.get("stage", ""),
+        sort=data.get("sort") or "recent", page=data.get("page") or 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "filter_query": query.urlencode()}
+    # A history restore (back button after hx-push-url) needs the whole page, not the fragment.
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "contacts/list.html#contact-rows" if fragment else "contacts/list.html"
+    return render(request, template, context)
+
+
+def _contact_or_404(request, contact_id) -> Contact:
+    try:
+        return selectors.contact_for_workspace(workspace=request.workspace, contact_id=contact_id)
+    except Contact.DoesNotExist:
+        raise Http404("No such contact") from None
+
+
+def _detail_context(request, contact: Contact, booking_form=None) -> dict:
+    return {
+        "contact": contact,
+        "stage_form": StageForm(initial={"stage": contact.stage}),
+        "booking_form": booking_form or BookingForm(),
+        "booking_events": selectors.contact_booking_events(contact=contact),
+        "threads": selectors.contact_threads(contact=contact),
+    }
+
+
+@workspace_required
+def contact_detail(request, contact_id):
+    contact = _contact_or_404(request, contact_id)
+    return render(request, "contacts/detail.html", _detail_context(request, contact))
+
+
+def _status_response(request, contact: Contact, booking_form=None):
+    if not request.htmx:
+        return redirect("contacts:detail", workspace_slug=request.workspace.slug, contact_id=contact.pk)
+    return render(request, "contacts/detail.html#contact-status", _detail_context(request, contact, booking_form))
+
+
+@workspace_required
+@require_POST
+def contact_stage(request, contact_id):
+    contact = _contact_or_404(request, contact_id)
+    form = StageForm(request.POST)
+    if form.is_valid():
+        if services.contact_stage_set(contact=contact, stage=form.cleaned_data["stage"], actor=request.user):
+            messages.success(request, f"Stage set to {contact.get_stage_display()}.")
+    else:
+        messages.error(request, "Choose a stage.")
+    return _status_response(request, contact)
+
+
+@workspace_required
+@require_POST
+def contact_booking(request, contact_id):
+    contact = _contact_or_404(request, contact_id)
+    form = BookingForm(request.POST)
+    if form.is_valid():
+        contact, event = services.contact_booking_record(
+            contact=contact, kind=form.cleaned_data["kind"], occurred_at=form.cleaned_data["occurred_at"],
+            note=form.cleaned_data["note"], actor=request.user)
+        messages.success(request, f"Recorded: {event.get_kind_display().lower()}.")
+        form = None
+    else:
+        messages.error(request, "Choose booked or canceled and a valid time.")
+    return _status_response(request, contact, form)

@@ -1,0 +1,107 @@
+"""LLM settings for admins: providers (add, test, default) and token usage with quotas."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.tenancy import admin_required
+from integrations.llm import selectors, services
+from integrations.llm.forms import ProviderForm
+from integrations.llm.models import LLMProvider
+
+USAGE_DAYS = 30
+
+
+def _providers_context(request, form=None, tested=None) -> dict:
+    return {
+        "providers": selectors.llm_providers_for_workspace(workspace=request.workspace).order_by(
+            "-is_default", "user__email", "kind"),
+        "form": form or ProviderForm(),
+        "tested": tested or {},
+    }
+
+
+def _providers_response(request, form=None, tested=None):
+    if not request.htmx:
+        return redirect("integrations:llm_providers", workspace_slug=request.workspace.slug)
+    return render(request, "integrations/llm_providers.html#provider-area", _providers_context(request, form, tested))
+
+
+@admin_required
+def llm_providers(request):
+    return render(request, "integrations/llm_providers.html", _providers_context(request))
+
+
+@admin_required
+@require_POST
+def llm_provider_add(request):
+    """Add a workspace-wide provider, or update the one of that kind (an empty key keeps the stored one)."""
+    form = ProviderForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            provider, created = services.llm_provider_save(
+                workspace=request.workspace, kind=data["kind"], model=data["model"].strip(),
+                api_key=data["api_key"] or None, base_url=data["base_url"] or "", api_version=data["api_version"],
+                temperature=data["temperature"], max_tokens=data["max_tokens"], make_default=data["make_default"],
+                actor=request.user)
+            messages.success(request, f"{provider} {'added' if created else 'updated'}. Test the connection below.")
+            form = None
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+            messages.error(request, "The provider was not saved: " + " ".join(exc.messages))
+    else:
+        messages.error(request, "The provider was not saved; check the fields.")
+    return _providers_response(request, form)
+
+
+def _provider_or_404(request, provider_id) -> LLMProvider:
+    provider = selectors.llm_providers_for_workspace(workspace=request.workspace).filter(pk=provider_id).first()
+    if provider is None:
+        raise Http404("No such provider")
+    provider.workspace = request.workspace
+    return provider
+
+
+@admin_required
+@require_POST
+def llm_provider_test(request, provider_id):
+    provider = _provider_or_404(request, provider_id)
+    result = services.llm_provider_test(provider=provider, timeout=10.0)
+    if not request.htmx:
+        (messages.success if result.ok else messages.error)(request, f"{provider}: {result.message}")
+    return _providers_response(request, tested={provider.pk: result})
+
+
+@admin_required
+@require_POST
+def llm_provider_default(request, provider_id):
+    provider = _provider_or_404(request, provider_id)
+    if provider.user_id:
+        messages.error(request, "A personal override cannot be the workspace default.")
+    else:
+        services.llm_provider_save(workspace=request.workspace, kind=provider.kind, model=provider.model,
+                                   make_default=True, actor=request.user)
+        messages.success(request, f"{provider} is now the default.")
+    return _providers_response(request)
+
+
+@admin_required
+def llm_usage(request):
+    workspace = request.workspace
+    rows = selectors.llm_usage_daily(workspace=workspace, days=USAGE_DAYS)
+    context = {
+        "days": USAGE_DAYS,
+        "rows": rows,
+        "quota_rows": selectors.llm_quota_status(workspace=workspace),
+        "chart": selectors.llm_usage_chart(rows=rows, days=USAGE_DAYS, workspace=workspace),
+        "total_cost": sum((r["cost"] or 0) for r in rows),
+        "total_tokens": sum((r["tokens"] or 0) for r in rows),
+    }
+    return render(request, "integrations/llm_usage.html", context)
