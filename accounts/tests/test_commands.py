@@ -74,3 +74,9 @@ def test_seed_demo_is_repeatable_and_prints_a_working_password(settings, tmp_pat
     assert admin.check_password(password)
     roles = dict(Membership.objects.filter(workspace__slug="demo").values_list("user__email", "role"))
     assert roles == {"admin@example.com": "admin", "setter@example.com": "setter"}
+    # The sample knowledge is loaded once, however often the demo is seeded.
+    from knowledge.models import Document, DocumentRevision, FaqEntry
+
+    assert FaqEntry.objects.filter(workspace__slug="demo", is_active=True).count() == 8
+    assert Document.objects.filter(workspace__slug="demo").count() == 3
+    assert DocumentRevision.objects.filter(document__workspace__slug="demo").count() == 3

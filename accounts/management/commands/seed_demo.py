@@ -16,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         password = self._password()
         if not Workspace.objects.filter(slug="demo").exists():
-            call_command("create_workspace", "demo", name="Demo Studio", admin=ADMIN_EMAIL,
+            call_command("create_workspace", "demo", name="Harbor Light Studio (demo)", admin=ADMIN_EMAIL,
                          password=password, timezone="Europe/London", stdout=self.stdout)
         call_command("add_member", "demo", SETTER_EMAIL, role="setter", stdout=self.stdout)
         from accounts.models import User
@@ -27,6 +27,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         if settings.META_SANDBOX:
             self._sandbox_channels()
+        self._sample_knowledge()
         self.stdout.write(self.style.SUCCESS(
             f"Demo logins (password {password}):\n  admin  {ADMIN_EMAIL}\n  setter {SETTER_EMAIL}"
         ))
@@ -37,13 +38,32 @@ class Command(BaseCommand):
         from integrations.services import channel_connect
 
         workspace = Workspace.objects.get(slug="demo")
-        for platform, account_id, name in (("instagram", "17841400000000001", "Demo Studio (sandbox Instagram)"),
-                                           ("messenger", "100000000000001", "Demo Studio (sandbox Page)")):
+        for platform, account_id, name in (("instagram", "17841400000000001", "Harbor Light (sandbox Instagram)"),
+                                           ("messenger", "100000000000001", "Harbor Light (sandbox Page)")):
             if not Channel.objects.filter(platform=platform, account_id=account_id).exists():
                 channel_connect(workspace=workspace, platform=platform, account_id=account_id,
                                 token="sandbox-" + secrets.token_urlsafe(24), name=name)
         self.stdout.write("Sandbox channels connected: try `python manage.py simulate_dm --workspace demo "
                           "--platform instagram --from 5001 --text 'hi'`")
+
+    def _sample_knowledge(self) -> None:
+        """The shipped sample studio's FAQ and documents, so FAQ-only mode answers from the first DM.
+
+        Both imports are idempotent (same CSV rows and same file bytes change nothing).
+        """
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        from knowledge.samples import SAMPLES_DIR
+        from knowledge.services import document_upload, faq_import_csv
+
+        workspace = Workspace.objects.get(slug="demo")
+        faq = SAMPLES_DIR / "harbor-studio-faq.csv"
+        faq_import_csv(workspace=workspace, actor=None,
+                       upload=SimpleUploadedFile(faq.name, faq.read_bytes(), content_type="text/csv"))
+        for name in ("harbor-studio-pricing.md", "harbor-studio-policies.md", "harbor-studio-first-visit.pdf"):
+            path = SAMPLES_DIR / name
+            document_upload(workspace=workspace, actor=None, upload=SimpleUploadedFile(path.name, path.read_bytes()))
+        self.stdout.write("Sample knowledge (Harbor Light studio FAQ, pricing, policies) loaded into the demo.")
 
     def _password(self) -> str:
         """One random password per checkout, kept in var/ so it survives restarts."""
