@@ -22,7 +22,7 @@ class ReplyForm(forms.Form):
 
 
 class DraftEditForm(forms.Form):
-    text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 4, "aria-label": "Edit the draft"}))
+    text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 4, "aria-label": "Edit the draft", "id": "draft-edit-text"}))
 
 
 class AutoModeForm(forms.Form):

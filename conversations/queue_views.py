@@ -6,7 +6,7 @@ Rows are handled in place: a claim re-renders its row, a resolve or a follow-up 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -37,8 +37,8 @@ def _escalation_row(request, escalation: Escalation, error: str = ""):
             messages.error(request, error)
         return redirect("conversations:escalations", workspace_slug=request.workspace.slug)
     fresh = selectors.open_escalations(workspace=request.workspace).filter(pk=escalation.pk).first()
-    if fresh is None:
-        return HttpResponse("")  # resolved: the row leaves the list
+    if fresh is None:  # resolved: the row leaves the list; the flash shows above it (out of band)
+        return render(request, "conversations/queues/escalations.html#handled", {})
     return render(request, "conversations/queues/escalations.html#escalation-row", {"e": fresh, "row_error": error})
 
 

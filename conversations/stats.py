@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from conversations.models import Direction, Escalation, Message, SenderKind
+from conversations.templatetags.inbox import reason_label
 
 HUMAN_KINDS = (SenderKind.SETTER, SenderKind.META_INBOX)
 
@@ -100,7 +101,7 @@ def workspace_overview(*, workspace, days: int = 30, now=None) -> Overview:
         "automation": [round(100 * sent[d]["ai"] / sent[d]["all"], 1) if sent[d]["all"] else None for d in day_list],
         "median_ai": [medians[d]["ai"] for d in day_list],
         "median_human": [medians[d]["human"] for d in day_list],
-        "escalations": [{"label": reason, "data": [by_day.get(d, 0) for d in day_list]}
+        "escalations": [{"label": reason_label(reason), "data": [by_day.get(d, 0) for d in day_list]}
                         for reason, by_day in reasons.items()],
     }
     return result

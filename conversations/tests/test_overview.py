@@ -34,7 +34,7 @@ def test_figures(scene):
     assert stats.median_human_seconds == pytest.approx(600, abs=1)
     assert stats.escalations_by_reason == {"human_requested": 2, "reviewer_veto": 1}
     assert len(stats.chart["labels"]) == 7 and stats.chart["automation"][-1] == pytest.approx(66.7)
-    assert {s["label"] for s in stats.chart["escalations"]} == {"human_requested", "reviewer_veto"}
+    assert {s["label"] for s in stats.chart["escalations"]} == {"Human requested", "Reviewer veto"}
 
 
 def test_other_workspaces_do_not_count(scene):

@@ -56,7 +56,8 @@ def test_claim_then_resolve_with_resume(client, scene):
     again = client.post(url("escalation_claim", scene.workspace, escalation.pk), **HTMX).content.decode()
     assert "already claimed" in again
     gone = client.post(url("escalation_resolve", scene.workspace, escalation.pk), {"resume_ai": "1"}, **HTMX)
-    assert gone.status_code == 200 and gone.content == b""
+    assert gone.status_code == 200 and "<tr" not in gone.content.decode()
+    assert 'hx-swap-oob="true"' in gone.content.decode() and "Escalation resolved." in gone.content.decode()
     escalation.refresh_from_db()
     scene.refresh()
     assert escalation.status == EscalationStatus.RESOLVED and escalation.resolved_by == scene.setter
