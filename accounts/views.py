@@ -30,9 +30,12 @@ def home(request):
 @workspace_required
 def overview(request):
     workspace = request.workspace
+    from conversations.stats import workspace_overview
+
     context = {
         "member_count": selectors.workspace_members(workspace=workspace).count(),
         "pending_invitations": selectors.workspace_invitations_pending(workspace=workspace).count(),
+        "stats": workspace_overview(workspace=workspace, days=30),
     }
     return render(request, "accounts/overview.html", context)
 

@@ -9,4 +9,8 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/contacts/<int:contact_id>/", views.contact_detail, name="detail"),
     path("w/<slug:workspace_slug>/contacts/<int:contact_id>/stage/", views.contact_stage, name="stage"),
     path("w/<slug:workspace_slug>/contacts/<int:contact_id>/booking/", views.contact_booking, name="booking"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/memory/<int:memory_id>/edit/", views.memory_edit,
+         name="memory_edit"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/memory/<int:memory_id>/delete/", views.memory_delete,
+         name="memory_delete"),
 ]

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.tenancy import workspace_required
+from accounts.tenancy import admin_required, workspace_required
 from contacts import selectors, services
 from contacts.forms import BookingForm, ContactFilterForm, StageForm
 from contacts.models import Contact
@@ -48,10 +48,23 @@ def _detail_context(request, contact: Contact, booking_form=None) -> dict:
     }
 
 
+def _extras_context(request, contact: Contact) -> dict:
+    history = list(selectors.contact_state_history(contact=contact)[:500])
+    return {
+        "contact": contact,
+        "memories": selectors.lead_memory_for(contact=contact, viewer_role=request.access.role),
+        "state_history": history,
+        "score_chart": {"labels": [c.created_at.isoformat() for c in history],
+                        "scores": [c.lead_score for c in history],
+                        "stages": [c.get_stage_display() for c in history]},
+    }
+
+
 @workspace_required
 def contact_detail(request, contact_id):
     contact = _contact_or_404(request, contact_id)
-    return render(request, "contacts/detail.html", _detail_context(request, contact))
+    context = _detail_context(request, contact) | _extras_context(request, contact)
+    return render(request, "contacts/detail.html", context)
 
 
 def _status_response(request, contact: Contact, booking_form=None):
@@ -87,3 +100,44 @@ def contact_booking(request, contact_id):
     else:
         messages.error(request, "Choose booked or canceled and a valid time.")
     return _status_response(request, contact, form)
+
+
+# --- Lead memory (admins edit; setters see it redacted) -------------------------------------------
+
+def _memory_or_404(request, contact: Contact, memory_id):
+    from contacts.models import LeadMemory
+
+    try:
+        return LeadMemory.objects.get(workspace=request.workspace, contact=contact, pk=memory_id)
+    except LeadMemory.DoesNotExist:
+        raise Http404("No such memory entry") from None
+
+
+def _memory_response(request, contact: Contact):
+    if not request.htmx:
+        return redirect("contacts:detail", workspace_slug=request.workspace.slug, contact_id=contact.pk)
+    return render(request, "contacts/detail.html#lead-memory", _extras_context(request, contact))
+
+
+@admin_required
+@require_POST
+def memory_edit(request, contact_id, memory_id):
+    from django.core.exceptions import ValidationError
+
+    contact = _contact_or_404(request, contact_id)
+    memory = _memory_or_404(request, contact, memory_id)
+    try:
+        services.lead_memory_update(memory=memory, text=request.POST.get("text", ""), actor=request.user)
+        messages.success(request, "Memory updated.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return _memory_response(request, contact)
+
+
+@admin_required
+@require_POST
+def memory_delete(request, contact_id, memory_id):
+    contact = _contact_or_404(request, contact_id)
+    services.lead_memory_delete(memory=_memory_or_404(request, contact, memory_id), actor=request.user)
+    messages.success(request, "Memory deleted.")
+    return _memory_response(request, contact)

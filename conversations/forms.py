@@ -19,3 +19,57 @@ class ReplyForm(forms.Form):
     # The platform limit is applied (with a sentence-aware cut) by the sending layer.
     text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={
         "rows": 3, "aria-label": "Reply", "placeholder": "Write a reply… (Ctrl+Enter sends)"}))
+
+
+class DraftEditForm(forms.Form):
+    text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 4, "aria-label": "Edit the draft", "id": "draft-edit-text"}))
+
+
+class AutoModeForm(forms.Form):
+    auto_send = forms.BooleanField(required=False, label="Send automatically when confident")
+    threshold = forms.FloatField(min_value=0.0, max_value=1.0, widget=forms.NumberInput(attrs={"step": "0.05"}),
+                                 label="Confidence threshold")
+
+
+class PromptForm(forms.Form):
+    text = forms.CharField(max_length=20000, widget=forms.Textarea(attrs={"rows": 14, "aria-label": "System prompt"}))
+    note = forms.CharField(max_length=300, required=False, label="What changed (note)")
+
+
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+
+
+class SidekickSettingsForm(forms.Form):
+    """Every setting `services.sidekick_settings_update` accepts; the service validates again."""
+
+    enabled = forms.BooleanField(required=False, label="Sidekick drafts replies")
+    auto_send = forms.BooleanField(required=False, label="Auto-send confident replies")
+    use_human_agent_tag = forms.BooleanField(
+        required=False, label="Allow Meta's HUMAN_AGENT tag (setters may reply up to 7 days on Messenger)")
+    threshold = forms.FloatField(min_value=0.0, max_value=1.0, widget=forms.NumberInput(attrs={"step": "0.05"}))
+    language = forms.CharField(max_length=8)
+    blacklist = forms.CharField(required=False, label="Blacklist (one phrase or topic per line)",
+                                widget=forms.Textarea(attrs={"rows": 4}))
+    business_hours_policy = forms.ChoiceField(label="Business hours", choices=[])
+    business_days = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=WEEKDAYS,
+                                                   widget=forms.CheckboxSelectMultiple)
+    opens_at = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    closes_at = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    debounce_seconds = forms.IntegerField(min_value=0, max_value=120, label="Debounce (seconds)")
+    follow_up_after_hours = forms.IntegerField(min_value=1, max_value=720, label="Follow up after (hours quiet)")
+
+    def __init__(self, *args, **kwargs):
+        from conversations.models import BusinessHoursPolicy
+
+        super().__init__(*args, **kwargs)
+        self.fields["business_hours_policy"].choices = BusinessHoursPolicy.choices
+
+    @classmethod
+    def from_settings(cls, cfg):
+        return cls(initial={name: getattr(cfg, name) for name in cls.base_fields if name != "blacklist"}
+                   | {"blacklist": "\n".join(cfg.blacklist or [])})
+
+    def changes(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["blacklist"] = [line for line in data["blacklist"].splitlines() if line.strip()]
+        return data

@@ -303,3 +303,62 @@ def thread_reply_state(*, thread: Thread, now: datetime | None = None) -> ReplyS
         return ReplyState(False, window.reason[:1].upper() + window.reason[1:] + ".")
     return ReplyState(True, human_agent=window.tag == "HUMAN_AGENT")
 
+
+
+# --- The Sidekick panel, drafts and the prompt editor -----------------------------------------------
+
+PENDING_DECISIONS = ("draft_saved", "escalated", "blocked")
+
+
+def thread_pending_draft(*, thread: Thread) -> ReplyDraft | None:
+    """The newest AI draft on the thread still waiting for a setter (approve / edit / discard)."""
+    return (ReplyDraft.objects.filter(workspace_id=thread.workspace_id, thread=thread, disposition="",
+                                      decision__in=PENDING_DECISIONS)
+            .order_by("-created_at", "-pk").first())
+
+
+def latest_scored_draft(*, workspace, thread: Thread | None = None) -> ReplyDraft | None:
+    """The newest draft with a confidence figure (the panel's confidence meter)."""
+    drafts = ReplyDraft.objects.filter(workspace=workspace, confidence__isnull=False)
+    if thread is not None:
+        drafts = drafts.filter(thread=thread)
+    return drafts.only("pk", "thread_id", "confidence", "decision", "created_at").order_by("-created_at", "-pk").first()
+
+
+def thread_recent_actions(*, thread: Thread, limit: int = 10) -> list[SidekickActionLog]:
+    return list(SidekickActionLog.objects.filter(workspace_id=thread.workspace_id, thread=thread)
+                .select_related("actor").order_by("-created_at", "-pk")[:limit])
+
+
+def message_drafts(*, thread: Thread, message_ids: list[int]) -> dict[int, ReplyDraft]:
+    """The draft behind each outbound message shown (one query), by message id."""
+    rows = ReplyDraft.objects.filter(workspace_id=thread.workspace_id, thread=thread,
+                                     outbound_message_id__in=message_ids).only(
+        "pk", "outbound_message_id", "confidence", "decision")
+    return {d.outbound_message_id: d for d in rows}
+
+
+def prompt_revision_for_workspace(*, workspace, revision_id: int) -> PromptRevision:
+    return prompt_revisions(workspace=workspace).get(pk=revision_id)
+
+
+def prompt_revision_previous(*, revision: PromptRevision) -> PromptRevision | None:
+    return (PromptRevision.objects.filter(workspace_id=revision.workspace_id, number__lt=revision.number)
+            .order_by("-number").first())
+
+
+def prompt_preview(*, workspace, text: str, now: datetime | None = None) -> str:
+    """The system prompt exactly as the drafting model receives it, for ``text`` as the business prompt.
+
+    Sources and lead memory depend on each message; the preview shows where they go with a sample.
+    """
+    from conversations.pipeline import prompt as P
+
+    cfg = sidekick_settings_for(workspace=workspace)
+    hours = ("always open" if cfg.business_hours_policy == "always" else
+             f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")
+    sample_sources = [{"id": "12", "title": "(example) Pricing, Coaching",
+                       "text": "(the knowledge passages retrieved for the customer's message appear here)"}]
+    sample_memory = [{"kind": "fact", "text": "(what this lead told us before appears here)"}]
+    return P.system_prompt(prompt=text or DEFAULT_PROMPT, business=workspace.name, tz=workspace.timezone,
+                           now=now or timezone.now(), hours_text=hours, sources=sample_sources, memory=sample_memory)

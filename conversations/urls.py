@@ -1,14 +1,34 @@
 from django.urls import path
 
-from conversations import views
+from conversations import prompt_views, queue_views, sidekick_views, views
 
 app_name = "conversations"
 
+W = "w/<slug:workspace_slug>/"
+
 urlpatterns = [
-    path("w/<slug:workspace_slug>/inbox/", views.inbox, name="inbox"),
-    path("w/<slug:workspace_slug>/inbox/<int:thread_id>/", views.thread_detail, name="thread"),
-    path("w/<slug:workspace_slug>/inbox/<int:thread_id>/reply/", views.thread_reply, name="thread_reply"),
-    path("w/<slug:workspace_slug>/inbox/<int:thread_id>/takeover/", views.thread_takeover, name="thread_takeover"),
-    path("w/<slug:workspace_slug>/inbox/<int:thread_id>/resume/", views.thread_resume, name="thread_resume"),
-    path("w/<slug:workspace_slug>/inbox/<int:thread_id>/resolve/", views.thread_resolve, name="thread_resolve"),
+    path(W + "inbox/", views.inbox, name="inbox"),
+    path(W + "inbox/<int:thread_id>/", views.thread_detail, name="thread"),
+    path(W + "inbox/<int:thread_id>/reply/", views.thread_reply, name="thread_reply"),
+    path(W + "inbox/<int:thread_id>/takeover/", views.thread_takeover, name="thread_takeover"),
+    path(W + "inbox/<int:thread_id>/resume/", views.thread_resume, name="thread_resume"),
+    path(W + "inbox/<int:thread_id>/resolve/", views.thread_resolve, name="thread_resolve"),
+    # Drafts: details on demand, and what a setter does with a pending one.
+    path(W + "drafts/<int:draft_id>/", sidekick_views.draft_details, name="draft_details"),
+    path(W + "drafts/<int:draft_id>/approve/", sidekick_views.draft_approve, name="draft_approve"),
+    path(W + "drafts/<int:draft_id>/edit/", sidekick_views.draft_edit, name="draft_edit"),
+    path(W + "drafts/<int:draft_id>/discard/", sidekick_views.draft_discard, name="draft_discard"),
+    path(W + "sidekick/", sidekick_views.sidekick, name="sidekick"),
+    path(W + "sidekick/auto/", sidekick_views.sidekick_auto, name="sidekick_auto"),
+    path(W + "settings/sidekick/", sidekick_views.sidekick_settings, name="sidekick_settings"),
+    path(W + "sidekick/prompt/", prompt_views.prompt, name="prompt"),
+    path(W + "sidekick/prompt/preview/", prompt_views.prompt_preview, name="prompt_preview"),
+    path(W + "sidekick/prompt/save/", prompt_views.prompt_save, name="prompt_save"),
+    path(W + "sidekick/prompt/<int:revision_id>/diff/", prompt_views.prompt_diff, name="prompt_diff"),
+    path(W + "sidekick/prompt/<int:revision_id>/restore/", prompt_views.prompt_restore, name="prompt_restore"),
+    path(W + "escalations/", queue_views.escalations, name="escalations"),
+    path(W + "escalations/<int:escalation_id>/claim/", queue_views.escalation_claim, name="escalation_claim"),
+    path(W + "escalations/<int:escalation_id>/resolve/", queue_views.escalation_resolve, name="escalation_resolve"),
+    path(W + "follow-ups/", queue_views.follow_ups, name="follow_ups"),
+    path(W + "follow-ups/<int:thread_id>/send/", queue_views.follow_up_send, name="follow_up_send"),
 ]

@@ -13,6 +13,7 @@ from conversations import selectors, services
 from conversations.forms import InboxFilterForm, ReplyForm
 from conversations.models import Thread
 from conversations.sending import SendRefused
+from conversations.sidekick_views import panel_context
 
 
 def _filters(form: InboxFilterForm) -> selectors.InboxFilters:
@@ -57,6 +58,10 @@ def _live_context(request, thread: Thread) -> dict:
     before = request.GET.get("before")
     thread_messages, more = selectors.thread_messages(
         thread=thread, before_id=int(before) if before and before.isdigit() else None)
+    # The draft behind each outbound message (AI replies, approved or edited drafts), in one query.
+    drafts = selectors.message_drafts(thread=thread, message_ids=[m.pk for m in thread_messages if m.is_outbound])
+    for m in thread_messages:
+        m.draft = drafts.get(m.pk)
     return {"thread": thread, "thread_messages": thread_messages, "more": more, "paged": before is not None}
 
 
@@ -65,11 +70,14 @@ def _live_context(request, thread: Thread) -> dict:
 def thread_detail(request, thread_id):
     """The conversation. HTMX polls re-render only the message list (`#thread-live`)."""
     thread = _thread_or_404(request, thread_id)
+    if _fragment(request) and request.htmx.target == "sidekick-panel":
+        return render(request, "conversations/sidekick/panel.html", panel_context(thread))
     services.thread_mark_read(thread=thread)
     context = _live_context(request, thread)
     if _fragment(request) and request.htmx.target == "thread-live":
         return render(request, "conversations/thread.html#thread-live", context)
     context.update({"reply_state": selectors.thread_reply_state(thread=thread), "reply_form": ReplyForm()})
+    context.update(panel_context(thread))
     return render(request, "conversations/thread.html", context)
 
 

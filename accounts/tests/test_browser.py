@@ -31,7 +31,7 @@ def test_login_page_and_wrong_password(page, screenshot, team):
 def test_admin_logs_in_and_invites_a_setter_without_reload(page, screenshot, team):
     browser_login(page, "admin@zen.test", PASSWORD)
     assert page.get_by_role("heading", name="Zen Studio").is_visible()
-    screenshot(page, "overview")
+    # The overview screenshot, with figures, is taken in conversations/tests/test_browser_sidekick.py.
     page.get_by_role("link", name="Members").click()
     page.evaluate("window.__marker = 'same page'")  # survives only if no full reload happens
     page.get_by_label("Email").fill("new.setter@zen.test")

@@ -66,10 +66,29 @@ EXPECTED_ROLES = {
     "conversations:thread_takeover": "member",
     "conversations:thread_resume": "member",
     "conversations:thread_resolve": "member",
+    "conversations:draft_details": "member",
+    "conversations:draft_approve": "member",
+    "conversations:draft_edit": "member",
+    "conversations:draft_discard": "member",
+    "conversations:sidekick": "member",
+    "conversations:sidekick_auto": "admin",
+    "conversations:sidekick_settings": "admin",
+    "conversations:prompt": "member",  # setters read the prompt; saving is admin_required
+    "conversations:prompt_preview": "member",  # renders text, writes nothing
+    "conversations:prompt_save": "admin",
+    "conversations:prompt_diff": "member",
+    "conversations:prompt_restore": "admin",
+    "conversations:escalations": "member",
+    "conversations:escalation_claim": "member",
+    "conversations:escalation_resolve": "member",
+    "conversations:follow_ups": "member",
+    "conversations:follow_up_send": "member",
     "contacts:list": "member",
     "contacts:detail": "member",
     "contacts:stage": "member",  # setters move contacts through the pipeline
     "contacts:booking": "member",
+    "contacts:memory_edit": "admin",
+    "contacts:memory_delete": "admin",
 }
 
 
