@@ -57,17 +57,20 @@ class SidekickSettingsForm(forms.Form):
     closes_at = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     debounce_seconds = forms.IntegerField(min_value=0, max_value=120, label="Debounce (seconds)")
     follow_up_after_hours = forms.IntegerField(min_value=1, max_value=720, label="Follow up after (hours quiet)")
+    escalation_emails = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                                  label="Email these members when Sidekick escalates")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, member_emails=(), **kwargs):
         from conversations.models import BusinessHoursPolicy
 
         super().__init__(*args, **kwargs)
         self.fields["business_hours_policy"].choices = BusinessHoursPolicy.choices
+        self.fields["escalation_emails"].choices = [(email, email) for email in member_emails]
 
     @classmethod
-    def from_settings(cls, cfg):
+    def from_settings(cls, cfg, *, member_emails=()):
         return cls(initial={name: getattr(cfg, name) for name in cls.base_fields if name != "blacklist"}
-                   | {"blacklist": "\n".join(cfg.blacklist or [])})
+                   | {"blacklist": "\n".join(cfg.blacklist or [])}, member_emails=member_emails)
 
     def changes(self) -> dict:
         data = dict(self.cleaned_data)

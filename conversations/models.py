@@ -187,6 +187,9 @@ class SidekickSettings(models.Model):
 
     workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="sidekick_settings")
     # Off: inbound messages are stored but never drafted.
+    # Members (by email) told by email when Sidekick opens an escalation; empty: nobody is emailed
+    # (the Escalations page lists them all). Checked against the membership when saved and sent.
+    escalation_emails = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
     # Off: drafts are saved for a setter instead of being sent, whatever the confidence.
     auto_send = models.BooleanField(default=True)

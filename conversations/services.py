@@ -233,7 +233,7 @@ def prompt_revision_restore(*, revision: PromptRevision, actor) -> PromptRevisio
 
 _SETTINGS_FIELDS = {"enabled", "auto_send", "threshold", "blacklist", "language", "business_hours_policy",
                     "business_days", "opens_at", "closes_at", "debounce_seconds", "follow_up_after_hours",
-                    "use_human_agent_tag"}
+                    "use_human_agent_tag", "escalation_emails"}
 
 
 @transaction.atomic
@@ -257,6 +257,14 @@ def sidekick_settings_update(*, workspace, actor, **changes) -> SidekickSettings
             raise ValidationError(f"{name} must be a time of day.")
     if "debounce_seconds" in changes and not 0 <= int(changes["debounce_seconds"]) <= 120:
         raise ValidationError("The debounce is 0 to 120 seconds.")
+    if "escalation_emails" in changes:
+        members = {e.lower(): e for e in Membership.objects.filter(workspace=workspace)
+                   .values_list("user__email", flat=True)}
+        wanted = [str(e).strip().lower() for e in changes["escalation_emails"] if str(e).strip()]
+        strangers = sorted(e for e in wanted if e not in members)
+        if strangers:
+            raise ValidationError(f"Not members of this workspace: {', '.join(strangers)}.")
+        changes["escalation_emails"] = sorted({members[e] for e in wanted})
     before = {name: getattr(cfg, name) for name in changes}
     for name, value in changes.items():
         setattr(cfg, name, value)

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from accounts import selectors as account_selectors
 from accounts.tenancy import admin_required, workspace_required
 from conversations import selectors, services
 from conversations.forms import AutoModeForm, DraftEditForm, SidekickSettingsForm
@@ -148,8 +149,9 @@ def sidekick_auto(request):
 def sidekick_settings(request):
     """Settings → Sidekick: every reply-engine setting, saved through `sidekick_settings_update`."""
     cfg = selectors.sidekick_settings_for(workspace=request.workspace)
+    member_emails = [m.user.email for m in account_selectors.workspace_members(workspace=request.workspace)]
     if request.method == "POST":
-        form = SidekickSettingsForm(request.POST)
+        form = SidekickSettingsForm(request.POST, member_emails=member_emails)
         if form.is_valid():
             try:
                 services.sidekick_settings_update(workspace=request.workspace, actor=request.user, **form.changes())
@@ -158,5 +160,5 @@ def sidekick_settings(request):
             except ValidationError as exc:
                 form.add_error(None, exc)
     else:
-        form = SidekickSettingsForm.from_settings(cfg)
+        form = SidekickSettingsForm.from_settings(cfg, member_emails=member_emails)
     return render(request, "conversations/sidekick/settings.html", {"form": form, "cfg": cfg})

@@ -25,3 +25,10 @@ def sweep_replies() -> dict:
     from conversations.pipeline.sweep import replies_sweep
 
     return replies_sweep()
+
+
+@shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
+def notify_escalation(escalation_id: int) -> int:
+    from conversations.notifications import escalation_notify
+
+    return escalation_notify(escalation_id=escalation_id)

@@ -21,6 +21,7 @@ app.conf.task_routes = {
     # Exact names win over the glob below: a send is a quick HTTP call, not an LLM job.
     "conversations.tasks.send_message": {"queue": "default"},
     "conversations.tasks.sweep_replies": {"queue": "default"},
+    "conversations.tasks.notify_escalation": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
 }
 

@@ -74,10 +74,22 @@ def escalation_open(*, thread: Thread, reason_code: str, reason_text: str = "", 
         return existing
     try:
         with transaction.atomic():
-            return Escalation.objects.create(workspace_id=thread.workspace_id, thread=thread, reason_code=reason_code[:40],
-                                             reason_text=reason_text, draft=draft, message_id=message_id)
+            escalation = Escalation.objects.create(workspace_id=thread.workspace_id, thread=thread,
+                                                   reason_code=reason_code[:40], reason_text=reason_text,
+                                                   draft=draft, message_id=message_id)
     except IntegrityError:  # a concurrent run opened one first
         return open_one.get()
+    transaction.on_commit(lambda: _escalation_notify_enqueue(escalation.pk))
+    return escalation
+
+
+def _escalation_notify_enqueue(escalation_id: int) -> None:
+    from conversations.tasks import notify_escalation
+
+    try:
+        notify_escalation.delay(escalation_id)
+    except Exception as exc:  # noqa: BLE001 - the escalation itself is saved and listed; only the email is lost
+        logger.warning("escalation %s: notification not enqueued (%s)", escalation_id, exc)
 
 
 def action_log_add(*, thread: Thread, action: str, draft: ReplyDraft | None = None, message: Message | None = None,
