@@ -49,8 +49,11 @@ from conversations.selectors import business_hours_of, prompt_text_current, side
 from conversations.sending import SendRefused, outbound_message_create
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
+from integrations.llm.models import LLMProvider
+from integrations.llm.selectors import llm_provider_for
 from integrations.meta.limits import fit_text
 from knowledge.selectors import faq_match, knowledge_search
+from sidekick_project.db import savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class Run:
     overseer: dict = field(default_factory=dict)
     input_tokens: int = 0
     output_tokens: int = 0
+    provider: LLMProvider | None = None  # resolved by the first model call, reused by the next ones
 
     def note_usage(self, result) -> None:
         if result is not None:
@@ -107,7 +111,7 @@ def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
         logger.info("reply pipeline: message %s skipped (%s)", message_id, skip)
         return None
     try:
-        with transaction.atomic():
+        with savepoint_if_in_transaction():
             draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, inbound_message=message)
     except IntegrityError:
         return None  # another worker claimed this message
@@ -212,10 +216,15 @@ def _burst(history: list[Message]) -> list[Message]:
 def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str):
     """One structured call with one repair attempt on unusable output. Raises Escalate on failure."""
     workspace = run.thread.workspace
+    if run.provider is None:
+        # System work (no user): the workspace default, the provider llm_complete would resolve itself.
+        run.provider = llm_provider_for(workspace=workspace)
+        if run.provider is None:
+            raise NoProviderConfigured(workspace)
     try:
         try:
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=messages,
-                                  schema=schema, schema_name=schema_name)
+                                  schema=schema, schema_name=schema_name, provider=run.provider)
         except LLMOutputError as exc:
             run.note_usage(exc.result)
             run.notes.append(f"{purpose}: unusable output ({exc.message[:120]}); asked for a repair")
@@ -223,7 +232,7 @@ def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict]
                       {"role": "user", "content": f"That answer was unusable: {exc.message[:300]}. Answer again "
                                                   f"with every required field, using the {schema_name} format."}]
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=repair,
-                                  schema=schema, schema_name=schema_name)
+                                  schema=schema, schema_name=schema_name, provider=run.provider)
     except NoProviderConfigured:
         raise
     except QuotaExceeded as exc:

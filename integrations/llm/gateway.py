@@ -21,10 +21,9 @@ import json
 import logging
 import random
 import time
-from contextlib import nullcontext
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from integrations.llm import adapters
@@ -42,6 +41,7 @@ from integrations.llm.pricing import estimate_cost
 from integrations.llm.quotas import EMBEDDING_PURPOSE, Periods, member_role, quota_evaluate, quota_periods
 from integrations.llm.schema import SchemaViolation
 from integrations.llm.selectors import llm_provider_for
+from sidekick_project.db import savepoint_if_in_transaction
 
 log = logging.getLogger("integrations.llm")
 
@@ -161,7 +161,7 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
         try:
             # Inside a caller's transaction a savepoint keeps a failure from poisoning it (and the unlock).
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            with savepoint_if_in_transaction():
                 policy, periods, totals = _insert_reservation(cursor, row, workspace=workspace, user=user)
                 exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy,
                                           periods=periods, totals=totals)
