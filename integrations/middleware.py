@@ -20,5 +20,9 @@ class MetaWebhookShortcutMiddleware:
 
     def __call__(self, request):
         if request.path_info in WEBHOOK_PATHS:
-            return meta_views.webhook(request)
+            response = meta_views.webhook(request)
+            # What CommonMiddleware would add: without it the answer goes out chunked.
+            if not response.streaming and not response.has_header("Content-Length"):
+                response.headers["Content-Length"] = str(len(response.content))
+            return response
         return self.get_response(request)
