@@ -218,6 +218,15 @@ def measure_overhead(fake, replies: int) -> dict:
             "total_p50_ms": round(statistics.median(totals), 1)}
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
                        processes: int) -> dict:
     from conversations.models import Message, SendStatus
@@ -236,6 +245,8 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
     try:
         time.sleep(4)  # worker boot; a warm-up batch below absorbs the rest
         messages = [inbound(thread, QUESTIONS[n % len(QUESTIONS)], n) for n, thread in enumerate(threads)]
+        workers_cpu_before = sum(_cpu_seconds(worker.pid) for worker in workers)
+        harness_cpu_before = time.process_time()
         started = time.perf_counter()
         for message in messages:
             reply_enqueue(message_id=message.pk, countdown=0)
@@ -250,6 +261,8 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
+        harness_cpu = time.process_time() - harness_cpu_before
+        workers_cpu = sum(_cpu_seconds(worker.pid) for worker in workers) - workers_cpu_before
         requests = len(fake.requests)
     finally:
         for worker in workers:
@@ -270,6 +283,9 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
             "replies_per_second": round(done / elapsed, 1), "model_delay_per_call_s": delay,
             "model_wait_per_reply_s": 2 * delay, "worker_threads": per_process * processes,
             "worker_processes": processes, "model_calls": requests,
+            # CPU used during the measurement: the Celery workers, and this process (fake model + polling).
+            "worker_cpu_ms_per_reply": round(1000 * workers_cpu / max(done, 1), 1),
+            "harness_cpu_ms_per_reply": round(1000 * harness_cpu / max(done, 1), 1),
             "decisions": decisions}
 
 
