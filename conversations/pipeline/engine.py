@@ -40,7 +40,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, LeadMemory
-from conversations.models import ActionKind, Decision, Direction, Message, ReplyDraft, SenderKind, Thread
+from conversations.models import (
+    ActionKind,
+    Decision,
+    Direction,
+    Message,
+    ReplyDraft,
+    SenderKind,
+    SidekickSettings,
+    Thread,
+)
 from conversations.pipeline import prompt as P
 from conversations.pipeline import record, rules
 from conversations.pipeline.confidence import combine, should_auto_send
@@ -99,13 +108,19 @@ class Run:
 
 def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     """Answer one inbound message (see the module docstring). Returns the draft, or None when skipped."""
-    message = (Message.objects.select_related("thread__contact", "thread__channel", "workspace")
+    # One query for the message, its thread, contact, channel, workspace and the workspace's settings;
+    # not the thread's search document (every word of the conversation, unused here).
+    message = (Message.objects.select_related("thread__contact", "thread__channel", "workspace__sidekick_settings")
+               .defer("thread__search_vector")
                .filter(pk=message_id, direction=Direction.IN, is_deleted=False).first())
     if message is None:
         return None
     thread, contact = message.thread, message.thread.contact
     thread.workspace = message.workspace  # the same row: spare a query
-    cfg = sidekick_settings_for(workspace=message.workspace)
+    try:
+        cfg = message.workspace.sidekick_settings
+    except SidekickSettings.DoesNotExist:
+        cfg = sidekick_settings_for(workspace=message.workspace)  # first reply: created with the defaults
     skip = _skip_reason(thread, contact, cfg)
     if skip:
         logger.info("reply pipeline: message %s skipped (%s)", message_id, skip)
@@ -360,7 +375,7 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
     """Act on the decision under a lock on the thread, then record everything on the draft."""
     thread = run.thread
     with transaction.atomic():
-        locked = Thread.objects.select_for_update().select_related("contact").get(pk=thread.pk)
+        locked = Thread.objects.select_for_update().select_related("contact").defer("search_vector").get(pk=thread.pk)
         sending = decision in (Decision.SENT, Decision.FAQ_ANSWERED)
         if sending or decision == Decision.DRAFT_SAVED:
             # The world may have moved while the model was thinking.
