@@ -163,7 +163,7 @@ def measure_overhead(fake, replies: int) -> dict:
     from conversations.sending import message_send
     from integrations.llm import adapters
 
-    _, _, threads = setup_data(fake, n_contacts=replies + 20)
+    _, _, threads = setup_data(fake, n_contacts=replies + 21)
     fake.handler = model_handler(0.0)
     spent = threading.local()
     original = adapters.complete
@@ -176,22 +176,35 @@ def measure_overhead(fake, replies: int) -> dict:
             spent.llm += time.perf_counter() - started
 
     adapters.complete = timed_complete
-    overheads, totals, llm_waits, decisions = [], [], [], {}
+    overheads, totals, llm_waits, cpus, decisions = [], [], [], [], {}
+
+    def one_reply(message):
+        spent.llm = 0.0
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        draft = reply_pipeline_run(message_id=message.pk)
+        if draft is not None and draft.outbound_message_id:
+            message_send(message_id=draft.outbound_message_id)
+        total, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+        decisions[draft.decision if draft else "skipped"] = decisions.get(draft.decision if draft else "skipped", 0) + 1
+        return total, cpu
+
     try:
-        for n, thread in enumerate(threads):
-            message = inbound(thread, QUESTIONS[n % len(QUESTIONS)], n)
-            spent.llm = 0.0
-            started = time.perf_counter()
-            draft = reply_pipeline_run(message_id=message.pk)
-            if draft is not None and draft.outbound_message_id:
-                message_send(message_id=draft.outbound_message_id)
-            total = time.perf_counter() - started
-            decisions[draft.decision if draft else "skipped"] = decisions.get(draft.decision if draft else "skipped", 0) + 1
+        for n, thread in enumerate(threads[:-1]):
+            total, cpu = one_reply(inbound(thread, QUESTIONS[n % len(QUESTIONS)], n))
             if n < 20:
                 continue  # warm-up: imports, connections, SDK clients, plan caches
             totals.append(total * 1000)
             llm_waits.append(spent.llm * 1000)
             overheads.append((total - spent.llm) * 1000)
+            cpus.append(cpu * 1000)
+        # One more reply, not timed: the SQL statements it sends, pipeline and send (autocommit, as in
+        # production; BEGIN and COMMIT included).
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        message = inbound(threads[-1], QUESTIONS[0], len(threads))
+        with CaptureQueriesContext(connection) as queries:
+            one_reply(message)
     finally:
         adapters.complete = original
     sent = decisions.get(Decision.SENT, 0)
@@ -200,7 +213,18 @@ def measure_overhead(fake, replies: int) -> dict:
             "overhead_p95_ms": round(percentile(overheads, 0.95), 1),
             "overhead_max_ms": round(max(overheads), 1),
             "llm_wait_p50_ms": round(statistics.median(llm_waits), 1),
+            "cpu_p50_ms": round(statistics.median(cpus), 1),
+            "sql_statements_per_reply": len(queries),
             "total_p50_ms": round(statistics.median(totals), 1)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
@@ -221,6 +245,8 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
     try:
         time.sleep(4)  # worker boot; a warm-up batch below absorbs the rest
         messages = [inbound(thread, QUESTIONS[n % len(QUESTIONS)], n) for n, thread in enumerate(threads)]
+        workers_cpu_before = sum(_cpu_seconds(worker.pid) for worker in workers)
+        harness_cpu_before = time.process_time()
         started = time.perf_counter()
         for message in messages:
             reply_enqueue(message_id=message.pk, countdown=0)
@@ -235,6 +261,8 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
+        harness_cpu = time.process_time() - harness_cpu_before
+        workers_cpu = sum(_cpu_seconds(worker.pid) for worker in workers) - workers_cpu_before
         requests = len(fake.requests)
     finally:
         for worker in workers:
@@ -255,6 +283,9 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
             "replies_per_second": round(done / elapsed, 1), "model_delay_per_call_s": delay,
             "model_wait_per_reply_s": 2 * delay, "worker_threads": per_process * processes,
             "worker_processes": processes, "model_calls": requests,
+            # CPU used during the measurement: the Celery workers, and this process (fake model + polling).
+            "worker_cpu_ms_per_reply": round(1000 * workers_cpu / max(done, 1), 1),
+            "harness_cpu_ms_per_reply": round(1000 * harness_cpu / max(done, 1), 1),
             "decisions": decisions}
 
 

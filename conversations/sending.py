@@ -31,7 +31,7 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from integrations.meta import client as graph
 from integrations.meta.client import GraphClient, GraphError
 from integrations.meta.limits import fit_text, send_window
 from integrations.services import channel_record_graph_error, channel_throttle
+from sidekick_project.db import savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +69,22 @@ def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent
     if not text:
         raise SendRefused("nothing to send")
     key = idempotency_key or f"msg:{uuid.uuid4().hex}"
-    with transaction.atomic():
-        message, created = Message.objects.get_or_create(
-            idempotency_key=key,
-            defaults={"workspace_id": thread.workspace_id, "thread": thread, "channel": channel,
-                      "direction": Direction.OUT, "sender_kind": sender_kind, "sent_by": sent_by,
-                      "disposition": disposition, "text": text, "send_status": SendStatus.PENDING},
-        )
-        if created:
-            transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
+    # Insert first, look up on conflict: the usual case (a new key) is one statement, not get_or_create's
+    # SELECT, INSERT and savepoints. In autocommit the INSERT is its own transaction, so the send is
+    # enqueued at once; inside a caller's transaction, on its commit.
+    try:
+        with savepoint_if_in_transaction():
+            message = Message.objects.create(
+                idempotency_key=key, workspace_id=thread.workspace_id, thread=thread, channel=channel,
+                direction=Direction.OUT, sender_kind=sender_kind, sent_by=sent_by, disposition=disposition,
+                text=text, send_status=SendStatus.PENDING,
+            )
+    except IntegrityError:
+        existing = Message.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise  # another constraint
+        return existing
+    transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
     return message
 
 

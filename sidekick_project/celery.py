@@ -65,3 +65,9 @@ app.conf.beat_schedule = {
         "options": {"expires": 7 * 60},
     },
 }
+
+# Import the reply pipeline, the LLM SDKs (anthropic, openai: several seconds of pydantic model
+# building) and retrieval when a worker starts, not inside its first tasks: there the import held
+# the GIL for seconds while every other thread of the pool waited (about 23% of a worker's GIL time
+# in the first 20 s of bench/pipeline.py's throughput run, py-spy --gil).
+app.conf.imports = ("conversations.pipeline.engine", "conversations.sending")

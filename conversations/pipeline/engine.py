@@ -40,7 +40,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, LeadMemory
-from conversations.models import ActionKind, Decision, Direction, Message, ReplyDraft, SenderKind, Thread
+from conversations.models import (
+    ActionKind,
+    Decision,
+    Direction,
+    Message,
+    ReplyDraft,
+    SenderKind,
+    SidekickSettings,
+    Thread,
+)
 from conversations.pipeline import prompt as P
 from conversations.pipeline import record, rules
 from conversations.pipeline.confidence import combine, should_auto_send
@@ -49,8 +58,11 @@ from conversations.selectors import business_hours_of, prompt_text_current, side
 from conversations.sending import SendRefused, outbound_message_create
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
+from integrations.llm.models import LLMProvider
+from integrations.llm.selectors import llm_provider_for
 from integrations.meta.limits import fit_text
 from knowledge.selectors import faq_match, knowledge_search
+from sidekick_project.db import savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +96,7 @@ class Run:
     overseer: dict = field(default_factory=dict)
     input_tokens: int = 0
     output_tokens: int = 0
+    provider: LLMProvider | None = None  # resolved by the first model call, reused by the next ones
 
     def note_usage(self, result) -> None:
         if result is not None:
@@ -95,19 +108,25 @@ class Run:
 
 def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     """Answer one inbound message (see the module docstring). Returns the draft, or None when skipped."""
-    message = (Message.objects.select_related("thread__contact", "thread__channel", "workspace")
+    # One query for the message, its thread, contact, channel, workspace and the workspace's settings;
+    # not the thread's search document (every word of the conversation, unused here).
+    message = (Message.objects.select_related("thread__contact", "thread__channel", "workspace__sidekick_settings")
+               .defer("thread__search_vector")
                .filter(pk=message_id, direction=Direction.IN, is_deleted=False).first())
     if message is None:
         return None
     thread, contact = message.thread, message.thread.contact
     thread.workspace = message.workspace  # the same row: spare a query
-    cfg = sidekick_settings_for(workspace=message.workspace)
+    try:
+        cfg = message.workspace.sidekick_settings
+    except SidekickSettings.DoesNotExist:
+        cfg = sidekick_settings_for(workspace=message.workspace)  # first reply: created with the defaults
     skip = _skip_reason(thread, contact, cfg)
     if skip:
         logger.info("reply pipeline: message %s skipped (%s)", message_id, skip)
         return None
     try:
-        with transaction.atomic():
+        with savepoint_if_in_transaction():
             draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, inbound_message=message)
     except IntegrityError:
         return None  # another worker claimed this message
@@ -212,10 +231,15 @@ def _burst(history: list[Message]) -> list[Message]:
 def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str):
     """One structured call with one repair attempt on unusable output. Raises Escalate on failure."""
     workspace = run.thread.workspace
+    if run.provider is None:
+        # System work (no user): the workspace default, the provider llm_complete would resolve itself.
+        run.provider = llm_provider_for(workspace=workspace)
+        if run.provider is None:
+            raise NoProviderConfigured(workspace)
     try:
         try:
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=messages,
-                                  schema=schema, schema_name=schema_name)
+                                  schema=schema, schema_name=schema_name, provider=run.provider)
         except LLMOutputError as exc:
             run.note_usage(exc.result)
             run.notes.append(f"{purpose}: unusable output ({exc.message[:120]}); asked for a repair")
@@ -223,7 +247,7 @@ def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict]
                       {"role": "user", "content": f"That answer was unusable: {exc.message[:300]}. Answer again "
                                                   f"with every required field, using the {schema_name} format."}]
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=repair,
-                                  schema=schema, schema_name=schema_name)
+                                  schema=schema, schema_name=schema_name, provider=run.provider)
     except NoProviderConfigured:
         raise
     except QuotaExceeded as exc:
@@ -351,7 +375,7 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
     """Act on the decision under a lock on the thread, then record everything on the draft."""
     thread = run.thread
     with transaction.atomic():
-        locked = Thread.objects.select_for_update().select_related("contact").get(pk=thread.pk)
+        locked = Thread.objects.select_for_update().select_related("contact").defer("search_vector").get(pk=thread.pk)
         sending = decision in (Decision.SENT, Decision.FAQ_ANSWERED)
         if sending or decision == Decision.DRAFT_SAVED:
             # The world may have moved while the model was thinking.

@@ -23,7 +23,8 @@ import random
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
+from django.utils import timezone
 
 from integrations.llm import adapters
 from integrations.llm.base import CallParams, LLMResult, Message, ProviderConfig
@@ -35,11 +36,12 @@ from integrations.llm.errors import (
     QuotaExceeded,
     scrub,
 )
-from integrations.llm.models import LLMProvider, LLMUsage, Outcome
+from integrations.llm.models import LLMProvider, LLMQuotaPolicy, LLMUsage, Outcome
 from integrations.llm.pricing import estimate_cost
-from integrations.llm.quotas import member_role, quota_check
+from integrations.llm.quotas import EMBEDDING_PURPOSE, Periods, member_role, quota_evaluate, quota_periods
 from integrations.llm.schema import SchemaViolation
 from integrations.llm.selectors import llm_provider_for
+from sidekick_project.db import savepoint_if_in_transaction
 
 log = logging.getLogger("integrations.llm")
 
@@ -151,17 +153,23 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
     )
     # A session-level lock, released as soon as the reservation is written: a transaction-level one
     # would be held until the caller's outer transaction ends, i.e. across the slow HTTP call.
+    # Under the lock, one statement reads the policy and the period's usage and inserts the pending
+    # row (in autocommit it commits at once, before the unlock); the rare refusal turns that row into
+    # a `quota_exceeded` record before the lock is released, so no other caller ever counts it.
     lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
         try:
-            with transaction.atomic():
-                exceeded = quota_check(workspace=workspace, user=user, role=role)
+            # Inside a caller's transaction a savepoint keeps a failure from poisoning it (and the unlock).
+            with savepoint_if_in_transaction():
+                policy, periods, totals = _insert_reservation(cursor, row, workspace=workspace, user=user)
+                exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy,
+                                          periods=periods, totals=totals)
                 if exceeded is not None:
                     row.input_tokens = row.output_tokens = 0
                     row.outcome = Outcome.QUOTA_EXCEEDED
                     row.error_message = str(exceeded)[:300]
-                row.save()
+                    row.save(update_fields=["input_tokens", "output_tokens", "outcome", "error_message"])
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key)
     if exceeded is not None:
@@ -169,6 +177,60 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
                  getattr(user, "pk", None), purpose, exceeded)
         raise exceeded
     return row
+
+
+_POLICY_LIMITS = ("setter_daily", "setter_monthly", "admin_daily", "admin_monthly", "workspace_daily",
+                  "workspace_monthly")
+
+
+def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQuotaPolicy, Periods, dict[str, int]]:
+    """Insert `row` (pending); return the quota policy, periods and usage totals to check it against.
+
+    One statement: the totals are those of `quota_check` (`usage_totals`) taken in the same snapshot as
+    the insert, so they do not include the new row; the policy is the workspace's row or, without one,
+    the LLM_QUOTA_DEFAULTS settings (`quota_policy_for`).
+    """
+    qn = connection.ops.quote_name
+    usage_table, policy_table = qn(LLMUsage._meta.db_table), qn(LLMQuotaPolicy._meta.db_table)
+    periods = quota_periods(workspace=workspace)
+    row.created_at = timezone.now()
+    tokens = "input_tokens + output_tokens"
+    sql = f"""
+        WITH totals AS (
+            SELECT COALESCE(SUM({tokens}), 0) AS workspace_month,
+                   COALESCE(SUM({tokens}) FILTER (WHERE created_at >= %(day)s), 0) AS workspace_day,
+                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s), 0) AS user_month,
+                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s AND created_at >= %(day)s), 0)
+                       AS user_day
+            FROM {usage_table}
+            WHERE workspace_id = %(workspace)s AND created_at >= %(month)s AND created_at < %(month_end)s
+              AND NOT (purpose = %(embedding)s)
+        ), reserved AS (
+            INSERT INTO {usage_table} (workspace_id, user_id, provider_id, purpose, provider_kind, model,
+                input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at)
+            VALUES (%(workspace)s, %(user)s, %(provider)s, %(purpose)s, %(kind)s, %(model)s, %(input)s,
+                    %(output)s, 0, 0, 0, %(outcome)s, '', %(now)s)
+            RETURNING id
+        )
+        SELECT reserved.id, totals.workspace_month, totals.workspace_day, totals.user_month, totals.user_day,
+               policy.id, {", ".join(f"policy.{name}" for name in _POLICY_LIMITS)}
+        FROM reserved CROSS JOIN totals LEFT JOIN {policy_table} policy ON policy.workspace_id = %(workspace)s
+    """  # noqa: S608 - table and column names from the models, values bound
+    cursor.execute(sql, {
+        "day": periods.day_start, "month": periods.month_start, "month_end": periods.month_end,
+        "workspace": workspace.pk, "user": getattr(user, "pk", None), "embedding": EMBEDDING_PURPOSE,
+        "provider": row.provider_id, "purpose": row.purpose, "kind": row.provider_kind, "model": row.model,
+        "input": row.input_tokens, "output": row.output_tokens, "outcome": row.outcome, "now": row.created_at,
+    })
+    values = cursor.fetchone()
+    row.pk = values[0]
+    row._state.adding, row._state.db = False, connection.alias
+    totals = dict(zip(("workspace_month", "workspace_day", "user_month", "user_day"), map(int, values[1:5]), strict=True))
+    if values[5] is None:
+        policy = LLMQuotaPolicy(workspace=workspace)
+    else:
+        policy = LLMQuotaPolicy(id=values[5], workspace=workspace, **dict(zip(_POLICY_LIMITS, values[6:], strict=True)))
+    return policy, periods, totals
 
 
 def _call_with_retries(config: ProviderConfig, params: CallParams, max_retries: int):

@@ -81,6 +81,12 @@ def quota_check(*, workspace, user=None, role: str | None = None, now: datetime 
     policy = quota_policy_for(workspace=workspace)
     periods = quota_periods(workspace=workspace, now=now)
     totals = usage_totals(workspace=workspace, user=user, now=now)
+    return quota_evaluate(workspace=workspace, user=user, role=role, policy=policy, periods=periods, totals=totals)
+
+
+def quota_evaluate(*, workspace, user, role: str | None, policy: LLMQuotaPolicy, periods: Periods,
+                   totals: dict[str, int]) -> QuotaExceeded | None:
+    """`quota_check` on a policy and totals already read (the gateway reads both with its reservation)."""
     checks = []
     if user is not None:
         role = role or member_role(workspace=workspace, user=user)

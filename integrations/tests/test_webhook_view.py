@@ -109,3 +109,13 @@ def test_oversized_body_is_refused_before_reading(post_webhook, settings):
 
 def test_other_methods_are_405(client):
     assert client.put("/webhooks/meta/").status_code == 405
+
+
+def test_webhook_takes_the_short_middleware_path(post_webhook, channel):
+    """Answered right after SecurityMiddleware: no session or CSRF work, still a sized plain answer."""
+    response = post_webhook(p.envelope(channel, p.text(channel, "5001", "short path")))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(b"EVENT_RECEIVED"))
+    assert "X-Frame-Options" not in response  # the clickjacking middleware (after the shortcut) did not run
+    assert "Cookie" not in response.get("Vary", "")
+    assert WebhookEvent.objects.count() == 1

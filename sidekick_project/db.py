@@ -1,0 +1,17 @@
+"""Small database helpers shared by the hot paths."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+
+from django.db import connection, transaction
+
+
+def savepoint_if_in_transaction() -> AbstractContextManager:
+    """`transaction.atomic()` inside a caller's transaction, nothing in autocommit.
+
+    For a single statement that may fail with an IntegrityError the caller handles: inside a
+    transaction the savepoint keeps the failure from aborting it; in autocommit the statement is its
+    own transaction already, and `atomic()` would only add a BEGIN and a COMMIT round trip.
+    """
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
