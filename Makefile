@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint stop venv clean chromium
+.PHONY: run test lint stop venv clean chromium bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ chromium:
 test: $(VENV)/.dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
+
+# Every benchmark in turn (about 20 minutes the first time: the retrieval data is built once and kept
+# under var/bench). dashboard and retrieval rewrite their sections of BENCHMARKS.md; webhook and
+# pipeline print their figures for it. Run on an otherwise idle machine.
+bench: $(VENV)/.dev
+	$(BIN)/python bench/webhook.py
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/retrieval.py
 
 stop: $(VENV)/.runtime
 	$(BIN)/python -c "from sidekick_project import embedded; from pathlib import Path; print('stopped:', embedded.stop(Path('var')) or 'nothing')"
