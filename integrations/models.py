@@ -120,3 +120,10 @@ class SandboxSend(models.Model):
 
     def __str__(self):
         return f"sandbox {self.kind} to {self.recipient_id}"
+
+    @property
+    def summary(self) -> str:
+        """What was sent, for the channels page: the text of a message, or the sender action."""
+        payload = self.payload if isinstance(self.payload, dict) else {}
+        message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+        return str(message.get("text") or payload.get("sender_action") or "")

@@ -35,6 +35,22 @@ def _url(admin, name, *args):
 
 # --- channels ---------------------------------------------------------------------------------------
 
+def test_channels_page_lists_sandbox_messages_and_sender_actions(client, admin, settings):
+    """A message payload has no sender_action and an action has no message: both must render."""
+    from integrations.models import SandboxSend
+
+    settings.META_SANDBOX = True
+    channel = ChannelFactory(workspace=admin.workspace)
+    SandboxSend.objects.create(channel=channel, account_id=channel.account_id, recipient_id="5001", kind="message",
+                               payload={"recipient": {"id": "5001"}, "message": {"text": "See you Friday!"}})
+    SandboxSend.objects.create(channel=channel, account_id=channel.account_id, recipient_id="5001",
+                               kind="sender_action", payload={"recipient": {"id": "5001"}, "sender_action": "mark_seen"})
+    response = client.get(_url(admin, "channels"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "See you Friday!" in page and "mark_seen" in page
+
+
 def test_connect_a_channel_by_token_shows_only_the_masked_token(client, admin):
     response = client.post(_url(admin, "channel_connect"), {
         "platform": "instagram", "account_id": "17841400000000001", "token": TOKEN, "name": "Studio IG"}, **HTMX)
