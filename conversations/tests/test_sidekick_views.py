@@ -116,6 +116,18 @@ def test_draft_details_show_sources_verdict_and_rule_hits_escaped(client, scene)
     assert "blacklist" in html and "mentions &lt;b&gt;refunds&lt;/b&gt;" in html
 
 
+def test_details_of_an_faq_answer_render(client, scene):
+    """FAQ-mode drafts cite {"source": "faq", "question": ...} with no document fields."""
+    draft = make_draft(scene)
+    ReplyDraft.objects.filter(pk=draft.pk).update(
+        decision="faq_answered", cited_chunks=[{"source": "faq", "faq_id": 1, "question": "Do I need a mat?",
+                                                "similarity": 1.0}])
+    login(client, scene.setter)
+    response = client.get(reverse("conversations:draft_details", args=[scene.workspace.slug, draft.pk]), **HTMX)
+    assert response.status_code == 200
+    assert "FAQ: Do I need a mat?" in response.content.decode()
+
+
 def test_ai_messages_link_to_their_details(client, scene):
     message = scene.outbound("We have Friday at 3pm.")
     draft = make_draft(scene, decision=Decision.SENT, outbound_message=message, confidence=0.91)
