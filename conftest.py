@@ -43,6 +43,24 @@ def user(db):
     return UserFactory()
 
 
+def queued_tasks(queue: str) -> list[tuple[str, str]]:
+    """(task name, argsrepr) of every message waiting in a Celery queue of the real Redis broker.
+
+    Tests run in parallel against one Redis, so assert on a specific job, never on a queue length.
+    """
+    import json
+
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    found = []
+    for raw in client.lrange(queue, 0, -1):
+        headers = json.loads(raw).get("headers", {})
+        found.append((headers.get("task", ""), headers.get("argsrepr", "")))
+    return found
+
+
 # --- Browser tests (Playwright driving Debian's Chromium) -----------------------------------------
 
 def _chromium_path():

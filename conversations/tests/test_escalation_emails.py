@@ -1,10 +1,9 @@
 import pytest
-import redis
-from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 
 from accounts.tests.factories import MembershipFactory
+from conftest import queued_tasks
 from conversations import services
 from conversations.notifications import escalation_notify
 from conversations.pipeline import record
@@ -13,19 +12,18 @@ from conversations.selectors import sidekick_settings_for
 pytestmark = pytest.mark.django_db
 
 
-def _default_queue_length():
-    return redis.Redis.from_url(settings.REDIS_URL).llen("default")
-
-
 def test_chosen_members_are_emailed_when_an_escalation_opens(scene, django_capture_on_commit_callbacks):
     services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin,
                                       escalation_emails=[scene.setter.email.upper()])
     assert sidekick_settings_for(workspace=scene.workspace).escalation_emails == [scene.setter.email]
 
-    before = _default_queue_length()
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         escalation = record.escalation_open(thread=scene.thread, reason_code="human_requested")
-    assert _default_queue_length() == before + 1  # the notification job reached the broker
+    job = ("conversations.tasks.notify_escalation", f"({escalation.pk},)")
+    before = queued_tasks("default").count(job)
+    for callback in callbacks:
+        callback()
+    assert queued_tasks("default").count(job) == before + 1  # the notification job reached the broker
 
     assert escalation_notify(escalation_id=escalation.pk) == 1
     assert mail.outbox[-1].to == [scene.setter.email]

@@ -1,10 +1,9 @@
 from datetime import timedelta
 
 import pytest
-import redis
-from django.conf import settings
 from django.utils import timezone
 
+from conftest import queued_tasks
 from contacts.models import Contact
 from conversations.models import Decision, Escalation, ReplyDraft, SidekickActionLog, SidekickSettings, Thread
 from conversations.pipeline import sweep
@@ -14,17 +13,14 @@ pytestmark = pytest.mark.django_db
 OLD_ENOUGH = timedelta(minutes=3)
 
 
-def _llm_queue_length():
-    return redis.Redis.from_url(settings.REDIS_URL).llen("llm")
-
-
 def test_unanswered_inbound_message_is_found_and_enqueued_again(scene):
     message = scene.inbound("Do you have classes on Sunday?", ago=OLD_ENOUGH)
     assert sweep.unanswered_messages(now=timezone.now(), limit=10) == [message.pk]
-    before = _llm_queue_length()
+    job = ("conversations.tasks.reply_to_message", f"[{message.pk}]")
+    before = queued_tasks("llm").count(job)
     result = sweep.replies_sweep()
     assert result == {"enqueued": 1, "interrupted": 0}
-    assert _llm_queue_length() == before + 1  # the job really reached the broker
+    assert queued_tasks("llm").count(job) == before + 1  # the job really reached the broker
 
 
 def test_only_the_newest_message_of_a_burst_is_swept(scene):
