@@ -78,3 +78,12 @@ def admin_required(view):
     wrapped = workspace_required(check_role)
     wrapped.workspace_role = "admin"
     return wrapped
+
+
+def require_workspace_admin(*, workspace_id: int, actor, message: str = "Only workspace admins can do this.") -> None:
+    """For services that must not rely on the view's check: an admin membership, or a super-admin
+    (who acts as admin in every workspace, as `workspace_access` grants). Raises PermissionDenied."""
+    if actor is not None and getattr(actor, "is_superadmin", False):
+        return
+    if not Membership.objects.filter(workspace_id=workspace_id, user=actor, role=Role.ADMIN).exists():
+        raise PermissionDenied(message)

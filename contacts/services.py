@@ -84,12 +84,9 @@ def lead_memory_purge_expired(*, now=None, batch: int = 5000) -> int:
 
 
 def _require_admin(*, workspace_id: int, actor) -> None:
-    from django.core.exceptions import PermissionDenied
+    from accounts.tenancy import require_workspace_admin
 
-    from accounts.models import Membership, Role
-
-    if not Membership.objects.filter(workspace_id=workspace_id, user=actor, role=Role.ADMIN).exists():
-        raise PermissionDenied("Only workspace admins can edit lead memory.")
+    require_workspace_admin(workspace_id=workspace_id, actor=actor, message="Only workspace admins can edit lead memory.")
 
 
 @transaction.atomic

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import time
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Membership, Role
+from accounts.models import Membership
 from accounts.services import audit_event_record
+from accounts.tenancy import require_workspace_admin
 from conversations.models import (
     ActionKind,
     BusinessHoursPolicy,
@@ -45,8 +46,7 @@ class EscalationStateError(ValueError):
 
 
 def _require_admin(*, workspace, actor) -> None:
-    if not Membership.objects.filter(workspace=workspace, user=actor, role=Role.ADMIN).exists():
-        raise PermissionDenied("Only workspace admins can change this.")
+    require_workspace_admin(workspace_id=workspace.pk, actor=actor, message="Only workspace admins can change this.")
 
 
 # --- Takeover -------------------------------------------------------------------------------------

@@ -84,3 +84,20 @@ def test_superadmin_sees_every_workspace_without_membership(client):
     response = client.get(reverse("accounts:overview", args=[other.slug]))
     assert response.status_code == 200
     assert other.name.encode() in response.content
+
+
+@override_settings(SUPERADMIN_EMAILS=ALLOWLIST)
+def test_services_accept_a_superadmin_as_workspace_admin_and_refuse_setters():
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.tenancy import require_workspace_admin
+    from accounts.tests.factories import MembershipFactory
+
+    setter = MembershipFactory()
+    workspace_id = setter.workspace_id
+    require_workspace_admin(workspace_id=workspace_id, actor=UserFactory(email="ops@sidekick.test"))
+    require_workspace_admin(workspace_id=workspace_id, actor=AdminMembershipFactory(workspace=setter.workspace).user)
+    with pytest.raises(PermissionDenied):
+        require_workspace_admin(workspace_id=workspace_id, actor=setter.user)
+    with pytest.raises(PermissionDenied):
+        require_workspace_admin(workspace_id=workspace_id, actor=AdminMembershipFactory().user)  # another workspace
