@@ -43,7 +43,8 @@ class Command(BaseCommand):
             if not Channel.objects.filter(platform=platform, account_id=account_id).exists():
                 channel_connect(workspace=workspace, platform=platform, account_id=account_id,
                                 token="sandbox-" + secrets.token_urlsafe(24), name=name)
-        self.stdout.write("Sandbox channels connected: try `python manage.py simulate_dm --workspace demo "
+        self.stdout.write("Sandbox channels connected: write as a contact from Sandbox in the dashboard, or run "
+                          "`DEBUG=1 META_SANDBOX=1 .venv/bin/python manage.py simulate_dm --workspace demo "
                           "--platform instagram --from 5001 --text 'hi'`")
 
     def _sample_knowledge(self) -> None:
