@@ -49,7 +49,9 @@ INSTAGRAM_SCOPES = ("instagram_business_basic", "instagram_business_manage_messa
 FACEBOOK_SCOPES = ("pages_show_list", "pages_manage_metadata", "pages_messaging", "business_management")
 # The webhook fields Sidekick normalises (META.md). Instagram Login apps subscribe the account;
 # Facebook Login apps subscribe each Page. Only fields also enabled on the app in the App Dashboard
-# are delivered.
+# are delivered. Instagram names its fields in the singular (message_edit, messaging_handover, as in
+# Meta's Instagram webhooks reference), Messenger in the plural (message_edits, messaging_handovers);
+# Instagram has no echo/delivery fields (echoes arrive under `messages`, reads under messaging_seen).
 INSTAGRAM_WEBHOOK_FIELDS = ("messages", "messaging_postbacks", "messaging_seen", "message_reactions",
                             "message_edit", "messaging_handover", "standby")
 MESSENGER_WEBHOOK_FIELDS = ("messages", "message_echoes", "message_deliveries", "message_reads",
