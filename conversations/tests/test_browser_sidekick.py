@@ -32,20 +32,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
-def sandbox(settings, monkeypatch):
-    from integrations.meta import client as graph
-    from sidekick_project.celery import app
-
-    settings.META_SANDBOX = True
-    monkeypatch.setattr(graph, "_session", None)
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield settings
-    app.conf.task_always_eager = previous
-    graph._session = None
-
-
-@pytest.fixture
 def team(sandbox):
     admin = AdminMembershipFactory(workspace__name="Zen Studio", workspace__slug="zen", user__email="admin@zen.test")
     setter = MembershipFactory(workspace=admin.workspace, user__email="setter@zen.test", user__full_name="Sam Setter")
