@@ -120,6 +120,41 @@ def load(workspaces, documents):
         cursor.execute("VACUUM ANALYZE knowledge_chunk")
 
 
+def server_configure(*, shared_buffers: str | None, effective_cache_size: str | None) -> bool:
+    """Start the bench Postgres with the requested memory settings; True when this process started it.
+
+    Server configuration, not schema: ALTER SYSTEM writes var/bench/postgres/postgresql.auto.conf, so
+    the settings stay for later runs until changed again (every run reports what it measured with).
+    shared_buffers needs a restart, which only happens when the value differs.
+    """
+    import psycopg
+
+    from sidekick_project import embedded
+
+    var_dir = Path(os.environ["SIDEKICK_VAR_DIR"])
+    info = embedded.ensure_postgres(var_dir)
+    started = info.started_here
+    wanted = {"shared_buffers": shared_buffers, "effective_cache_size": effective_cache_size}
+    restart = False
+    with psycopg.connect(host=info.socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
+        for name, value in wanted.items():
+            if value is None:
+                continue
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            current = conn.execute("SELECT setting::bigint * pg_size_bytes(coalesce(unit, '1')) FROM pg_settings "
+                                   "WHERE name = %s", [name]).fetchone()[0]
+            target = conn.execute("SELECT pg_size_bytes(%s)", [value]).fetchone()[0]
+            if current != target:
+                restart = restart or name == "shared_buffers"
+        conn.execute("SELECT pg_reload_conf()")
+    if restart:
+        print(f"  restarting the bench Postgres with shared_buffers {shared_buffers}", flush=True)
+        embedded.stop_postgres(var_dir)
+        info = embedded.ensure_postgres(var_dir)
+        started = True
+    return started
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
@@ -140,7 +175,19 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the bench Postgres running")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="measure the queries and recall only (no exact scans, PDF or local embeddings); "
+                             "prints the figures as JSON and leaves BENCHMARKS.md alone")
+    parser.add_argument("--shared-buffers", default=None, metavar="SIZE",
+                        help="server setting for the bench Postgres (e.g. 128MB, 1GB); applied with ALTER SYSTEM "
+                             "and a restart when it differs. Default: leave the server as configured")
+    parser.add_argument("--effective-cache-size", default=None, metavar="SIZE",
+                        help="planner setting for the bench Postgres (ALTER SYSTEM, reload); default: as configured")
     args = parser.parse_args()
+    if args.queries_only:
+        args.no_write = True
+    started_postgres = server_configure(shared_buffers=args.shared_buffers,
+                                        effective_cache_size=args.effective_cache_size)
 
     import django
 
@@ -202,8 +249,10 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE knowledge_chunk")
             cursor.execute("SELECT pg_size_pretty(pg_relation_size(%s)), pg_size_pretty(pg_total_relation_size("
-                           "'knowledge_chunk')), current_setting('shared_buffers'), version()", [name])
-            results["hnsw_size"], results["table_size"], results["shared_buffers"], results["pg"] = cursor.fetchone()
+                           "'knowledge_chunk')), current_setting('shared_buffers'), current_setting('effective_cache_size'), "
+                           "version()", [name])
+            (results["hnsw_size"], results["table_size"], results["shared_buffers"],
+             results["effective_cache_size"], results["pg"]) = cursor.fetchone()
 
         # Queries: near a random cluster centre, words from that cluster's topic.
         centers, topics, labels, vectors, _ = workspace_data(0, SIZES[0], WORDS)
@@ -256,11 +305,18 @@ def main() -> int:
                                        vector=vector.tolist(), limit=10)
             exact = id_array[np.argsort(-(vectors @ vector))[:10]]
             recalls.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+        results["load_average_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         results["recall_at_10"] = round(float(np.mean(recalls)), 4)
         results["recall_min"] = round(float(np.min(recalls)), 2)
         results["ef_search"] = settings.KNOWLEDGE_HNSW_EF_SEARCH
         results["lexical_candidates"] = settings.KNOWLEDGE_LEXICAL_CANDIDATES
         print(f"  recall@10 {results['recall_at_10']} (min {results['recall_min']})", flush=True)
+
+        if args.queries_only:
+            import json
+
+            print(json.dumps(results), flush=True)
+            return 0
 
         # Exact scan at several sizes: the queried workspace with index scans off, and small tenants.
         exact_rows = []
@@ -292,7 +348,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep and "postgres" in getattr(settings, "EMBEDDED_STARTED", []):
+        if not args.keep and (started_postgres or "postgres" in getattr(settings, "EMBEDDED_STARTED", [])):
             from sidekick_project import embedded
 
             embedded.stop_postgres(settings.VAR_DIR)
