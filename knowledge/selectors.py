@@ -332,27 +332,26 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
     if not best:
         return []
 
-    # Only the columns a citation needs: this runs on every draft (the hot path, BENCHMARKS.md).
+    # Only the columns a citation needs, as plain tuples (no model instances): this runs on every
+    # draft (the hot path, BENCHMARKS.md).
     rows = {
-        chunk.pk: chunk
-        for chunk in Chunk.objects.filter(workspace=workspace, pk__in=[chunk_id for chunk_id, _ in best])
-        .select_related("document", "revision").order_by()
-        .only("id", "text", "page", "section", "faq_id", "document_id", "revision_id", "document__title",
-              "revision__number")
+        row[0]: row
+        for row in Chunk.objects.filter(workspace=workspace, pk__in=[chunk_id for chunk_id, _ in best]).order_by()
+        .values_list("id", "text", "page", "section", "faq_id", "document_id", "document__title", "revision__number")
     }
     results = []
     for chunk_id, parts in best:
-        chunk = rows.get(chunk_id)
-        if chunk is None:  # replaced between the two queries
+        row = rows.get(chunk_id)
+        if row is None:  # replaced between the two queries
             continue
+        _, text, page, section, faq_id, document_id, document_title, revision_number = row
         results.append(RetrievedChunk(
-            chunk_id=chunk.pk, text=chunk.text, score=round(parts["score"], 6),
+            chunk_id=chunk_id, text=text, score=round(parts["score"], 6),
             lexical_rank=parts.get("lexical_rank"), lexical_score=parts.get("lexical_score"),
             vector_rank=parts.get("vector_rank"), vector_distance=parts.get("vector_distance"),
-            source="faq" if chunk.faq_id else "document",
-            document_id=chunk.document_id, document_title=chunk.document.title if chunk.document else "FAQ",
-            revision_number=chunk.revision.number if chunk.revision else None,
-            page=chunk.page, section=chunk.section, faq_id=chunk.faq_id,
+            source="faq" if faq_id else "document",
+            document_id=document_id, document_title=document_title if document_id is not None else "FAQ",
+            revision_number=revision_number, page=page, section=section, faq_id=faq_id,
         ))
     return results
 
