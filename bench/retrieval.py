@@ -184,6 +184,9 @@ def main() -> int:
                              "differs; 'keep' leaves the server as configured")
     parser.add_argument("--effective-cache-size", default=None, metavar="SIZE",
                         help="planner setting for the bench Postgres (ALTER SYSTEM, reload); default: as configured")
+    parser.add_argument("--ef-sweep", default="", metavar="EF,EF,...",
+                        help="also measure hybrid latency and recall@10 at these hnsw.ef_search values "
+                             "(passes interleaved, two rounds), e.g. 100,150,200")
     args = parser.parse_args()
     if args.queries_only:
         args.no_write = True
@@ -312,6 +315,31 @@ def main() -> int:
         results["search_threads"] = settings.KNOWLEDGE_SEARCH_THREADS
         results["lexical_candidates"] = settings.KNOWLEDGE_LEXICAL_CANDIDATES
         print(f"  recall@10 {results['recall_at_10']} (min {results['recall_min']})", flush=True)
+
+        if args.ef_sweep:
+            sweep = [int(x) for x in args.ef_sweep.split(",")]
+            configured = settings.KNOWLEDGE_HNSW_EF_SEARCH
+            times = {ef: [] for ef in sweep}
+            for _ in range(2):
+                for ef in sweep:
+                    settings.KNOWLEDGE_HNSW_EF_SEARCH = ef
+                    times[ef] += run("hybrid")
+            rows = []
+            for ef in sweep:
+                settings.KNOWLEDGE_HNSW_EF_SEARCH = ef
+                found = []
+                for _, vector in queries:
+                    approx = vector_candidates(workspace_id=queried.pk, model=MODEL, dimension=DIM,
+                                               vector=vector.tolist(), limit=10)
+                    exact = id_array[np.argsort(-(vectors @ vector))[:10]]
+                    found.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+                rows.append({"ef_search": ef, "hybrid_p50": round(statistics.median(times[ef]), 2),
+                             "hybrid_p95": round(percentile(times[ef], 95), 2),
+                             "recall_at_10": round(float(np.mean(found)), 4), "recall_min": min(found),
+                             "queries_below_0.5": sum(r < 0.5 for r in found)})
+                print(f"  ef_search {ef}: {rows[-1]}", flush=True)
+            settings.KNOWLEDGE_HNSW_EF_SEARCH = configured
+            results["ef_sweep"] = rows
 
         if args.queries_only:
             import json
@@ -475,7 +503,7 @@ def args_note(results) -> str:
         parts.append(f"Load took {results['load_seconds']} s")
     if "hnsw_build_seconds" in results:
         parts.append(f"the 100k partial HNSW index (m 16, ef_construction 64) built in {results['hnsw_build_seconds']} s")
-    return (", ".join(parts) + ".") if parts else ""
+    return (", ".join(parts) + ".") if parts else "Data and indexes reused from an earlier run (`var/bench`)."
 
 
 def len_queries(results) -> str:
