@@ -134,22 +134,31 @@ def test_embedding_failure_on_the_helper_falls_back_to_lexical(workspace, run_ta
 
 
 @pytest.mark.django_db(transaction=True)
-def test_helper_connections_follow_conn_max_age(workspace, run_tasks, fake_embeddings):
+def test_helper_connections_follow_conn_max_age(workspace, run_tasks, fake_embeddings, monkeypatch):
     """The tests run with CONN_MAX_AGE 0: a helper closes its connection after each search."""
     use_fake_embeddings(workspace)
     upload(workspace, "prices.md", PRICES, run_tasks=run_tasks)
+    helper_backends = []
+    original = selectors.vector_candidates
 
-    def backends():
+    def record_backend(**kwargs):
+        found = original(**kwargs)
+        helper_backends.append(connection.connection.info.backend_pid)  # the helper thread's connection
+        return found
+
+    monkeypatch.setattr(selectors, "vector_candidates", record_backend)
+
+    def alive():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND pid <> pg_backend_pid()")
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [helper_backends[0]])
             return cursor.fetchone()[0]
 
     assert knowledge_search(workspace=workspace, query="drop-in class costs")[0].vector_rank == 1
+    assert len(helper_backends) == 1 and helper_backends[0] != connection.connection.info.backend_pid
     deadline = time.monotonic() + 5
-    while backends() and time.monotonic() < deadline:
+    while alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert backends() == 0
+    assert alive() == 0
 
 
 @pytest.mark.django_db(transaction=True)
