@@ -11,7 +11,10 @@ data), builds the queried workspace's partial HNSW index with the real code, the
 - PDF extraction + chunking pages/s, and local-model embedding chunks/s (when the extra is installed).
 
 Results are printed and written to BENCHMARKS.md under "## Retrieval". Data is reused between runs
-(same seed) unless --reload; the embedded Postgres is stopped at the end unless --keep.
+(same seed) unless --reload; the embedded Postgres is stopped at the end unless --keep. The bench
+server runs with shared_buffers 1GB unless --shared-buffers says otherwise (server configuration,
+stated in the output). `--queries-only` (about 30 s) measures latency and recall only and prints
+JSON; `--ef-sweep 100,150,200` adds hybrid latency and recall per hnsw.ef_search.
 """
 
 from __future__ import annotations
@@ -440,9 +443,9 @@ def write_markdown(results: dict) -> None:
     section = f"""## Retrieval
 
 Measured by `python bench/retrieval.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores
-(shared with other work), {results['pg'].split(',')[0]} with pgvector 0.6 (embedded; server settings
-shared_buffers {results['shared_buffers']}, effective_cache_size {results['effective_cache_size']}, otherwise
-defaults). Separate database under `var/bench/`; `KNOWLEDGE_SEARCH_THREADS` {results['search_threads']}.
+(shared with other work), {results['pg'].split(',')[0]} with pgvector 0.6 (embedded; server
+settings: shared_buffers {results['shared_buffers']}, effective_cache_size {results['effective_cache_size']}, otherwise defaults).
+Separate database under `var/bench/`; `KNOWLEDGE_SEARCH_THREADS` {results['search_threads']}.
 
 Data: 1,000,000 chunks in 10 workspaces ({', '.join(f'{s // 1000}k' for s in SIZES)}; the queried
 one holds 100k), 384-dim unit vectors in 100 clusters per workspace, ~60 synthetic words per chunk,
