@@ -295,10 +295,11 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
         vector_args = {"workspace": workspace, "provider": provider, "query": query, "query_vector": query_vector,
                        "depth": depth}
     # Hybrid: the vector side (query embedding included) runs on a helper thread's own connection
-    # while this thread runs the lexical side. Not inside a transaction: the helper could not see
-    # this connection's uncommitted chunks (knowledge.search_workers).
+    # while this thread runs the lexical side. Not inside a transaction (atomic block, or autocommit
+    # turned off): the helper could not see this connection's uncommitted chunks.
     pending = None
-    if mode == "hybrid" and vector_args is not None and not connection.in_atomic_block:
+    if (mode == "hybrid" and vector_args is not None and not connection.in_atomic_block
+            and connection.get_autocommit()):
         workers = search_workers()
         if workers is not None:
             pending = workers.try_submit(_vector_side, private_connection=True, **vector_args)

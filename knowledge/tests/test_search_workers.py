@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from knowledge import search_workers, selectors, services
@@ -73,6 +73,23 @@ def test_inside_a_transaction_the_search_stays_in_the_caller_and_sees_uncommitte
     results = knowledge_search(workspace=workspace, query="drop-in class costs")
     assert vector_side_threads == [(threading.current_thread().name, False)]
     assert results[0].vector_rank == 1 and results[0].lexical_rank == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_autocommit_off_the_search_stays_in_the_caller(workspace, run_tasks, fake_embeddings,
+                                                            vector_side_threads):
+    use_fake_embeddings(workspace)
+    transaction.set_autocommit(False)
+    try:
+        document = upload(workspace, "prices.md", PRICES).document  # not committed: only this connection sees it
+        services.document_revision_ingest(revision_id=document.revisions.get().pk)
+        services.chunks_embed_pending(workspace_id=workspace.pk)
+        results = knowledge_search(workspace=workspace, query="drop-in class costs")
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
+    assert vector_side_threads == [(threading.current_thread().name, False)]
+    assert results[0].vector_rank == 1
 
 
 @pytest.mark.django_db(transaction=True)
