@@ -11,7 +11,10 @@ data), builds the queried workspace's partial HNSW index with the real code, the
 - PDF extraction + chunking pages/s, and local-model embedding chunks/s (when the extra is installed).
 
 Results are printed and written to BENCHMARKS.md under "## Retrieval". Data is reused between runs
-(same seed) unless --reload; the embedded Postgres is stopped at the end unless --keep.
+(same seed) unless --reload; the embedded Postgres is stopped at the end unless --keep. The bench
+server runs with shared_buffers 1GB unless --shared-buffers says otherwise (server configuration,
+stated in the output). `--queries-only` (about 30 s) measures latency and recall only and prints
+JSON; `--ef-sweep 100,150,200` adds hybrid latency and recall per hnsw.ef_search.
 """
 
 from __future__ import annotations
@@ -120,6 +123,41 @@ def load(workspaces, documents):
         cursor.execute("VACUUM ANALYZE knowledge_chunk")
 
 
+def server_configure(*, shared_buffers: str | None, effective_cache_size: str | None) -> bool:
+    """Start the bench Postgres with the requested memory settings; True when this process started it.
+
+    Server configuration, not schema: ALTER SYSTEM writes var/bench/postgres/postgresql.auto.conf, so
+    the settings stay for later runs until changed again (every run reports what it measured with).
+    shared_buffers needs a restart, which only happens when the value differs.
+    """
+    import psycopg
+
+    from sidekick_project import embedded
+
+    var_dir = Path(os.environ["SIDEKICK_VAR_DIR"])
+    info = embedded.ensure_postgres(var_dir)
+    started = info.started_here
+    wanted = {"shared_buffers": shared_buffers, "effective_cache_size": effective_cache_size}
+    restart = False
+    with psycopg.connect(host=info.socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
+        for name, value in wanted.items():
+            if value is None:
+                continue
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            current = conn.execute("SELECT setting::bigint * pg_size_bytes(coalesce(unit, '1')) FROM pg_settings "
+                                   "WHERE name = %s", [name]).fetchone()[0]
+            target = conn.execute("SELECT pg_size_bytes(%s)", [value]).fetchone()[0]
+            if current != target:
+                restart = restart or name == "shared_buffers"
+        conn.execute("SELECT pg_reload_conf()")
+    if restart:
+        print(f"  restarting the bench Postgres with shared_buffers {shared_buffers}", flush=True)
+        embedded.stop_postgres(var_dir)
+        info = embedded.ensure_postgres(var_dir)
+        started = True
+    return started
+
+
 def percentile(values, q):
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
@@ -140,7 +178,23 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the bench Postgres running")
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--queries-only", action="store_true",
+                        help="measure the queries and recall only (no exact scans, PDF or local embeddings); "
+                             "prints the figures as JSON and leaves BENCHMARKS.md alone")
+    parser.add_argument("--shared-buffers", default="1GB", metavar="SIZE",
+                        help="server setting for the bench Postgres (default 1GB: the queried workspace's HNSW "
+                             "index, GIN index and heap fit); applied with ALTER SYSTEM and a restart when it "
+                             "differs; 'keep' leaves the server as configured")
+    parser.add_argument("--effective-cache-size", default=None, metavar="SIZE",
+                        help="planner setting for the bench Postgres (ALTER SYSTEM, reload); default: as configured")
+    parser.add_argument("--ef-sweep", default="", metavar="EF,EF,...",
+                        help="also measure hybrid latency and recall@10 at these hnsw.ef_search values "
+                             "(passes interleaved, two rounds), e.g. 100,150,200")
     args = parser.parse_args()
+    if args.queries_only:
+        args.no_write = True
+    started_postgres = server_configure(shared_buffers=None if args.shared_buffers == "keep" else args.shared_buffers,
+                                        effective_cache_size=args.effective_cache_size)
 
     import django
 
@@ -202,8 +256,10 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE knowledge_chunk")
             cursor.execute("SELECT pg_size_pretty(pg_relation_size(%s)), pg_size_pretty(pg_total_relation_size("
-                           "'knowledge_chunk')), current_setting('shared_buffers'), version()", [name])
-            results["hnsw_size"], results["table_size"], results["shared_buffers"], results["pg"] = cursor.fetchone()
+                           "'knowledge_chunk')), current_setting('shared_buffers'), current_setting('effective_cache_size'), "
+                           "version()", [name])
+            (results["hnsw_size"], results["table_size"], results["shared_buffers"],
+             results["effective_cache_size"], results["pg"]) = cursor.fetchone()
 
         # Queries: near a random cluster centre, words from that cluster's topic.
         centers, topics, labels, vectors, _ = workspace_data(0, SIZES[0], WORDS)
@@ -235,9 +291,8 @@ def main() -> int:
                 times.append((time.perf_counter() - started) * 1000)
             return times
 
-        # The first pass over the queries reads most of their pages into shared_buffers (128 MB, while
-        # the queried workspace's heap is ~300 MB); it is reported apart, then every mode is measured
-        # on a second pass (steady state).
+        # The first pass over the queries reads most of their pages into shared_buffers (empty after
+        # a restart); it is reported apart, then every mode is measured on a second pass (steady state).
         times = run("hybrid")
         results["hybrid_first_p50"] = round(statistics.median(times), 2)
         results["hybrid_first_p95"] = round(percentile(times, 95), 2)
@@ -256,11 +311,44 @@ def main() -> int:
                                        vector=vector.tolist(), limit=10)
             exact = id_array[np.argsort(-(vectors @ vector))[:10]]
             recalls.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+        results["load_average_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         results["recall_at_10"] = round(float(np.mean(recalls)), 4)
         results["recall_min"] = round(float(np.min(recalls)), 2)
         results["ef_search"] = settings.KNOWLEDGE_HNSW_EF_SEARCH
+        results["search_threads"] = settings.KNOWLEDGE_SEARCH_THREADS
         results["lexical_candidates"] = settings.KNOWLEDGE_LEXICAL_CANDIDATES
         print(f"  recall@10 {results['recall_at_10']} (min {results['recall_min']})", flush=True)
+
+        if args.ef_sweep:
+            sweep = [int(x) for x in args.ef_sweep.split(",")]
+            configured = settings.KNOWLEDGE_HNSW_EF_SEARCH
+            times = {ef: [] for ef in sweep}
+            for _ in range(2):
+                for ef in sweep:
+                    settings.KNOWLEDGE_HNSW_EF_SEARCH = ef
+                    times[ef] += run("hybrid")
+            rows = []
+            for ef in sweep:
+                settings.KNOWLEDGE_HNSW_EF_SEARCH = ef
+                found = []
+                for _, vector in queries:
+                    approx = vector_candidates(workspace_id=queried.pk, model=MODEL, dimension=DIM,
+                                               vector=vector.tolist(), limit=10)
+                    exact = id_array[np.argsort(-(vectors @ vector))[:10]]
+                    found.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+                rows.append({"ef_search": ef, "hybrid_p50": round(statistics.median(times[ef]), 2),
+                             "hybrid_p95": round(percentile(times[ef], 95), 2),
+                             "recall_at_10": round(float(np.mean(found)), 4), "recall_min": min(found),
+                             "queries_below_0.5": sum(r < 0.5 for r in found)})
+                print(f"  ef_search {ef}: {rows[-1]}", flush=True)
+            settings.KNOWLEDGE_HNSW_EF_SEARCH = configured
+            results["ef_sweep"] = rows
+
+        if args.queries_only:
+            import json
+
+            print(json.dumps(results), flush=True)
+            return 0
 
         # Exact scan at several sizes: the queried workspace with index scans off, and small tenants.
         exact_rows = []
@@ -292,7 +380,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        if not args.keep and "postgres" in getattr(settings, "EMBEDDED_STARTED", []):
+        if not args.keep and (started_postgres or "postgres" in getattr(settings, "EMBEDDED_STARTED", [])):
             from sidekick_project import embedded
 
             embedded.stop_postgres(settings.VAR_DIR)
@@ -355,18 +443,20 @@ def write_markdown(results: dict) -> None:
     section = f"""## Retrieval
 
 Measured by `python bench/retrieval.py` on {time.strftime('%Y-%m-%d')}: {platform.machine()}, {os.cpu_count()} cores
-(shared with other work), {results['pg'].split(',')[0]} with pgvector 0.6 (embedded, shared_buffers
-{results['shared_buffers']}, otherwise default settings). Separate database under `var/bench/`.
+(shared with other work), {results['pg'].split(',')[0]} with pgvector 0.6 (embedded; server
+settings: shared_buffers {results['shared_buffers']}, effective_cache_size {results['effective_cache_size']}, otherwise defaults).
+Separate database under `var/bench/`; `KNOWLEDGE_SEARCH_THREADS` {results['search_threads']}.
 
 Data: 1,000,000 chunks in 10 workspaces ({', '.join(f'{s // 1000}k' for s in SIZES)}; the queried
 one holds 100k), 384-dim unit vectors in 100 clusters per workspace, ~60 synthetic words per chunk,
 bulk-loaded with binary COPY (table with indexes: {results['table_size']}). {args_note(results)}
-Load average (1/5/15 min) when the measurement started: {results['load_average']}.
+Load average (1/5/15 min) when the measurement started: {results['load_average']}; after the recall
+pass: {results['load_average_end']}.
 
 | query (100k-chunk workspace, {len_queries(results)} queries, limit 8) | p50 | p95 |
 |---|---|---|
 | hybrid, first pass over the queries (pages not yet in shared_buffers) | {results['hybrid_first_p50']} ms | {results['hybrid_first_p95']} ms |
-| hybrid (`knowledge_search`: FTS + vector + RRF + chunk fetch) | {results['hybrid_p50']} ms | {results['hybrid_p95']} ms |
+| hybrid (`knowledge_search`: FTS, vector side on a helper thread at the same time, RRF, chunk fetch) | {results['hybrid_p50']} ms | {results['hybrid_p95']} ms |
 | lexical only (per-workspace partial GIN, at most {results['lexical_candidates']} chunks ranked) | {results['lexical_p50']} ms | {results['lexical_p95']} ms |
 | vector only (partial HNSW, ef_search {results['ef_search']}) | {results['vector_p50']} ms | {results['vector_p95']} ms |
 
@@ -416,7 +506,7 @@ def args_note(results) -> str:
         parts.append(f"Load took {results['load_seconds']} s")
     if "hnsw_build_seconds" in results:
         parts.append(f"the 100k partial HNSW index (m 16, ef_construction 64) built in {results['hnsw_build_seconds']} s")
-    return (", ".join(parts) + ".") if parts else ""
+    return (", ".join(parts) + ".") if parts else "Data and indexes reused from an earlier run (`var/bench`)."
 
 
 def len_queries(results) -> str:

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Workspace
@@ -24,6 +24,7 @@ from knowledge.models import (
     FaqRevision,
     KnowledgeSettings,
 )
+from knowledge.search_workers import search_workers
 from knowledge.vector_index import index_predicate
 
 logger = logging.getLogger(__name__)
@@ -218,12 +219,16 @@ def _lexical_candidates(*, workspace_id: int, language: str, query: str, limit: 
 
 
 def vector_candidates(*, workspace_id: int, model: str, dimension: int, vector: list[float],
-                      limit: int) -> list[tuple[int, float]]:
+                      limit: int, private_connection: bool = False) -> list[tuple[int, float]]:
     """Nearest chunks of one workspace by cosine distance, ``[(chunk_id, distance)]``.
 
     The predicate is inlined as literals (not bind parameters) so that Postgres can match the
     workspace's partial HNSW index when it exists; otherwise this is an exact scan of the workspace's
     rows. See knowledge.vector_index for the reasoning.
+
+    ``hnsw.ef_search`` is set with SET LOCAL in a transaction around the query (four round trips),
+    so it never leaks into the caller's session. ``private_connection=True`` (a search helper thread,
+    whose connection runs nothing else) sets it once per session instead: one round trip per query.
     """
     dim = int(dimension)
     predicate = index_predicate(workspace_id=workspace_id, model=model, dimension=dim)
@@ -231,10 +236,29 @@ def vector_candidates(*, workspace_id: int, model: str, dimension: int, vector: 
     sql = (f"SELECT id, (embedding::vector({dim})) <=> %s::vector({dim}) AS distance FROM knowledge_chunk "  # noqa: S608
            f"WHERE {predicate} ORDER BY (embedding::vector({dim})) <=> %s::vector({dim}) LIMIT %s")
     literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    ef_search = max(int(settings.KNOWLEDGE_HNSW_EF_SEARCH), limit)
+    if private_connection and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            # Remembered per psycopg connection object (not its id(), which a new one may reuse).
+            session, done = getattr(connection, "_knowledge_ef_search", (None, None))
+            if session is not connection.connection or done != ef_search:
+                cursor.execute(f"SET hnsw.ef_search = {ef_search}")
+                connection._knowledge_ef_search = (connection.connection, ef_search)
+            cursor.execute(sql, [literal, literal, limit])
+            return [(row[0], float(row[1])) for row in cursor.fetchall()]
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {max(int(settings.KNOWLEDGE_HNSW_EF_SEARCH), limit)}")
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {ef_search}")
         cursor.execute(sql, [literal, literal, limit])
         return [(row[0], float(row[1])) for row in cursor.fetchall()]
+
+
+def _vector_side(*, workspace: Workspace, provider, query: str, query_vector: list[float] | None, depth: int,
+                 private_connection: bool = False) -> list[tuple[int, float]]:
+    """Embed the query (unless given) and return the vector candidates. Raises EmbeddingError."""
+    if query_vector is None:
+        query_vector = texts_embed(workspace=workspace, provider=provider, texts=[query], purpose="query")[0]
+    return vector_candidates(workspace_id=workspace.pk, model=provider.model, dimension=provider.dimension,
+                             vector=query_vector, limit=depth, private_connection=private_connection)
 
 
 def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: str = "hybrid",
@@ -252,7 +276,10 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
       metadata (document title, revision, page, section, or FAQ id). An empty or stop-word-only
       query returns ``[]``.
     - ``query_vector`` skips embedding the query (benchmarks, or a caller that already has it).
-    - Cost: two indexed queries plus one embedding call for the query; no writes.
+    - Cost: two indexed queries plus one embedding call for the query; no writes. In hybrid mode,
+      outside a transaction, the vector side (embedding included) runs on a helper thread's own
+      connection at the same time as the lexical side (``KNOWLEDGE_SEARCH_THREADS``); inside a
+      transaction, or when every helper is busy, the two run one after the other in the caller.
     """
     if mode not in SEARCH_MODES:
         raise ValueError(f"mode must be one of {SEARCH_MODES}")
@@ -262,22 +289,38 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
     ks = knowledge_settings_for(workspace=workspace)
     depth = max(4 * limit, 40)
 
+    provider = workspace_provider(ks) if mode in ("hybrid", "vector") else None
+    vector_args = None
+    if provider is not None and provider.enabled:
+        vector_args = {"workspace": workspace, "provider": provider, "query": query, "query_vector": query_vector,
+                       "depth": depth}
+    # Hybrid: the vector side (query embedding included) runs on a helper thread's own connection
+    # while this thread runs the lexical side. Not inside a transaction (atomic block, or autocommit
+    # turned off): the helper could not see this connection's uncommitted chunks.
+    pending = None
+    if (mode == "hybrid" and vector_args is not None and not connection.in_atomic_block
+            and connection.get_autocommit()):
+        workers = search_workers()
+        if workers is not None:
+            pending = workers.try_submit(_vector_side, private_connection=True, **vector_args)
+
     lexical: list[tuple[int, float]] = []
     if mode in ("hybrid", "lexical"):
         lexical = _lexical_candidates(workspace_id=workspace.pk, language=ks.fts_language, query=query, limit=depth)
 
     vectors: list[tuple[int, float]] = []
-    if mode in ("hybrid", "vector"):
-        provider = workspace_provider(ks)
-        if provider.enabled:
-            try:
-                if query_vector is None:
-                    query_vector = texts_embed(workspace=workspace, provider=provider, texts=[query],
-                                               purpose="query")[0]
-                vectors = vector_candidates(workspace_id=workspace.pk, model=provider.model,
-                                            dimension=provider.dimension, vector=query_vector, limit=depth)
-            except EmbeddingError as exc:
-                logger.warning("knowledge_search: vector side skipped for workspace %s: %s", workspace.pk, exc)
+    if vector_args is not None:
+        try:
+            if pending is not None:
+                try:
+                    vectors = pending.result()
+                except DatabaseError as exc:  # e.g. the helper's connection was dropped: retry here
+                    logger.warning("knowledge_search: vector side failed on a helper thread, retrying: %s", exc)
+                    pending = None
+            if pending is None:
+                vectors = _vector_side(**vector_args)
+        except EmbeddingError as exc:
+            logger.warning("knowledge_search: vector side skipped for workspace %s: %s", workspace.pk, exc)
 
     fused: dict[int, dict] = {}
     for rank, (chunk_id, score) in enumerate(lexical, start=1):
@@ -290,27 +333,26 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
     if not best:
         return []
 
-    # Only the columns a citation needs: this runs on every draft (the hot path, BENCHMARKS.md).
+    # Only the columns a citation needs, as plain tuples (no model instances): this runs on every
+    # draft (the hot path, BENCHMARKS.md).
     rows = {
-        chunk.pk: chunk
-        for chunk in Chunk.objects.filter(workspace=workspace, pk__in=[chunk_id for chunk_id, _ in best])
-        .select_related("document", "revision").order_by()
-        .only("id", "text", "page", "section", "faq_id", "document_id", "revision_id", "document__title",
-              "revision__number")
+        row[0]: row
+        for row in Chunk.objects.filter(workspace=workspace, pk__in=[chunk_id for chunk_id, _ in best]).order_by()
+        .values_list("id", "text", "page", "section", "faq_id", "document_id", "document__title", "revision__number")
     }
     results = []
     for chunk_id, parts in best:
-        chunk = rows.get(chunk_id)
-        if chunk is None:  # replaced between the two queries
+        row = rows.get(chunk_id)
+        if row is None:  # replaced between the two queries
             continue
+        _, text, page, section, faq_id, document_id, document_title, revision_number = row
         results.append(RetrievedChunk(
-            chunk_id=chunk.pk, text=chunk.text, score=round(parts["score"], 6),
+            chunk_id=chunk_id, text=text, score=round(parts["score"], 6),
             lexical_rank=parts.get("lexical_rank"), lexical_score=parts.get("lexical_score"),
             vector_rank=parts.get("vector_rank"), vector_distance=parts.get("vector_distance"),
-            source="faq" if chunk.faq_id else "document",
-            document_id=chunk.document_id, document_title=chunk.document.title if chunk.document else "FAQ",
-            revision_number=chunk.revision.number if chunk.revision else None,
-            page=chunk.page, section=chunk.section, faq_id=chunk.faq_id,
+            source="faq" if faq_id else "document",
+            document_id=document_id, document_title=document_title if document_id is not None else "FAQ",
+            revision_number=revision_number, page=page, section=section, faq_id=faq_id,
         ))
     return results
 

@@ -182,3 +182,20 @@ def test_trigram_similarity_matches_pg_trgm_definition():
     # pg_trgm: similarity('word', 'two words') = 0.363636 (4 shared of 11 trigrams)
     assert trigram_similarity("word", "two words") == pytest.approx(0.363636, abs=1e-5)
     assert trigram_similarity("", "anything") == 0.0
+
+
+@pytest.mark.django_db
+def test_faq_and_document_chunks_carry_their_citation_fields(three_tenants):
+    from knowledge.models import FaqEntry
+
+    workspace = three_tenants[0]
+    results = knowledge_search(workspace=workspace, query="Do you sell gift cards? shared paragraph", limit=50,
+                               mode="lexical")
+    faq = FaqEntry.objects.get(workspace=workspace)
+    faq_hits = [r for r in results if r.source == "faq"]
+    assert [(r.faq_id, r.document_id, r.document_title, r.revision_number, r.page) for r in faq_hits] == [
+        (faq.pk, None, "FAQ", None, None)]
+    documents = [r for r in results if r.source == "document"]
+    assert documents and all(r.faq_id is None and r.revision_number == 1 and r.document_title.startswith("doc")
+                             for r in documents)
+    assert {r.document_id for r in documents} <= set(workspace.knowledge_documents.values_list("pk", flat=True))
