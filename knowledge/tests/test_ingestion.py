@@ -4,6 +4,7 @@ from django.test import override_settings
 from knowledge import services
 from knowledge.models import Chunk, Document, DocumentRevision, DocumentStatus, RevisionStatus
 from knowledge.samples import build_pdf, encrypt_pdf
+from knowledge.services import documents
 from knowledge.tests.conftest import use_fake_embeddings
 from knowledge.tests.helpers import upload
 
@@ -155,13 +156,13 @@ def test_ingest_task_is_idempotent_and_superseded_revisions_are_skipped(workspac
 
 def test_progress_is_reported_while_ingesting(workspace, monkeypatch):
     seen = []
-    original = services._Progress.set
+    original = documents._Progress.set
 
     def spy(self, value):
         original(self, value)
         seen.append(Document.objects.get(pk=self.document_id).progress)
 
-    monkeypatch.setattr(services._Progress, "set", spy)
+    monkeypatch.setattr(documents._Progress, "set", spy)
     pages = [[f"Page {n}", f"Text on page number {n} of the handbook."] for n in range(1, 21)]
     outcome = upload(workspace, "handbook.pdf", build_pdf(pages))
     assert Document.objects.get(pk=outcome.document.pk).status == DocumentStatus.QUEUED

@@ -1,112 +1,31 @@
-"""Writes for the knowledge base: settings, documents and their revisions, FAQ entries, chunks.
-
-Side effects (ingestion, embedding, index builds) are enqueued on commit; the ingestion itself is
-``document_revision_ingest``, run by ``knowledge.tasks``. Audit events are written for admin actions.
-"""
+"""Documents: upload, restore and delete revisions, and ingest them (extract, chunk, embed, swap)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePath
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchVector
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import User, Workspace
 from accounts.services import audit_event_record
-from integrations.embeddings import EmbeddingError, Provider
+from integrations.embeddings import EmbeddingError
 from knowledge import chunking
 from knowledge.embedding import texts_embed, workspace_provider
 from knowledge.extraction import IngestionError, detect_kind, extract, human_size
-from knowledge.models import (
-    Chunk,
-    Document,
-    DocumentRevision,
-    DocumentStatus,
-    FaqEntry,
-    FaqRevision,
-    KnowledgeSettings,
-    RevisionStatus,
-)
-from knowledge.selectors import knowledge_settings_for, normalize_question
+from knowledge.models import Chunk, Document, DocumentRevision, DocumentStatus, RevisionStatus
+from knowledge.selectors import knowledge_settings_for
+from knowledge.services.chunks import embedding_input, enqueue_on_commit, search_vector
 
 logger = logging.getLogger(__name__)
 
-
-def _enqueue(task_name: str, *args) -> None:
-    """Send a knowledge task after the current transaction commits."""
-    from knowledge import tasks
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
-
-
-# --- Settings --------------------------------------------------------------------------------------
-
-@transaction.atomic
-def knowledge_settings_update(*, workspace: Workspace, actor: User | None, embedding_provider: str,
-                              embedding_model: str = "", embedding_dimension: int = 0,
-                              embedding_base_url: str = "", embedding_api_key: str | None = None,
-                              fts_language: str = "english") -> KnowledgeSettings:
-    """Save the workspace's retrieval settings. ``embedding_api_key=None`` keeps the stored key.
-
-    Changing the embedding identity (provider, model or dimension) re-embeds every chunk in the
-    background; until a chunk is re-embedded it is found by full-text search only. Changing the
-    language recomputes the full-text vectors.
-    """
-    ks = KnowledgeSettings.objects.select_for_update().filter(workspace=workspace).first()
-    if ks is None:
-        ks = knowledge_settings_for(workspace=workspace)
-        ks.save()
-        ks = KnowledgeSettings.objects.select_for_update().get(pk=ks.pk)
-    before = (workspace_provider(ks).model, workspace_provider(ks).dimension, ks.fts_language)
-    if embedding_provider == Provider.OPENAI_COMPATIBLE:
-        if not (embedding_model and embedding_dimension and embedding_base_url):
-            raise ValidationError("An OpenAI-compatible provider needs a base URL, a model and a dimension.")
-    ks.embedding_provider = embedding_provider
-    ks.embedding_model = embedding_model if embedding_provider == Provider.OPENAI_COMPATIBLE else ""
-    ks.embedding_dimension = embedding_dimension if embedding_provider == Provider.OPENAI_COMPATIBLE else 0
-    ks.embedding_base_url = embedding_base_url if embedding_provider == Provider.OPENAI_COMPATIBLE else ""
-    if embedding_api_key is not None:
-        ks.embedding_api_key = embedding_api_key
-    ks.fts_language = fts_language
-    ks.full_clean(exclude=["workspace"])
-    ks.save()
-    provider = workspace_provider(ks)
-    after = (provider.model, provider.dimension, ks.fts_language)
-    audit_event_record(verb="knowledge.settings_changed", workspace=workspace, actor=actor, target=ks,
-                       data={"provider": ks.embedding_provider, "model": provider.model,
-                             "dimension": provider.dimension, "fts_language": ks.fts_language,
-                             "api_key_changed": embedding_api_key is not None})
-    if before[:2] != after[:2]:
-        _enqueue("chunks_embed_pending", workspace.pk)
-    if before[2] != after[2]:
-        _enqueue("chunks_fts_refresh", workspace.pk)
-    return ks
-
-
-def _search_vector(language: str):
-    # The body outweighs the context (title › section): the title is on every chunk of a document, so
-    # weighting it high made one word of a title match every chunk (hit@5 29 → 31/35 on the samples).
-    return SearchVector("context", weight="D", config=language) + SearchVector("text", weight="A", config=language)
-
-
-def chunks_fts_refresh(*, workspace_id: int) -> int:
-    """Recompute every chunk's tsvector with the workspace's current language."""
-    language = knowledge_settings_for(workspace=Workspace(pk=workspace_id)).fts_language
-    return Chunk.objects.filter(workspace_id=workspace_id).update(search_vector=_search_vector(language))
-
-
-# --- Documents: upload, restore, delete ------------------------------------------------------------
 
 @dataclass
 class UploadOutcome:
@@ -127,7 +46,7 @@ class UploadOutcome:
         return f"{self.document.title} was replaced by revision {self.revision.number}; indexing it now."
 
 
-def _read_upload(upload, limit: int) -> bytes:
+def read_upload(upload, limit: int) -> bytes:
     """At most ``limit + 1`` bytes, so an oversized upload is detected without reading all of it."""
     if hasattr(upload, "seek"):
         upload.seek(0)
@@ -166,7 +85,7 @@ def document_upload(*, workspace: Workspace, upload, actor: User | None, title: 
     """
     filename = PurePath(getattr(upload, "name", "") or "upload").name[:255]
     limit = settings.KNOWLEDGE_MAX_UPLOAD_MB * 1024 * 1024
-    content = _read_upload(upload, limit)
+    content = read_upload(upload, limit)
     digest = hashlib.sha256(content).hexdigest()
 
     if document is None:
@@ -209,7 +128,7 @@ def document_upload(*, workspace: Workspace, upload, actor: User | None, title: 
     audit_event_record(verb="knowledge.document_uploaded", workspace=workspace, actor=actor, target=document,
                        data={"filename": filename, "revision": revision.number, "sha256": digest,
                              "size": revision.size})
-    _enqueue("document_revision_ingest", revision.pk)
+    enqueue_on_commit("document_revision_ingest", revision.pk)
     return UploadOutcome(document=document, revision=revision, created=created)
 
 
@@ -246,7 +165,7 @@ def document_revision_restore(*, revision: DocumentRevision, actor: User | None)
                                                    updated_at=timezone.now())
     audit_event_record(verb="knowledge.document_restored", workspace=document.workspace, actor=actor,
                        target=document, data={"from_revision": source.number, "revision": copy.number})
-    _enqueue("document_revision_ingest", copy.pk)
+    enqueue_on_commit("document_revision_ingest", copy.pk)
     return copy
 
 
@@ -330,7 +249,7 @@ def document_revision_ingest(*, revision_id: int) -> str:
         try:
             embedded = texts_embed(
                 workspace=workspace, provider=provider, purpose="ingest",
-                texts=[_embedding_input(draft.context, draft.text) for draft in missing],
+                texts=[embedding_input(draft.context, draft.text) for draft in missing],
                 on_batch=lambda done, total: progress.set(42 + 53 * done / max(total, 1)),
             )
             vectors = {draft.key: vector for draft, vector in zip(missing, embedded, strict=True)}
@@ -360,13 +279,9 @@ def document_revision_ingest(*, revision_id: int) -> str:
         _revision_finish(revision, RevisionStatus.INDEXED)
         if provider.enabled:
             # Kept chunks may carry an older model's vectors; the embedder is a no-op when none do.
-            _enqueue("chunks_embed_pending", workspace.pk)
-        _enqueue("vector_index_ensure", workspace.pk)  # also the per-workspace full-text index
+            enqueue_on_commit("chunks_embed_pending", workspace.pk)
+        enqueue_on_commit("vector_index_ensure", workspace.pk)  # also the per-workspace full-text index
     return RevisionStatus.INDEXED
-
-
-def _embedding_input(context: str, text: str) -> str:
-    return f"{context}\n{text}" if context else text
 
 
 def _chunks_swap(*, document: Document, revision: DocumentRevision, drafts, vectors, provider, language) -> None:
@@ -391,7 +306,7 @@ def _chunks_swap(*, document: Document, revision: DocumentRevision, drafts, vect
         Chunk.objects.bulk_update(kept, ["position", "context", "revision"], batch_size=500)
     if new:
         Chunk.objects.bulk_create(new, batch_size=500)
-    Chunk.objects.filter(document=document).update(search_vector=_search_vector(language))
+    Chunk.objects.filter(document=document).update(search_vector=search_vector(language))
 
 
 def _revision_finish(revision: DocumentRevision, status: str, error: str = "") -> None:
@@ -417,203 +332,3 @@ def revisions_requeue_stuck() -> list[int]:
     DocumentRevision.objects.filter(pk__in=stuck, status=RevisionStatus.PROCESSING).update(
         status=RevisionStatus.QUEUED, claimed_at=None)
     return stuck
-
-
-# --- Embeddings ------------------------------------------------------------------------------------
-
-def chunks_embed_pending(*, workspace_id: int, max_chunks: int = 2000) -> int:
-    """Embed up to ``max_chunks`` chunks that lack a vector for the workspace's current model.
-
-    Used after an FAQ edit, a model change, or a failed embedding. Returns how many chunks remain
-    (the task re-enqueues itself while some do). Raises EmbeddingError for the task to retry.
-    """
-    workspace = Workspace.objects.get(pk=workspace_id)
-    ks = knowledge_settings_for(workspace=workspace)
-    provider = workspace_provider(ks)
-    if not provider.enabled:
-        return 0
-    current = Q(embedding_model=provider.model, embedding_dimension=provider.dimension, embedding__isnull=False)
-    pending = Chunk.objects.filter(workspace_id=workspace_id).exclude(current)
-    batch = list(pending.order_by("pk").values_list("pk", "context", "text")[:max_chunks])
-    step = max(1, provider.max_batch)
-    for start in range(0, len(batch), step):
-        part = batch[start:start + step]
-        embedded = texts_embed(workspace=workspace, provider=provider, purpose="ingest",
-                               texts=[_embedding_input(context, text) for _, context, text in part])
-        with transaction.atomic():
-            for (pk, _, _), vector in zip(part, embedded, strict=True):
-                Chunk.objects.filter(pk=pk).update(embedding=vector, embedding_model=provider.model,
-                                                   embedding_dimension=provider.dimension)
-    # Documents whose note said "full-text only" are now fully embedded.
-    Document.objects.filter(workspace_id=workspace_id, error__startswith="Indexed for full-text search only").exclude(
-        chunks__in=Chunk.objects.filter(workspace_id=workspace_id).exclude(current)).update(error="")
-    return pending.count()
-
-
-# --- FAQ -------------------------------------------------------------------------------------------
-
-def _faq_clean(question: str, answer: str) -> tuple[str, str]:
-    question, answer = (question or "").strip(), (answer or "").strip()
-    if not question or not answer:
-        raise ValidationError("An FAQ entry needs both a question and an answer.")
-    if len(question) > 500 or len(answer) > 10000:
-        raise ValidationError("Keep questions under 500 and answers under 10,000 characters.")
-    return question, answer
-
-
-def _faq_chunk_sync(*, faq: FaqEntry, language: str) -> None:
-    """One chunk per active FAQ entry; kept as is when the text did not change."""
-    if not faq.is_active:
-        Chunk.objects.filter(faq=faq).delete()
-        return
-    draft = chunking.faq_chunk(question=faq.question, answer=faq.answer)
-    Chunk.objects.filter(faq=faq).exclude(key=draft.key).delete()
-    chunk, created = Chunk.objects.get_or_create(
-        faq=faq, key=draft.key,
-        defaults={"workspace_id": faq.workspace_id, "text": draft.text, "context": draft.context,
-                  "section": draft.section},
-    )
-    if created:
-        Chunk.objects.filter(pk=chunk.pk).update(search_vector=_search_vector(language))
-
-
-def _faq_revision_add(*, faq: FaqEntry, action: str, actor: User | None,
-                      restored_from: FaqRevision | None = None) -> FaqRevision:
-    return FaqRevision.objects.create(faq=faq, number=faq.revision_number, question=faq.question, answer=faq.answer,
-                                      is_active=faq.is_active, action=action, restored_from=restored_from,
-                                      created_by=actor)
-
-
-def _after_faq_change(faq: FaqEntry) -> None:
-    ks = knowledge_settings_for(workspace=faq.workspace)
-    _faq_chunk_sync(faq=faq, language=ks.fts_language)
-    if workspace_provider(ks).enabled and faq.is_active:
-        _enqueue("chunks_embed_pending", faq.workspace_id)
-
-
-@transaction.atomic
-def faq_create(*, workspace: Workspace, question: str, answer: str, actor: User | None,
-               action: str = FaqRevision.Action.CREATED, audit: bool = True) -> FaqEntry:
-    question, answer = _faq_clean(question, answer)
-    faq = FaqEntry.objects.create(workspace=workspace, question=question, answer=answer,
-                                  question_normalized=normalize_question(question))
-    _faq_revision_add(faq=faq, action=action, actor=actor)
-    _after_faq_change(faq)
-    if audit:
-        audit_event_record(verb="knowledge.faq_created", workspace=workspace, actor=actor, target=faq,
-                           data={"question": question[:200]})
-    return faq
-
-
-@transaction.atomic
-def faq_update(*, faq: FaqEntry, question: str, answer: str, actor: User | None,
-               action: str = FaqRevision.Action.EDITED, audit: bool = True) -> FaqEntry:
-    """Edit an entry: a new revision when the text changed, nothing otherwise."""
-    question, answer = _faq_clean(question, answer)
-    faq = FaqEntry.objects.select_for_update().get(pk=faq.pk)
-    if faq.question == question and faq.answer == answer and faq.is_active:
-        return faq
-    faq.question, faq.answer, faq.is_active = question, answer, True
-    faq.question_normalized = normalize_question(question)
-    faq.revision_number = F("revision_number") + 1
-    faq.save()
-    faq.refresh_from_db()
-    _faq_revision_add(faq=faq, action=action, actor=actor)
-    _after_faq_change(faq)
-    if audit:
-        audit_event_record(verb="knowledge.faq_edited", workspace=faq.workspace, actor=actor, target=faq,
-                           data={"revision": faq.revision_number})
-    return faq
-
-
-@transaction.atomic
-def faq_delete(*, faq: FaqEntry, actor: User | None) -> FaqEntry:
-    """Soft-delete: the entry leaves retrieval, its history stays and can be restored."""
-    faq = FaqEntry.objects.select_for_update().get(pk=faq.pk)
-    if not faq.is_active:
-        return faq
-    faq.is_active = False
-    faq.revision_number = F("revision_number") + 1
-    faq.save()
-    faq.refresh_from_db()
-    _faq_revision_add(faq=faq, action=FaqRevision.Action.DELETED, actor=actor)
-    _after_faq_change(faq)
-    audit_event_record(verb="knowledge.faq_deleted", workspace=faq.workspace, actor=actor, target=faq)
-    return faq
-
-
-@transaction.atomic
-def faq_revision_restore(*, revision: FaqRevision, actor: User | None) -> FaqEntry:
-    """Bring an entry back to an earlier revision's text and state, as a new revision."""
-    faq = FaqEntry.objects.select_for_update().get(pk=revision.faq_id)
-    faq.question, faq.answer, faq.is_active = revision.question, revision.answer, revision.is_active
-    faq.question_normalized = normalize_question(revision.question)
-    faq.revision_number = F("revision_number") + 1
-    faq.save()
-    faq.refresh_from_db()
-    _faq_revision_add(faq=faq, action=FaqRevision.Action.RESTORED, actor=actor, restored_from=revision)
-    _after_faq_change(faq)
-    audit_event_record(verb="knowledge.faq_restored", workspace=faq.workspace, actor=actor, target=faq,
-                       data={"from_revision": revision.number, "revision": faq.revision_number})
-    return faq
-
-
-@dataclass
-class FaqImportResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-FAQ_IMPORT_MAX_ROWS = 2000
-
-
-@transaction.atomic
-def faq_import_csv(*, workspace: Workspace, upload, actor: User | None) -> FaqImportResult:
-    """Import ``question,answer`` rows (header required). A row whose normalised question matches an
-    active entry updates it; others are created. All or nothing: any bad row aborts the import."""
-    raw = _read_upload(upload, 2 * 1024 * 1024)
-    if len(raw) > 2 * 1024 * 1024:
-        raise ValidationError("The CSV file is larger than 2 MB; split it.")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationError("The CSV file must be UTF-8 encoded.") from None
-    reader = csv.DictReader(io.StringIO(text))
-    headers = {(name or "").strip().lower() for name in (reader.fieldnames or [])}
-    if not {"question", "answer"} <= headers:
-        raise ValidationError("The CSV needs a header row with 'question' and 'answer' columns.")
-    result = FaqImportResult()
-    rows = []
-    for line, row in enumerate(reader, start=2):
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
-        if not row.get("question") and not row.get("answer"):
-            continue
-        if not row.get("question") or not row.get("answer"):
-            result.errors.append(f"line {line}: both question and answer are required")
-            continue
-        rows.append(row)
-    if len(rows) > FAQ_IMPORT_MAX_ROWS:
-        raise ValidationError(f"At most {FAQ_IMPORT_MAX_ROWS} rows per import.")
-    if result.errors:
-        raise ValidationError(["Nothing was imported:"] + result.errors[:20])
-    if not rows:
-        raise ValidationError("The CSV has no rows.")
-    existing = {faq.question_normalized: faq for faq in FaqEntry.objects.filter(workspace=workspace, is_active=True)}
-    for row in rows:
-        faq = existing.get(normalize_question(row["question"]))
-        if faq is None:
-            faq = faq_create(workspace=workspace, question=row["question"], answer=row["answer"], actor=actor,
-                             action=FaqRevision.Action.IMPORTED, audit=False)
-            existing[faq.question_normalized] = faq
-            result.created += 1
-        elif faq.question == row["question"] and faq.answer == row["answer"]:
-            result.unchanged += 1
-        else:
-            faq_update(faq=faq, question=row["question"], answer=row["answer"], actor=actor,
-                       action=FaqRevision.Action.IMPORTED, audit=False)
-            result.updated += 1
-    audit_event_record(verb="knowledge.faq_imported", workspace=workspace, actor=actor,
-                       data={"created": result.created, "updated": result.updated, "unchanged": result.unchanged})
-    return result

@@ -1,0 +1,65 @@
+"""Chunks: the on-commit task helper, full-text vectors and embeddings shared by documents and FAQs."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.search import SearchVector
+from django.db import transaction
+from django.db.models import Q
+
+from accounts.models import Workspace
+from knowledge.embedding import texts_embed, workspace_provider
+from knowledge.models import Chunk, Document
+from knowledge.selectors import knowledge_settings_for
+
+
+def enqueue_on_commit(task_name: str, *args) -> None:
+    """Send a knowledge task after the current transaction commits."""
+    from knowledge import tasks
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def search_vector(language: str):
+    # The body outweighs the context (title › section): the title is on every chunk of a document, so
+    # weighting it high made one word of a title match every chunk (hit@5 29 → 31/35 on the samples).
+    return SearchVector("context", weight="D", config=language) + SearchVector("text", weight="A", config=language)
+
+
+def chunks_fts_refresh(*, workspace_id: int) -> int:
+    """Recompute every chunk's tsvector with the workspace's current language."""
+    language = knowledge_settings_for(workspace=Workspace(pk=workspace_id)).fts_language
+    return Chunk.objects.filter(workspace_id=workspace_id).update(search_vector=search_vector(language))
+
+
+def embedding_input(context: str, text: str) -> str:
+    return f"{context}\n{text}" if context else text
+
+
+def chunks_embed_pending(*, workspace_id: int, max_chunks: int = 2000) -> int:
+    """Embed up to ``max_chunks`` chunks that lack a vector for the workspace's current model.
+
+    Used after an FAQ edit, a model change, or a failed embedding. Returns how many chunks remain
+    (the task re-enqueues itself while some do). Raises EmbeddingError for the task to retry.
+    """
+    workspace = Workspace.objects.get(pk=workspace_id)
+    ks = knowledge_settings_for(workspace=workspace)
+    provider = workspace_provider(ks)
+    if not provider.enabled:
+        return 0
+    current = Q(embedding_model=provider.model, embedding_dimension=provider.dimension, embedding__isnull=False)
+    pending = Chunk.objects.filter(workspace_id=workspace_id).exclude(current)
+    batch = list(pending.order_by("pk").values_list("pk", "context", "text")[:max_chunks])
+    step = max(1, provider.max_batch)
+    for start in range(0, len(batch), step):
+        part = batch[start:start + step]
+        embedded = texts_embed(workspace=workspace, provider=provider, purpose="ingest",
+                               texts=[embedding_input(context, text) for _, context, text in part])
+        with transaction.atomic():
+            for (pk, _, _), vector in zip(part, embedded, strict=True):
+                Chunk.objects.filter(pk=pk).update(embedding=vector, embedding_model=provider.model,
+                                                   embedding_dimension=provider.dimension)
+    # Documents whose note said "full-text only" are now fully embedded.
+    Document.objects.filter(workspace_id=workspace_id, error__startswith="Indexed for full-text search only").exclude(
+        chunks__in=Chunk.objects.filter(workspace_id=workspace_id).exclude(current)).update(error="")
+    return pending.count()
