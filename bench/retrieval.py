@@ -305,12 +305,17 @@ def main() -> int:
             results[f"{mode}_p95"] = round(percentile(times, 95), 2)
             print(f"  {mode:7s} p50 {results[f'{mode}_p50']:6.2f} ms  p95 {results[f'{mode}_p95']:6.2f} ms", flush=True)
 
-        recalls = []
-        for _, vector in queries:
-            approx = vector_candidates(workspace_id=queried.pk, model=MODEL, dimension=DIM,
-                                       vector=vector.tolist(), limit=10)
-            exact = id_array[np.argsort(-(vectors @ vector))[:10]]
-            recalls.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+        def recalls_at_10() -> list[float]:
+            """Per query: the share of the exact top 10 (numpy) that the vector side returns."""
+            found = []
+            for _, vector in queries:
+                approx = vector_candidates(workspace_id=queried.pk, model=MODEL, dimension=DIM,
+                                           vector=vector.tolist(), limit=10)
+                exact = id_array[np.argsort(-(vectors @ vector))[:10]]
+                found.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+            return found
+
+        recalls = recalls_at_10()
         results["load_average_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         results["recall_at_10"] = round(float(np.mean(recalls)), 4)
         results["recall_min"] = round(float(np.min(recalls)), 2)
@@ -330,12 +335,7 @@ def main() -> int:
             rows = []
             for ef in sweep:
                 settings.KNOWLEDGE_HNSW_EF_SEARCH = ef
-                found = []
-                for _, vector in queries:
-                    approx = vector_candidates(workspace_id=queried.pk, model=MODEL, dimension=DIM,
-                                               vector=vector.tolist(), limit=10)
-                    exact = id_array[np.argsort(-(vectors @ vector))[:10]]
-                    found.append(len({i for i, _ in approx} & set(exact.tolist())) / 10)
+                found = recalls_at_10()
                 rows.append({"ef_search": ef, "hybrid_p50": round(statistics.median(times[ef]), 2),
                              "hybrid_p95": round(percentile(times[ef], 95), 2),
                              "recall_at_10": round(float(np.mean(found)), 4), "recall_min": min(found),
