@@ -1,4 +1,6 @@
-"""The intake INSERT (services.webhook_event_store), below the view."""
+"""The intake INSERT (services.webhook_event_store) and the relay's batching, below the view."""
+
+import queue
 
 import psycopg
 import pytest
@@ -76,3 +78,19 @@ def test_store_does_not_retry_on_a_fresh_connection(monkeypatch, submitted):
     with pytest.raises(OperationalError):
         services.webhook_event_store(body=b"{}", signed_by="instagram")
     assert len(attempts) == 1
+
+
+def test_relay_takes_everything_that_arrived_during_the_linger(monkeypatch):
+    monkeypatch.setattr(relay, "LINGER_SECONDS", 0)
+    q: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for n in range(2, 131):
+        q.put(n)
+    assert relay._drain(q, 1) == list(range(1, 131))
+
+
+def test_relay_publishes_a_backlog_as_several_tasks(monkeypatch):
+    published: list[list[int]] = []
+    monkeypatch.setattr(relay, "publish", published.append)
+    relay.publish_in_batches(list(range(120)))
+    assert [len(batch) for batch in published] == [relay.MAX_BATCH, relay.MAX_BATCH, 20]
+    assert sum(published, []) == list(range(120))
