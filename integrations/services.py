@@ -36,6 +36,9 @@ _EVENT_INSERT = (
 )
 
 
+_PREPARE_ONLY_WHEN_ASKED = 2**31 - 1  # psycopg's automatic preparation after N runs, N never reached
+
+
 def webhook_event_store(*, body: bytes, signed_by: str, error: str = "") -> int:
     """Keep a verified delivery durably; enqueue its processing once committed. Returns the event id.
 
@@ -74,7 +77,13 @@ def _event_insert(params: list) -> int:
         try:
             with connection.wrap_database_errors:
                 connection.ensure_connection()
-                with psycopg.Cursor(connection.connection) as cursor:
+                raw = connection.connection
+                if raw.prepare_threshold is None:
+                    # Django turns preparation off (None), and then psycopg ignores prepare=True too.
+                    # Django's own cursors bind client-side and never prepare whatever this says, so
+                    # "only when asked" changes nothing for them.
+                    raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+                with psycopg.Cursor(raw) as cursor:
                     cursor.execute(_EVENT_INSERT, params, prepare=True)
                     return cursor.fetchone()[0]
         except (OperationalError, InterfaceError):

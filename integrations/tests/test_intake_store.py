@@ -29,6 +29,17 @@ def test_store_writes_every_column_like_a_model_save(submitted, django_capture_o
 
 
 @pytest.mark.django_db
+def test_store_prepares_its_insert_once_per_connection(submitted):
+    for _n in range(3):
+        services.webhook_event_store(body=b"{}", signed_by="instagram")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       [f"INSERT INTO {WebhookEvent._meta.db_table} %"])
+        assert cursor.fetchone()[0] == 1
+    assert WebhookEvent.objects.count() == 3
+
+
+@pytest.mark.django_db
 def test_store_keeps_a_failed_event_without_enqueueing_it(submitted, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         event_id = services.webhook_event_store(body=b"{", signed_by="meta", error="malformed JSON: x")
