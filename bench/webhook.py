@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -150,24 +151,27 @@ LUA_SCRIPT = BASE_DIR / "bench" / "webhook.lua"
 
 
 def run_wrk(port: int, path: str, bodies: list[tuple[bytes, str | None]], seconds: float, connections: int,
-            threads: int, requests_file: Path) -> dict:
+            threads: int, requests_file: Path, workers: int) -> dict:
     """One closed-loop round with wrk; each request in ``bodies`` is sent at most once."""
     with open(requests_file, "wb") as out:
         for body, sig in bodies:
             assert b"\n" not in body and b"\t" not in body  # json.dumps without indent: one line
             out.write((sig or "").encode() + b"\t" + body + b"\n")
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency",
          "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}{path}", "--", str(requests_file), str(threads)],
-        capture_output=True, text=True)
-    match = re.search(r"^WRK_JSON (\{.*\})$", proc.stdout, re.MULTILINE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(min(1.0, seconds / 2))
+    spread = connections_per_worker(port, workers)
+    stdout, stderr = proc.communicate()
+    match = re.search(r"^WRK_JSON (\{.*\})$", stdout, re.MULTILINE)
     if proc.returncode or not match:
-        raise SystemExit(f"wrk failed ({proc.returncode}) or printed no summary:\n{proc.stdout}\n{proc.stderr}")
+        raise SystemExit(f"wrk failed ({proc.returncode}) or printed no summary:\n{stdout}\n{stderr}")
     raw = json.loads(match.group(1))
     if raw["out_of_requests"]:
         raise SystemExit(f"wrk ran out of distinct requests ({len(bodies)}): raise --max-requests")
     # wrk's own --latency table, for the record (and a cross-check of the exact figures above).
-    table = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", proc.stdout, re.MULTILINE))
+    table = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", stdout, re.MULTILINE))
     socket_errors = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"]
     return {
         "requests": raw["requests"], "rps": raw["requests"] / (raw["duration_us"] / 1e6),
@@ -175,8 +179,24 @@ def run_wrk(port: int, path: str, bodies: list[tuple[bytes, str | None]], second
         # wrk counts 2xx/3xx as good; the webhook and the bare view answer 200 or an error status.
         "statuses": {200: raw["requests"] - raw["non_2xx_3xx"], "other": raw["non_2xx_3xx"],
                      "socket_errors": socket_errors},
-        "wrk_latency_table": table,
+        "wrk_latency_table": table, "connections_per_worker": spread,
     }
+
+
+def connections_per_worker(port: int, workers: int) -> str:
+    """How the kernel spread the keep-alive connections over the gunicorn workers, e.g. "9/7".
+
+    Each connection stays with the worker that accepted it, and which one does is up to the race for
+    accept(): a round can start 16/0. With 8 threads per worker, the surplus connections then wait for
+    a thread, which is one reason rounds of the same run differ.
+    """
+    if not shutil.which("ss"):
+        return "?"
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    counts = sorted(Counter(re.findall(r"pid=(\d+)", out)).values(), reverse=True)
+    counts += [0] * (workers - len(counts))
+    return "/".join(map(str, counts))
 
 
 def wait_for(port: int, timeout: float = 30) -> None:
@@ -242,7 +262,8 @@ def main() -> int:
 
     def one_round(path: str, bodies: list[tuple[bytes, str | None]], seconds: float) -> dict:
         if generator == "wrk":
-            return run_wrk(port, path, bodies, seconds, args.connections, args.wrk_threads, requests_file)
+            return run_wrk(port, path, bodies, seconds, args.connections, args.wrk_threads, requests_file,
+                           args.workers)
         return asyncio.run(load(port, [request_bytes(path, b, s) for b, s in bodies], seconds, args.connections))
 
     try:
@@ -258,7 +279,9 @@ def main() -> int:
                 result = one_round(path, round_bodies, args.seconds)
                 results[name].append(result)
                 print(f"round {round_ + 1} {name:8} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
-                      f"p99 {result['p99_ms']:6.2f} ms  statuses {result['statuses']}", flush=True)
+                      f"p99 {result['p99_ms']:6.2f} ms  statuses {result['statuses']}"
+                      + (f"  connections per worker {result['connections_per_worker']}"
+                         if "connections_per_worker" in result else ""), flush=True)
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
