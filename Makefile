@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint stop venv clean chromium bench
+.PHONY: run test lint stop venv clean chromium wrk bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,16 @@ test: $(VENV)/.dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 -q
 
+# bench/webhook.py drives gunicorn with Debian's wrk (a C load generator: the Python fallback takes a
+# core's share from the server on a small machine).
+wrk:
+	@command -v wrk >/dev/null || { echo "Installing Debian's wrk for bench/webhook.py"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
 # Every benchmark in turn (about 20 minutes the first time: the retrieval data is built once and kept
 # under var/bench). dashboard and retrieval rewrite their sections of BENCHMARKS.md; webhook and
 # pipeline print their figures for it. Run on an otherwise idle machine.
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev wrk
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dashboard.py

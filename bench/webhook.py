@@ -1,16 +1,22 @@
 """Webhook intake benchmark: signed Meta deliveries per second and latency, against a bare-view ceiling.
 
     python bench/webhook.py [--seconds 8] [--rounds 3] [--connections 16] [--workers 2] [--threads 8]
+                            [--generator auto|wrk|python]
 
 What it does, all on loopback:
 1. Uses its own data directory (var/bench): embedded Postgres + Redis, `migrate`.
 2. Starts gunicorn with production settings (DEBUG=0, SECRET_KEY, ALLOWED_HOSTS,
    FIELD_ENCRYPTION_KEYS, SECURE_SSL_REDIRECT=0, JSON logs at WARNING) and BENCH=1, which mounts
    /bench/bare: the same Django middleware stack with a view that does nothing.
-3. An asyncio load generator (raw HTTP/1.1, keep-alive, N concurrent connections, closed loop)
-   alternates rounds: bare view, then webhook, each for a fixed time. Every webhook request carries
-   a distinct, correctly signed Instagram DM, so each one is verified, inserted into Postgres and
+3. A load generator (HTTP/1.1, keep-alive, N concurrent connections, closed loop) alternates
+   rounds: bare view, then webhook, each for a fixed time. Every webhook request carries a
+   distinct, correctly signed Instagram DM, so each one is verified, inserted into Postgres and
    enqueued on Redis, exactly as in production. No worker runs: this measures intake only.
+   The generator is `wrk` (C, one thread, `bench/webhook.lua` sends the pre-signed requests this
+   script writes, each once) when it is installed: it needs a fraction of the CPU the Python
+   generator did, which matters on a 2-core machine where the client shares the cores with
+   gunicorn and Postgres. Without wrk (`make bench` installs Debian's), or with
+   `--generator python`, an asyncio generator in this process does the same, and says so.
 4. Reports per-round and median throughput, p50 and p99, the webhook/bare ratio, and checks that
    every answered delivery is in the database. Stops everything it started.
 """
@@ -24,6 +30,7 @@ import hmac
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -139,6 +147,58 @@ async def load(port: int, requests_: list[bytes], seconds: float, connections: i
     }
 
 
+LUA_SCRIPT = BASE_DIR / "bench" / "webhook.lua"
+
+
+def run_wrk(port: int, path: str, bodies: list[tuple[bytes, str | None]], seconds: float, connections: int,
+            threads: int, requests_file: Path, workers: int) -> dict:
+    """One closed-loop round with wrk; each request in ``bodies`` is sent at most once."""
+    with open(requests_file, "wb") as out:
+        for body, sig in bodies:
+            assert b"\n" not in body and b"\t" not in body  # json.dumps without indent: one line
+            out.write((sig or "").encode() + b"\t" + body + b"\n")
+    proc = subprocess.Popen(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--latency",
+         "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}{path}", "--", str(requests_file), str(threads)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(min(1.0, seconds / 2))
+    spread = connections_per_worker(port, workers)
+    stdout, stderr = proc.communicate()
+    match = re.search(r"^WRK_JSON (\{.*\})$", stdout, re.MULTILINE)
+    if proc.returncode or not match:
+        raise SystemExit(f"wrk failed ({proc.returncode}) or printed no summary:\n{stdout}\n{stderr}")
+    raw = json.loads(match.group(1))
+    if raw["out_of_requests"]:
+        raise SystemExit(f"wrk ran out of distinct requests ({len(bodies)}): raise --max-requests")
+    # wrk's own --latency table, for the record (and a cross-check of the exact figures above).
+    table = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", stdout, re.MULTILINE))
+    socket_errors = raw["connect_errors"] + raw["read_errors"] + raw["write_errors"] + raw["timeouts"]
+    return {
+        "requests": raw["requests"], "rps": raw["requests"] / (raw["duration_us"] / 1e6),
+        "p50_ms": raw["p50_us"] / 1000, "p99_ms": raw["p99_us"] / 1000,
+        # wrk counts 2xx/3xx as good; the webhook and the bare view answer 200 or an error status.
+        "statuses": {200: raw["requests"] - raw["non_2xx_3xx"], "other": raw["non_2xx_3xx"],
+                     "socket_errors": socket_errors},
+        "wrk_latency_table": table, "connections_per_worker": spread,
+    }
+
+
+def connections_per_worker(port: int, workers: int) -> str:
+    """How the kernel spread the keep-alive connections over the gunicorn workers, e.g. "9/7".
+
+    Each connection stays with the worker that accepted it, and which one does is up to the race for
+    accept(): a round can start 16/0. With 8 threads per worker, the surplus connections then wait for
+    a thread, which is one reason rounds of the same run differ.
+    """
+    if not shutil.which("ss"):
+        return "?"
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    counts = sorted(Counter(re.findall(r"pid=(\d+)", out)).values(), reverse=True)
+    counts += [0] * (workers - len(counts))
+    return "/".join(map(str, counts))
+
+
 def wait_for(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -167,10 +227,25 @@ def main() -> int:
     # commit wait. 2 x 8 beat 3 x 4 on 2 cores (fewer processes contending for the same CPUs).
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (gthread)")
-    parser.add_argument("--max-requests", type=int, default=40_000, help="upper bound per round")
+    parser.add_argument("--max-requests", type=int, default=60_000,
+                        help="distinct requests prepared per round (each is sent at most once)")
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator: wrk when installed (auto), or the asyncio one in this process")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1 keeps up with 16 connections)")
     parser.add_argument("--keep-data", action="store_true", help="keep var/bench after the run")
     args = parser.parse_args()
 
+    generator = args.generator
+    if generator == "auto":
+        generator = "wrk" if shutil.which("wrk") else "python"
+        if generator == "python":
+            print("wrk not found (Debian: apt-get install wrk): falling back to the asyncio load generator, "
+                  "which takes a large share of the CPU from the server on a small machine", flush=True)
+    elif generator == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--generator wrk: wrk is not installed (Debian: apt-get install wrk)")
+    print(f"load generator: {generator}", flush=True)
+
+    load_start = os.getloadavg()
     var_dir = BASE_DIR / "var" / "bench"
     env = server_env(var_dir)
     subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=BASE_DIR, env=env, check=True)
@@ -183,25 +258,35 @@ def main() -> int:
         cwd=BASE_DIR, env=env, start_new_session=True,
     )
     results: dict[str, list[dict]] = {"bare": [], "webhook": []}
+    requests_file = var_dir / "wrk-requests.txt"
+
+    def one_round(path: str, bodies: list[tuple[bytes, str | None]], seconds: float) -> dict:
+        if generator == "wrk":
+            return run_wrk(port, path, bodies, seconds, args.connections, args.wrk_threads, requests_file,
+                           args.workers)
+        return asyncio.run(load(port, [request_bytes(path, b, s) for b, s in bodies], seconds, args.connections))
+
     try:
         wait_for(port)
-        bare_requests = [request_bytes("/bench/bare", b, None) for b, _ in make_bodies(args.max_requests, "bare")]
+        bare_bodies = [(b, None) for b, _ in make_bodies(args.max_requests, "bare")]
         # Warm-up: connections, imports, Postgres and Redis pools in every worker.
-        warm = [request_bytes("/webhooks/meta/", b, s) for b, s in make_bodies(2000, "warm")]
-        asyncio.run(load(port, warm, 2, args.connections))
-        asyncio.run(load(port, bare_requests[:2000], 1, args.connections))
+        one_round("/webhooks/meta/", make_bodies(6000, "warm"), 2)
+        one_round("/bench/bare", bare_bodies[:6000], 1)
         for round_ in range(args.rounds):
             bodies = make_bodies(args.max_requests, f"r{round_}_{int(time.time())}")
-            webhook_requests = [request_bytes("/webhooks/meta/", b, s) for b, s in bodies]
-            for name, reqs in (("bare", bare_requests), ("webhook", webhook_requests)):
-                result = asyncio.run(load(port, reqs, args.seconds, args.connections))
+            for name, path, round_bodies in (("bare", "/bench/bare", bare_bodies),
+                                             ("webhook", "/webhooks/meta/", bodies)):
+                result = one_round(path, round_bodies, args.seconds)
                 results[name].append(result)
                 print(f"round {round_ + 1} {name:8} {result['rps']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  "
-                      f"p99 {result['p99_ms']:6.2f} ms  statuses {result['statuses']}", flush=True)
+                      f"p99 {result['p99_ms']:6.2f} ms  statuses {result['statuses']}"
+                      + (f"  connections per worker {result['connections_per_worker']}"
+                         if "connections_per_worker" in result else ""), flush=True)
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
 
+    load_end = os.getloadavg()
     stored = count_events(env) - before
     answered = sum(r["statuses"].get(200, 0) for r in results["webhook"])
     from sidekick_project import embedded
@@ -215,6 +300,9 @@ def main() -> int:
 
     summary = {
         "machine": f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_generator": generator if generator == "python" else f"wrk, {args.wrk_threads} thread(s)",
+        "load_average_1_5_15_start": [round(x, 2) for x in load_start],
+        "load_average_1_5_15_end": [round(x, 2) for x in load_end],
         "gunicorn": f"{args.workers} gthread workers x {args.threads} threads",
         "connections": args.connections, "seconds_per_round": args.seconds, "rounds": args.rounds,
         "bare_rps": median("bare", "rps"), "bare_p50_ms": median("bare", "p50_ms"),
