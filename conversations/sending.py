@@ -32,7 +32,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import CharField, DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import signals
@@ -107,10 +108,11 @@ def _is_human(message: Message) -> bool:
 def message_send(*, message_id: int) -> Message | None:
     """Claim and send one outbound message (see the module docstring). Returns it, or None if not ours.
 
-    The outcome is copied onto Sidekick's action log (result, Meta's message id).
+    The outcome is copied onto Sidekick's action log (result, Meta's message id): for a sent message
+    in the same transaction that records the send, otherwise right after.
     """
     message = _message_send(message_id)
-    if message is not None:
+    if message is not None and message.send_status != SendStatus.SENT:
         from conversations.pipeline.record import action_log_settle
 
         action_log_settle(message)
@@ -159,31 +161,39 @@ def _message_send(message_id: int) -> Message | None:
 
 @transaction.atomic
 def _record_sent(message: Message, *, mid: str, messaging_type: str) -> Message:
-    row = Message.objects.select_for_update().get(pk=message.pk)
+    """Record Meta's answer, the thread's activity and the action log's outcome in one transaction.
+
+    No row lock: the only other writer of this row meanwhile is the echo matcher in ingest, which may
+    already have set `mid` and `echo_received_at`; the UPDATE keeps what it set (COALESCE).
+    """
+    from conversations.pipeline.record import action_log_settle
+
     # If the echo beat this answer and could not be matched (text differed), it was stored as a
     # message from outside Sidekick: it is this one, so fold it in.
-    duplicate = Message.objects.filter(channel_id=row.channel_id, mid=mid).exclude(pk=row.pk).first()
+    duplicate = Message.objects.filter(channel_id=message.channel_id, mid=mid).exclude(pk=message.pk).first()
     echo_at = None
     if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
         echo_at = duplicate.echo_received_at
         duplicate.delete()
     elif duplicate is not None:
-        logger.error("message %s: Meta returned mid %s already held by message %s", row.pk, mid, duplicate.pk)
+        logger.error("message %s: Meta returned mid %s already held by message %s", message.pk, mid, duplicate.pk)
         mid = None
     now = timezone.now()
-    row.mid = row.mid or mid
-    row.send_status = SendStatus.SENT
-    row.messaging_type = messaging_type
-    row.sent_at = now
-    row.last_error = ""
-    row.error_code = ""
-    row.echo_received_at = row.echo_received_at or echo_at
-    row.save(update_fields=["mid", "send_status", "messaging_type", "sent_at", "last_error", "error_code",
-                            "echo_received_at"])
-    Thread.objects.filter(pk=row.thread_id).update(
-        last_message_at=now, last_outbound_at=now, **({"unread_count": 0} if row.sender_kind == SenderKind.SETTER else {}),
+    Message.objects.filter(pk=message.pk).update(
+        mid=Coalesce("mid", Value(mid, output_field=CharField())), send_status=SendStatus.SENT,
+        messaging_type=messaging_type, sent_at=now, last_error="", error_code="",
+        echo_received_at=Coalesce("echo_received_at", Value(echo_at, output_field=DateTimeField())),
     )
-    return row
+    message.mid = message.mid or mid
+    message.send_status, message.messaging_type, message.sent_at = SendStatus.SENT, messaging_type, now
+    message.last_error = message.error_code = ""
+    message.echo_received_at = message.echo_received_at or echo_at
+    Thread.objects.filter(pk=message.thread_id).update(
+        last_message_at=now, last_outbound_at=now,
+        **({"unread_count": 0} if message.sender_kind == SenderKind.SETTER else {}),
+    )
+    action_log_settle(message)
+    return message
 
 
 def _handle_error(message: Message, exc: GraphError) -> Message:
