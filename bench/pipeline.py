@@ -157,10 +157,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def measure_overhead(fake, replies: int) -> dict:
+def measure_overhead(fake, replies: int, show_sql: bool = False) -> dict:
     from conversations.models import Decision
     from conversations.pipeline.engine import reply_pipeline_run
-    from conversations.sending import message_send
     from integrations.llm import adapters
 
     _, _, threads = setup_data(fake, n_contacts=replies + 21)
@@ -181,9 +180,7 @@ def measure_overhead(fake, replies: int) -> dict:
     def one_reply(message):
         spent.llm = 0.0
         started, cpu_started = time.perf_counter(), time.thread_time()
-        draft = reply_pipeline_run(message_id=message.pk)
-        if draft is not None and draft.outbound_message_id:
-            message_send(message_id=draft.outbound_message_id)
+        draft = reply_pipeline_run(message_id=message.pk)  # sends inline, after its commit
         total, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
         decisions[draft.decision if draft else "skipped"] = decisions.get(draft.decision if draft else "skipped", 0) + 1
         return total, cpu
@@ -205,6 +202,9 @@ def measure_overhead(fake, replies: int) -> dict:
         message = inbound(threads[-1], QUESTIONS[0], len(threads))
         with CaptureQueriesContext(connection) as queries:
             one_reply(message)
+        if show_sql:
+            for n, query in enumerate(queries.captured_queries, 1):
+                print(f"{n:3d} {query['time']:>6} {query['sql'][:300]}", flush=True)
     finally:
         adapters.complete = original
     sent = decisions.get(Decision.SENT, 0)
@@ -300,6 +300,7 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--keep-data", action="store_true", help="keep var/bench-pipeline after the run")
     parser.add_argument("--profile", action="store_true", help="(a) print where the overhead goes (cProfile)")
+    parser.add_argument("--show-sql", action="store_true", help="(a) print the SQL statements of one reply")
     args = parser.parse_args()
 
     env = bench_env()
@@ -325,7 +326,7 @@ def main() -> int:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            summary["overhead"] = measure_overhead(fake, args.replies)
+            summary["overhead"] = measure_overhead(fake, args.replies, show_sql=args.show_sql)
             if args.profile:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)

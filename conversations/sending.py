@@ -4,7 +4,9 @@ How a send stays at-most-once
 -----------------------------
 1. `outbound_message_create` writes the row first (`send_status=pending`) with a unique
    `idempotency_key`; creating twice with the same key returns the same row. The send task is
-   enqueued after commit (and the sweeper re-enqueues pending rows if that is lost).
+   enqueued after commit (and the sweeper re-enqueues pending rows if that is lost). The reply
+   pipeline instead sends inline, in its own task right after its commit (`enqueue=False`); a
+   crash between that commit and the send leaves the row `pending`, which the same sweeper picks up.
 2. `message_send` claims the row with a conditional update `pending → sending` (recording
    `claimed_at` and the attempt). Zero rows updated means another worker has it or it is settled:
    return. Only the claimant makes the HTTP call, and only after the claim is committed.
@@ -55,11 +57,15 @@ class SendRefused(ValueError):
 
 
 def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent_by=None,
-                            disposition: str | None = None, idempotency_key: str | None = None) -> Message:
+                            disposition: str | None = None, idempotency_key: str | None = None,
+                            enqueue: bool = True) -> Message:
     """Create an outbound row (text cut to the platform limit) and enqueue its send after commit.
 
     ``idempotency_key`` makes creation idempotent: the reply pipeline passes e.g.
     ``f"reply:{inbound_message_id}"`` so a retried pipeline step cannot create a second reply.
+    ``enqueue=False``: no send task; the caller calls `message_send` itself once the row is committed
+    (the reply pipeline does, in the same task). If it never gets there, `outbound_messages_sweep`
+    enqueues the row when it is 30 s old.
     """
     if sender_kind not in (SenderKind.AI, SenderKind.SETTER):
         raise SendRefused(f"Sidekick sends as ai or setter, not {sender_kind!r}")
@@ -85,7 +91,8 @@ def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent
         if existing is None:
             raise  # another constraint
         return existing
-    transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
+    if enqueue:
+        transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
     return message
 
 
