@@ -227,6 +227,39 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy_seconds() -> float:
+    """CPU time all cores spent not idle so far (Linux /proc/stat; 0 elsewhere): every process counts."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _service_cpu() -> dict[int, float]:
+    """CPU so far of the bench's Postgres (postmaster, its backends, those that exited) and Redis, by pid."""
+    from sidekick_project import embedded
+
+    postmaster = embedded._postmaster(VAR_DIR / "postgres")
+    roots = {postmaster[0] if postmaster else None, embedded._redis_pid(VAR_DIR)} - {None}
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid in roots or ppid in roots:
+            ticks = int(fields[11]) + int(fields[12])
+            if pid in roots:  # and its children that have exited (a closed connection's backend)
+                ticks += int(fields[13]) + int(fields[14])
+            found[pid] = ticks / os.sysconf("SC_CLK_TCK")
+    return found
+
+
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
                        processes: int) -> dict:
     from conversations.models import Message, SendStatus
@@ -247,6 +280,7 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
         messages = [inbound(thread, QUESTIONS[n % len(QUESTIONS)], n) for n, thread in enumerate(threads)]
         workers_cpu_before = sum(_cpu_seconds(worker.pid) for worker in workers)
         harness_cpu_before = time.process_time()
+        services_before, machine_before = _service_cpu(), _machine_busy_seconds()
         started = time.perf_counter()
         for message in messages:
             reply_enqueue(message_id=message.pk, countdown=0)
@@ -263,6 +297,9 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
         elapsed = time.perf_counter() - started
         harness_cpu = time.process_time() - harness_cpu_before
         workers_cpu = sum(_cpu_seconds(worker.pid) for worker in workers) - workers_cpu_before
+        machine_busy = _machine_busy_seconds() - machine_before
+        services_after = _service_cpu()
+        services_cpu = sum(cpu - services_before.get(pid, 0.0) for pid, cpu in services_after.items())
         requests = len(fake.requests)
     finally:
         for worker in workers:
@@ -286,6 +323,10 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
             # CPU used during the measurement: the Celery workers, and this process (fake model + polling).
             "worker_cpu_ms_per_reply": round(1000 * workers_cpu / max(done, 1), 1),
             "harness_cpu_ms_per_reply": round(1000 * harness_cpu / max(done, 1), 1),
+            # Postgres (postmaster and backends alive at the end) and Redis; and every core's busy
+            # time, whatever ran (on a quiet machine: all of the above plus the kernel).
+            "postgres_redis_cpu_ms_per_reply": round(1000 * services_cpu / max(done, 1), 1),
+            "machine_cpu_ms_per_reply": round(1000 * machine_busy / max(done, 1), 1),
             "decisions": decisions}
 
 
