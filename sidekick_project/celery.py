@@ -8,6 +8,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick_project.settings")
 
@@ -71,3 +72,15 @@ app.conf.beat_schedule = {
 # the GIL for seconds while every other thread of the pool waited (about 23% of a worker's GIL time
 # in the first 20 s of bench/pipeline.py's throughput run, py-spy --gil).
 app.conf.imports = ("conversations.pipeline.engine", "conversations.sending")
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **_kwargs) -> None:
+    """What Django does around a request: drop this thread's connection if it is broken or older than
+    CONN_MAX_AGE, keep it otherwise (see CELERY_DB_REUSE_MAX in settings)."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
