@@ -10,11 +10,14 @@ from celery import Celery
 from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
 
+from sidekick_project.broker import share_redis_client
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick_project.settings")
 
 app = Celery("sidekick")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+share_redis_client()
 
 app.conf.task_routes = {
     "integrations.tasks.process_webhook_event": {"queue": "intake"},
