@@ -4,11 +4,12 @@ Each periodic task carries `expires` of about 1.5x its interval so a backlog aft
 runs the same job several times.
 """
 
+import gc
 import os
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_ready
 
 from sidekick_project.broker import share_redis_client
 
@@ -75,6 +76,14 @@ app.conf.beat_schedule = {
 # the GIL for seconds while every other thread of the pool waited (about 23% of a worker's GIL time
 # in the first 20 s of bench/pipeline.py's throughput run, py-spy --gil).
 app.conf.imports = ("conversations.pipeline.engine", "conversations.sending")
+
+
+@worker_ready.connect
+def _freeze_startup_objects(**_kwargs) -> None:
+    """Move everything built while starting (Django, models, SDKs, the pipeline) out of the collector's
+    reach: the cyclic GC no longer re-walks those objects on each full collection during tasks."""
+    gc.collect()
+    gc.freeze()
 
 
 @task_prerun.connect
