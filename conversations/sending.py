@@ -134,7 +134,9 @@ def _message_send(message_id: int) -> Message | None:
     ).update(send_status=SendStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return None
-    message = Message.objects.select_related("channel", "thread__contact").get(pk=message_id)
+    # Not the thread's search document (every word of the conversation, unused here).
+    message = (Message.objects.select_related("channel", "thread__contact").defer("thread__search_vector")
+               .get(pk=message_id))
     channel, thread = message.channel, message.thread
     contact = thread.contact
 
