@@ -10,15 +10,18 @@ What it does, all on loopback:
    The fake model answers the draft call with a grounded structured reply and the review call with
    "approve", so every reply goes the whole way: decide, retrieval, draft, memory, gate, review,
    confidence, finalize, act (outbound row), record, and the send through the Graph client.
-2. (a) Overhead: in this process, with no model delay, runs the pipeline and the send for
-   `--replies` fresh inbound messages one after another, and subtracts the time spent inside the
+2. (a) Overhead: in this process, with no model delay, runs the pipeline (which sends its reply
+   inline after its commit) for `--replies` fresh inbound messages one after another, and
+   subtracts the time spent inside the
    provider calls (the SDK request to the fake server) from each reply's wall time. What is left is
    Sidekick's own work: queries, quota reservation and usage rows, rules, prompt building, the send.
    Target: p50 <= 40 ms, p95 <= 100 ms.
 3. (b) Throughput: starts a real Celery worker (`--pool threads -c N`, queues llm and default) and
    enqueues `--throughput-replies` reply tasks at once; the fake model answers every call (draft
    and review) after `--delay` seconds, i.e. 2 x delay of model wait per reply. Measures replies
-   per second from the first enqueue to the last message sent. Target: >= 40 replies/s.
+   per second from the first enqueue to the last message sent. Target: >= 40 replies/s. Also
+   reports CPU per reply of the workers, of this process (fake model, polling), of Postgres and
+   Redis, and of the whole machine (/proc/stat: on a quiet machine, the real budget).
 4. Stops the worker, Postgres and Redis it started, and deletes the data directory unless
    --keep-data. Every wait is bounded.
 """
@@ -341,6 +344,7 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--keep-data", action="store_true", help="keep var/bench-pipeline after the run")
     parser.add_argument("--profile", action="store_true", help="(a) print where the overhead goes (cProfile)")
+    parser.add_argument("--profile-sort", default="cumulative", help="(a) pstats sort key, e.g. tottime")
     parser.add_argument("--show-sql", action="store_true", help="(a) print the SQL statements of one reply")
     args = parser.parse_args()
 
@@ -370,7 +374,7 @@ def main() -> int:
             summary["overhead"] = measure_overhead(fake, args.replies, show_sql=args.show_sql)
             if args.profile:
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+                pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(45)
             print("(a)", json.dumps(summary["overhead"]), flush=True)
             if not args.skip_throughput:
                 fake.reset()
