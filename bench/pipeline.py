@@ -263,6 +263,19 @@ def _service_cpu() -> dict[int, float]:
     return found
 
 
+def _steady_rate(progress: list[tuple[float, int]], replies: int) -> float | None:
+    """Replies per second while the pipeline is full: from 10% to 90% of the replies sent.
+
+    `replies_per_second` counts from the first enqueue, so it includes the first reply's own latency
+    (2 x delay of model wait) during which nothing can be sent; this rate leaves the ramp out.
+    """
+    low = next(((t, n) for t, n in progress if n >= 0.1 * replies), None)
+    high = next(((t, n) for t, n in progress if n >= 0.9 * replies), None)
+    if low is None or high is None or high[0] <= low[0]:
+        return None
+    return round((high[1] - low[1]) / (high[0] - low[0]), 1)
+
+
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
                        processes: int) -> dict:
     from conversations.models import Message, SendStatus
@@ -288,12 +301,12 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
         for message in messages:
             reply_enqueue(message_id=message.pk, countdown=0)
         enqueued = time.perf_counter() - started
-        sent_at: list[float] = []
+        progress: list[tuple[float, int]] = []  # (seconds since the first enqueue, replies sent)
         deadline = started + timeout
         done = 0
         while time.perf_counter() < deadline:
             done = Message.objects.filter(workspace=workspace, direction="out", send_status=SendStatus.SENT).count()
-            sent_at.append(time.perf_counter())
+            progress.append((time.perf_counter() - started, done))
             if done >= replies:
                 break
             time.sleep(0.2)
@@ -320,7 +333,8 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
     for decision in ReplyDraft.objects.filter(workspace=workspace).values_list("decision", flat=True):
         decisions[decision] = decisions.get(decision, 0) + 1
     return {"replies": replies, "sent": done, "seconds": round(elapsed, 2), "enqueue_seconds": round(enqueued, 2),
-            "replies_per_second": round(done / elapsed, 1), "model_delay_per_call_s": delay,
+            "replies_per_second": round(done / elapsed, 1),
+            "steady_replies_per_second": _steady_rate(progress, replies), "model_delay_per_call_s": delay,
             "model_wait_per_reply_s": 2 * delay, "worker_threads": per_process * processes,
             "worker_processes": processes, "model_calls": requests,
             # CPU used during the measurement: the Celery workers, and this process (fake model + polling).
