@@ -34,7 +34,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, DateTimeField, F, Q, Value
+from django.db.models import CharField, DateTimeField, Exists, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -177,22 +177,28 @@ def _record_sent(message: Message, *, mid: str, messaging_type: str) -> Message:
     """
     from conversations.pipeline.record import action_log_settle
 
-    # If the echo beat this answer and could not be matched (text differed), it was stored as a
-    # message from outside Sidekick: it is this one, so fold it in.
-    duplicate = Message.objects.filter(channel_id=message.channel_id, mid=mid).exclude(pk=message.pk).first()
-    echo_at = None
-    if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
-        echo_at = duplicate.echo_received_at
-        duplicate.delete()
-    elif duplicate is not None:
-        logger.error("message %s: Meta returned mid %s already held by message %s", message.pk, mid, duplicate.pk)
-        mid = None
     now = timezone.now()
-    Message.objects.filter(pk=message.pk).update(
-        mid=Coalesce("mid", Value(mid, output_field=CharField())), send_status=SendStatus.SENT,
-        messaging_type=messaging_type, sent_at=now, last_error="", error_code="",
-        echo_received_at=Coalesce("echo_received_at", Value(echo_at, output_field=DateTimeField())),
-    )
+    same_mid = Message.objects.filter(channel_id=message.channel_id, mid=mid).exclude(pk=message.pk)
+    fields = {"send_status": SendStatus.SENT, "messaging_type": messaging_type, "sent_at": now, "last_error": "",
+              "error_code": ""}
+    # The usual case in one statement: no other row holds this mid.
+    updated = Message.objects.filter(~Exists(same_mid), pk=message.pk).update(
+        mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields)
+    echo_at = None
+    if not updated:
+        # If the echo beat this answer and could not be matched (text differed), it was stored as a
+        # message from outside Sidekick: it is this one, so fold it in.
+        duplicate = same_mid.first()
+        if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
+            echo_at = duplicate.echo_received_at
+            duplicate.delete()
+        elif duplicate is not None:
+            logger.error("message %s: Meta returned mid %s already held by message %s", message.pk, mid, duplicate.pk)
+            mid = None
+        Message.objects.filter(pk=message.pk).update(
+            mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields,
+            echo_received_at=Coalesce("echo_received_at", Value(echo_at, output_field=DateTimeField())),
+        )
     message.mid = message.mid or mid
     message.send_status, message.messaging_type, message.sent_at = SendStatus.SENT, messaging_type, now
     message.last_error = message.error_code = ""
