@@ -10,15 +10,18 @@ What it does, all on loopback:
    The fake model answers the draft call with a grounded structured reply and the review call with
    "approve", so every reply goes the whole way: decide, retrieval, draft, memory, gate, review,
    confidence, finalize, act (outbound row), record, and the send through the Graph client.
-2. (a) Overhead: in this process, with no model delay, runs the pipeline and the send for
-   `--replies` fresh inbound messages one after another, and subtracts the time spent inside the
+2. (a) Overhead: in this process, with no model delay, runs the pipeline (which sends its reply
+   inline after its commit) for `--replies` fresh inbound messages one after another, and
+   subtracts the time spent inside the
    provider calls (the SDK request to the fake server) from each reply's wall time. What is left is
    Sidekick's own work: queries, quota reservation and usage rows, rules, prompt building, the send.
    Target: p50 <= 40 ms, p95 <= 100 ms.
 3. (b) Throughput: starts a real Celery worker (`--pool threads -c N`, queues llm and default) and
    enqueues `--throughput-replies` reply tasks at once; the fake model answers every call (draft
    and review) after `--delay` seconds, i.e. 2 x delay of model wait per reply. Measures replies
-   per second from the first enqueue to the last message sent. Target: >= 40 replies/s.
+   per second from the first enqueue to the last message sent. Target: >= 40 replies/s. Also
+   reports CPU per reply of the workers, of this process (fake model, polling), of Postgres and
+   Redis, and of the whole machine (/proc/stat: on a quiet machine, the real budget).
 4. Stops the worker, Postgres and Redis it started, and deletes the data directory unless
    --keep-data. Every wait is bounded.
 """
@@ -157,10 +160,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def measure_overhead(fake, replies: int) -> dict:
+def measure_overhead(fake, replies: int, show_sql: bool = False) -> dict:
     from conversations.models import Decision
     from conversations.pipeline.engine import reply_pipeline_run
-    from conversations.sending import message_send
     from integrations.llm import adapters
 
     _, _, threads = setup_data(fake, n_contacts=replies + 21)
@@ -181,9 +183,7 @@ def measure_overhead(fake, replies: int) -> dict:
     def one_reply(message):
         spent.llm = 0.0
         started, cpu_started = time.perf_counter(), time.thread_time()
-        draft = reply_pipeline_run(message_id=message.pk)
-        if draft is not None and draft.outbound_message_id:
-            message_send(message_id=draft.outbound_message_id)
+        draft = reply_pipeline_run(message_id=message.pk)  # sends inline, after its commit
         total, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
         decisions[draft.decision if draft else "skipped"] = decisions.get(draft.decision if draft else "skipped", 0) + 1
         return total, cpu
@@ -205,6 +205,9 @@ def measure_overhead(fake, replies: int) -> dict:
         message = inbound(threads[-1], QUESTIONS[0], len(threads))
         with CaptureQueriesContext(connection) as queries:
             one_reply(message)
+        if show_sql:
+            for n, query in enumerate(queries.captured_queries, 1):
+                print(f"{n:3d} {query['time']:>6} {query['sql'][:300]}", flush=True)
     finally:
         adapters.complete = original
     sent = decisions.get(Decision.SENT, 0)
@@ -227,6 +230,52 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy_seconds() -> float:
+    """CPU time all cores spent not idle so far (Linux /proc/stat; 0 elsewhere): every process counts."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _service_cpu() -> dict[int, float]:
+    """CPU so far of the bench's Postgres (postmaster, its backends, those that exited) and Redis, by pid."""
+    from sidekick_project import embedded
+
+    postmaster = embedded._postmaster(VAR_DIR / "postgres")
+    roots = {postmaster[0] if postmaster else None, embedded._redis_pid(VAR_DIR)} - {None}
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid in roots or ppid in roots:
+            ticks = int(fields[11]) + int(fields[12])
+            if pid in roots:  # and its children that have exited (a closed connection's backend)
+                ticks += int(fields[13]) + int(fields[14])
+            found[pid] = ticks / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def _steady_rate(progress: list[tuple[float, int]], replies: int) -> float | None:
+    """Replies per second while the pipeline is full: from 10% to 90% of the replies sent.
+
+    `replies_per_second` counts from the first enqueue, so it includes the first reply's own latency
+    (2 x delay of model wait) during which nothing can be sent; this rate leaves the ramp out.
+    """
+    low = next(((t, n) for t, n in progress if n >= 0.1 * replies), None)
+    high = next(((t, n) for t, n in progress if n >= 0.9 * replies), None)
+    if low is None or high is None or high[0] <= low[0]:
+        return None
+    return round((high[1] - low[1]) / (high[0] - low[0]), 1)
+
+
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
                        processes: int) -> dict:
     from conversations.models import Message, SendStatus
@@ -247,22 +296,26 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
         messages = [inbound(thread, QUESTIONS[n % len(QUESTIONS)], n) for n, thread in enumerate(threads)]
         workers_cpu_before = sum(_cpu_seconds(worker.pid) for worker in workers)
         harness_cpu_before = time.process_time()
+        services_before, machine_before = _service_cpu(), _machine_busy_seconds()
         started = time.perf_counter()
         for message in messages:
             reply_enqueue(message_id=message.pk, countdown=0)
         enqueued = time.perf_counter() - started
-        sent_at: list[float] = []
+        progress: list[tuple[float, int]] = []  # (seconds since the first enqueue, replies sent)
         deadline = started + timeout
         done = 0
         while time.perf_counter() < deadline:
             done = Message.objects.filter(workspace=workspace, direction="out", send_status=SendStatus.SENT).count()
-            sent_at.append(time.perf_counter())
+            progress.append((time.perf_counter() - started, done))
             if done >= replies:
                 break
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
         harness_cpu = time.process_time() - harness_cpu_before
         workers_cpu = sum(_cpu_seconds(worker.pid) for worker in workers) - workers_cpu_before
+        machine_busy = _machine_busy_seconds() - machine_before
+        services_after = _service_cpu()
+        services_cpu = sum(cpu - services_before.get(pid, 0.0) for pid, cpu in services_after.items())
         requests = len(fake.requests)
     finally:
         for worker in workers:
@@ -280,12 +333,17 @@ def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency:
     for decision in ReplyDraft.objects.filter(workspace=workspace).values_list("decision", flat=True):
         decisions[decision] = decisions.get(decision, 0) + 1
     return {"replies": replies, "sent": done, "seconds": round(elapsed, 2), "enqueue_seconds": round(enqueued, 2),
-            "replies_per_second": round(done / elapsed, 1), "model_delay_per_call_s": delay,
+            "replies_per_second": round(done / elapsed, 1),
+            "steady_replies_per_second": _steady_rate(progress, replies), "model_delay_per_call_s": delay,
             "model_wait_per_reply_s": 2 * delay, "worker_threads": per_process * processes,
             "worker_processes": processes, "model_calls": requests,
             # CPU used during the measurement: the Celery workers, and this process (fake model + polling).
             "worker_cpu_ms_per_reply": round(1000 * workers_cpu / max(done, 1), 1),
             "harness_cpu_ms_per_reply": round(1000 * harness_cpu / max(done, 1), 1),
+            # Postgres (postmaster and backends alive at the end) and Redis; and every core's busy
+            # time, whatever ran (on a quiet machine: all of the above plus the kernel).
+            "postgres_redis_cpu_ms_per_reply": round(1000 * services_cpu / max(done, 1), 1),
+            "machine_cpu_ms_per_reply": round(1000 * machine_busy / max(done, 1), 1),
             "decisions": decisions}
 
 
@@ -300,6 +358,8 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--keep-data", action="store_true", help="keep var/bench-pipeline after the run")
     parser.add_argument("--profile", action="store_true", help="(a) print where the overhead goes (cProfile)")
+    parser.add_argument("--profile-sort", default="cumulative", help="(a) pstats sort key, e.g. tottime")
+    parser.add_argument("--show-sql", action="store_true", help="(a) print the SQL statements of one reply")
     args = parser.parse_args()
 
     env = bench_env()
@@ -325,10 +385,10 @@ def main() -> int:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-            summary["overhead"] = measure_overhead(fake, args.replies)
+            summary["overhead"] = measure_overhead(fake, args.replies, show_sql=args.show_sql)
             if args.profile:
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+                pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(45)
             print("(a)", json.dumps(summary["overhead"]), flush=True)
             if not args.skip_throughput:
                 fake.reset()

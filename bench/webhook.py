@@ -4,7 +4,7 @@
                             [--generator auto|wrk|python]
 
 What it does, all on loopback:
-1. Uses its own data directory (var/bench): embedded Postgres + Redis, `migrate`.
+1. Uses its own data directory (var/bench-webhook, removed afterwards; var/bench holds the retrieval data): embedded Postgres + Redis, `migrate`.
 2. Starts gunicorn with production settings (DEBUG=0, SECRET_KEY, ALLOWED_HOSTS,
    FIELD_ENCRYPTION_KEYS, SECURE_SSL_REDIRECT=0, JSON logs at WARNING) and BENCH=1, which mounts
    /bench/bare: the same Django middleware stack with a view that does nothing.
@@ -232,7 +232,7 @@ def main() -> int:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
                         help="load generator: wrk when installed (auto), or the asyncio one in this process")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1 keeps up with 16 connections)")
-    parser.add_argument("--keep-data", action="store_true", help="keep var/bench after the run")
+    parser.add_argument("--keep-data", action="store_true", help="keep var/bench-webhook after the run")
     args = parser.parse_args()
 
     generator = args.generator
@@ -246,7 +246,7 @@ def main() -> int:
     print(f"load generator: {generator}", flush=True)
 
     load_start = os.getloadavg()
-    var_dir = BASE_DIR / "var" / "bench"
+    var_dir = BASE_DIR / "var" / "bench-webhook"
     env = server_env(var_dir)
     subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], cwd=BASE_DIR, env=env, check=True)
     before = count_events(env)

@@ -4,7 +4,9 @@ How a send stays at-most-once
 -----------------------------
 1. `outbound_message_create` writes the row first (`send_status=pending`) with a unique
    `idempotency_key`; creating twice with the same key returns the same row. The send task is
-   enqueued after commit (and the sweeper re-enqueues pending rows if that is lost).
+   enqueued after commit (and the sweeper re-enqueues pending rows if that is lost). The reply
+   pipeline instead sends inline, in its own task right after its commit (`enqueue=False`); a
+   crash between that commit and the send leaves the row `pending`, which the same sweeper picks up.
 2. `message_send` claims the row with a conditional update `pending → sending` (recording
    `claimed_at` and the attempt). Zero rows updated means another worker has it or it is settled:
    return. Only the claimant makes the HTTP call, and only after the claim is committed.
@@ -32,7 +34,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import CharField, DateTimeField, Exists, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversations import signals
@@ -54,11 +57,15 @@ class SendRefused(ValueError):
 
 
 def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent_by=None,
-                            disposition: str | None = None, idempotency_key: str | None = None) -> Message:
+                            disposition: str | None = None, idempotency_key: str | None = None,
+                            enqueue: bool = True) -> Message:
     """Create an outbound row (text cut to the platform limit) and enqueue its send after commit.
 
     ``idempotency_key`` makes creation idempotent: the reply pipeline passes e.g.
     ``f"reply:{inbound_message_id}"`` so a retried pipeline step cannot create a second reply.
+    ``enqueue=False``: no send task; the caller calls `message_send` itself once the row is committed
+    (the reply pipeline does, in the same task). If it never gets there, `outbound_messages_sweep`
+    enqueues the row when it is 30 s old.
     """
     if sender_kind not in (SenderKind.AI, SenderKind.SETTER):
         raise SendRefused(f"Sidekick sends as ai or setter, not {sender_kind!r}")
@@ -84,7 +91,8 @@ def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent
         if existing is None:
             raise  # another constraint
         return existing
-    transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
+    if enqueue:
+        transaction.on_commit(lambda: outbound_message_enqueue(message_id=message.pk))
     return message
 
 
@@ -107,10 +115,11 @@ def _is_human(message: Message) -> bool:
 def message_send(*, message_id: int) -> Message | None:
     """Claim and send one outbound message (see the module docstring). Returns it, or None if not ours.
 
-    The outcome is copied onto Sidekick's action log (result, Meta's message id).
+    The outcome is copied onto Sidekick's action log (result, Meta's message id): for a sent message
+    in the same transaction that records the send, otherwise right after.
     """
     message = _message_send(message_id)
-    if message is not None:
+    if message is not None and message.send_status != SendStatus.SENT:
         from conversations.pipeline.record import action_log_settle
 
         action_log_settle(message)
@@ -125,7 +134,9 @@ def _message_send(message_id: int) -> Message | None:
     ).update(send_status=SendStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return None
-    message = Message.objects.select_related("channel", "thread__contact").get(pk=message_id)
+    # Not the thread's search document (every word of the conversation, unused here).
+    message = (Message.objects.select_related("channel", "thread__contact").defer("thread__search_vector")
+               .get(pk=message_id))
     channel, thread = message.channel, message.thread
     contact = thread.contact
 
@@ -159,31 +170,45 @@ def _message_send(message_id: int) -> Message | None:
 
 @transaction.atomic
 def _record_sent(message: Message, *, mid: str, messaging_type: str) -> Message:
-    row = Message.objects.select_for_update().get(pk=message.pk)
-    # If the echo beat this answer and could not be matched (text differed), it was stored as a
-    # message from outside Sidekick: it is this one, so fold it in.
-    duplicate = Message.objects.filter(channel_id=row.channel_id, mid=mid).exclude(pk=row.pk).first()
-    echo_at = None
-    if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
-        echo_at = duplicate.echo_received_at
-        duplicate.delete()
-    elif duplicate is not None:
-        logger.error("message %s: Meta returned mid %s already held by message %s", row.pk, mid, duplicate.pk)
-        mid = None
+    """Record Meta's answer, the thread's activity and the action log's outcome in one transaction.
+
+    No row lock: the only other writer of this row meanwhile is the echo matcher in ingest, which may
+    already have set `mid` and `echo_received_at`; the UPDATE keeps what it set (COALESCE).
+    """
+    from conversations.pipeline.record import action_log_settle
+
     now = timezone.now()
-    row.mid = row.mid or mid
-    row.send_status = SendStatus.SENT
-    row.messaging_type = messaging_type
-    row.sent_at = now
-    row.last_error = ""
-    row.error_code = ""
-    row.echo_received_at = row.echo_received_at or echo_at
-    row.save(update_fields=["mid", "send_status", "messaging_type", "sent_at", "last_error", "error_code",
-                            "echo_received_at"])
-    Thread.objects.filter(pk=row.thread_id).update(
-        last_message_at=now, last_outbound_at=now, **({"unread_count": 0} if row.sender_kind == SenderKind.SETTER else {}),
+    same_mid = Message.objects.filter(channel_id=message.channel_id, mid=mid).exclude(pk=message.pk)
+    fields = {"send_status": SendStatus.SENT, "messaging_type": messaging_type, "sent_at": now, "last_error": "",
+              "error_code": ""}
+    # The usual case in one statement: no other row holds this mid.
+    updated = Message.objects.filter(~Exists(same_mid), pk=message.pk).update(
+        mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields)
+    echo_at = None
+    if not updated:
+        # If the echo beat this answer and could not be matched (text differed), it was stored as a
+        # message from outside Sidekick: it is this one, so fold it in.
+        duplicate = same_mid.first()
+        if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
+            echo_at = duplicate.echo_received_at
+            duplicate.delete()
+        elif duplicate is not None:
+            logger.error("message %s: Meta returned mid %s already held by message %s", message.pk, mid, duplicate.pk)
+            mid = None
+        Message.objects.filter(pk=message.pk).update(
+            mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields,
+            echo_received_at=Coalesce("echo_received_at", Value(echo_at, output_field=DateTimeField())),
+        )
+    message.mid = message.mid or mid
+    message.send_status, message.messaging_type, message.sent_at = SendStatus.SENT, messaging_type, now
+    message.last_error = message.error_code = ""
+    message.echo_received_at = message.echo_received_at or echo_at
+    Thread.objects.filter(pk=message.thread_id).update(
+        last_message_at=now, last_outbound_at=now,
+        **({"unread_count": 0} if message.sender_kind == SenderKind.SETTER else {}),
     )
-    return row
+    action_log_settle(message)
+    return message
 
 
 def _handle_error(message: Message, exc: GraphError) -> Message:

@@ -4,16 +4,21 @@ Each periodic task carries `expires` of about 1.5x its interval so a backlog aft
 runs the same job several times.
 """
 
+import gc
 import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun, worker_ready
+
+from sidekick_project.broker import share_redis_client
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick_project.settings")
 
 app = Celery("sidekick")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+share_redis_client()
 
 app.conf.task_routes = {
     "integrations.tasks.process_webhook_event": {"queue": "intake"},
@@ -71,3 +76,23 @@ app.conf.beat_schedule = {
 # the GIL for seconds while every other thread of the pool waited (about 23% of a worker's GIL time
 # in the first 20 s of bench/pipeline.py's throughput run, py-spy --gil).
 app.conf.imports = ("conversations.pipeline.engine", "conversations.sending")
+
+
+@worker_ready.connect
+def _freeze_startup_objects(**_kwargs) -> None:
+    """Move everything built while starting (Django, models, SDKs, the pipeline) out of the collector's
+    reach: the cyclic GC no longer re-walks those objects on each full collection during tasks."""
+    gc.collect()
+    gc.freeze()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(task=None, **_kwargs) -> None:
+    """What Django does around a request: drop this thread's connection if it is broken or older than
+    CONN_MAX_AGE, keep it otherwise (see CELERY_DB_REUSE_MAX in settings)."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

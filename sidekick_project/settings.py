@@ -138,6 +138,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool_("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
+# Celery's Django fixup closes the thread's database connection before and after every task unless
+# this is set: each task then opened a new one (a Postgres backend fork, authentication and cold
+# catalog caches). Connections are kept instead and treated like Django's per-request ones:
+# `sidekick_project.celery` calls close_old_connections() around each task (CONN_MAX_AGE, health
+# checks, broken connections closed).
+CELERY_DB_REUSE_MAX = 10**9
 
 # --- Auth -----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -3,7 +3,8 @@
     decide → draft → memory → overseer gate (hard rules, then reviewer) → confidence → finalize
     → act (send / escalate / save draft) → record
 
-`reply_pipeline_run(message_id=...)` is what the Celery task calls, after the debounce. It is safe to
+`reply_pipeline_run(message_id=...)` is what the Celery task calls, after the debounce; a reply it
+decides to send goes out from the same call, right after the decision commits. It is safe to
 run twice: the ReplyDraft row is unique per inbound message and is the claim, so a redelivered or
 duplicated task finds it and returns. A burst is answered once: every message of it gets a task,
 all but the newest find a newer inbound message and record `superseded` without calling a model.
@@ -55,7 +56,7 @@ from conversations.pipeline import record, rules
 from conversations.pipeline.confidence import combine, should_auto_send
 from conversations.pipeline.finalize import plain_text
 from conversations.selectors import business_hours_of, prompt_text_current, sidekick_settings_for, thread_history
-from conversations.sending import SendRefused, outbound_message_create
+from conversations.sending import SendRefused, message_send, outbound_message_create
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMProvider
@@ -410,13 +411,27 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
 
 
 def _send(run: Run, draft: ReplyDraft) -> bool:
+    """Write the outbound row in the decision's transaction; send it in this task once that commits.
+
+    No second Celery task: the row is durable (`pending`) before any HTTP call, `message_send` claims
+    it (`pending → sending`) so it goes out at most once, and if this worker dies between the commit
+    and the send, `outbound_messages_sweep` finds the row still pending and enqueues it.
+    """
     try:
         message = outbound_message_create(thread=run.thread, text=draft.final_text, sender_kind=SenderKind.AI,
-                                          idempotency_key=f"reply:{run.message.pk}")
+                                          idempotency_key=f"reply:{run.message.pk}", enqueue=False)
     except SendRefused as exc:
         draft.reasons["text"] = str(exc)
         return False
     draft.outbound_message = message
     record.action_log_add(thread=run.thread, action=ActionKind.SENT_REPLY, draft=draft, message=message,
                           text=message.text, confidence=draft.confidence, result="queued")
+    transaction.on_commit(lambda: _send_committed(message.pk))
     return True
+
+
+def _send_committed(message_id: int) -> None:
+    try:
+        message_send(message_id=message_id)
+    except Exception:  # noqa: BLE001 - the decision is committed; the row is pending or sending, never lost
+        logger.exception("reply send of message %s failed; the send sweeper takes it from here", message_id)

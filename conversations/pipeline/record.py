@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.models import ContactStateChange, LeadMemory, MemoryKind, Sentiment, Stage
@@ -137,11 +137,24 @@ def contact_state_apply(*, draft: ReplyDraft, contact) -> bool:
     score = contact.lead_score if draft.lead_score is None else max(0, min(100, draft.lead_score))
     if (stage, sentiment, score) == (contact.stage, contact.sentiment, contact.lead_score):
         return False
-    type(contact).objects.filter(pk=contact.pk).update(stage=stage, sentiment=sentiment, lead_score=score,
-                                                       updated_at=timezone.now())
+    # One statement for the new state and its history row (on the reply's hot path: one round trip
+    # and one ORM compilation fewer than an UPDATE and an INSERT).
+    qn = connection.ops.quote_name
+    contact_table, history_table = qn(type(contact)._meta.db_table), qn(ContactStateChange._meta.db_table)
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH changed AS (
+                UPDATE {contact_table} SET stage = %(stage)s, sentiment = %(sentiment)s, lead_score = %(score)s,
+                       updated_at = %(now)s
+                WHERE id = %(contact)s RETURNING id, workspace_id
+            )
+            INSERT INTO {history_table} (workspace_id, contact_id, stage, sentiment, lead_score, source_draft_id,
+                                         changed_by_id, created_at)
+            SELECT workspace_id, id, %(stage)s, %(sentiment)s, %(score)s, %(draft)s, NULL, %(now)s FROM changed
+        """, {"stage": stage, "sentiment": sentiment, "score": score, "now": now, "contact": contact.pk,  # noqa: S608
+              "draft": draft.pk})
     contact.stage, contact.sentiment, contact.lead_score = stage, sentiment, score
-    ContactStateChange.objects.create(workspace_id=contact.workspace_id, contact=contact, stage=stage,
-                                      sentiment=sentiment, lead_score=score, source_draft=draft)
     return True
 
 

@@ -13,7 +13,7 @@ from knowledge.services import faq_create
 
 pytestmark = pytest.mark.django_db
 
-QUERY_BUDGET = 45
+QUERY_BUDGET = 43
 
 
 def test_sent_reply_query_budget(scene, fake_llm):

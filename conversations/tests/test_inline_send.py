@@ -1,0 +1,87 @@
+"""The reply task sends its own reply right after the decision commits (one Celery task per reply);
+a worker lost between that commit and the send leaves a pending row that the send sweeper picks up."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conftest import queued_tasks
+from conversations.models import ActionKind, Decision, Message, SendStatus, SidekickActionLog
+from conversations.pipeline.engine import reply_pipeline_run
+from conversations.sending import message_send, outbound_messages_sweep
+from conversations.tests.pipeline_fixtures import draft_reply, review
+from integrations.llm.testing import Reply
+from integrations.models import SandboxSend
+
+pytestmark = pytest.mark.django_db
+
+
+def _send_job(message_id: int) -> tuple[str, str]:
+    return ("conversations.tasks.send_message", f"[{message_id}]")
+
+
+def _confident_reply(scene, fake_llm, text="Yes, Fridays 9am to 6pm."):
+    fake_llm.provider(scene.workspace)
+    fake_llm.queue(Reply.structured(draft_reply(text, intent="small_talk")), Reply.structured(review()))
+    return reply_pipeline_run(message_id=scene.inbound("Are you open on Friday?").pk)
+
+
+def test_reply_is_sent_inline_after_the_commit_without_a_send_task(scene, fake_llm,
+                                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        draft = _confident_reply(scene, fake_llm)
+        assert draft.decision == Decision.SENT
+        # Inside the transaction nothing has gone out yet: the row is written first.
+        assert not SandboxSend.objects.filter(channel=scene.channel, kind="message").exists()
+    outbound = Message.objects.get(pk=draft.outbound_message_id)
+    assert outbound.send_status == SendStatus.SENT and outbound.mid.startswith("sandbox")
+    assert [s.payload["message"]["text"] for s in SandboxSend.objects.filter(channel=scene.channel, kind="message")
+            ] == [draft.final_text]
+    log = SidekickActionLog.objects.get(action=ActionKind.SENT_REPLY)
+    assert (log.result, log.graph_message_id) == ("sent", outbound.mid)
+    assert _send_job(outbound.pk) not in queued_tasks("default")  # one task per reply
+    assert message_send(message_id=outbound.pk) is None  # a redelivered send finds it settled
+    assert SandboxSend.objects.filter(channel=scene.channel, kind="message").count() == 1
+
+
+def test_crash_between_commit_and_send_is_picked_up_by_the_send_sweeper(scene, fake_llm,
+                                                                       django_capture_on_commit_callbacks):
+    # The decision commits, then the worker dies before its on-commit send runs.
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        draft = _confident_reply(scene, fake_llm)
+    assert draft.decision == Decision.SENT and callbacks  # the inline send was registered, not run
+    outbound = Message.objects.get(pk=draft.outbound_message_id)
+    assert outbound.send_status == SendStatus.PENDING
+    assert not SandboxSend.objects.filter(channel=scene.channel, kind="message").exists()
+    job = _send_job(outbound.pk)
+    assert job not in queued_tasks("default")
+
+    # A row that young may still be on its way out: the sweeper leaves it alone.
+    outbound_messages_sweep()
+    assert job not in queued_tasks("default")
+
+    Message.objects.filter(pk=outbound.pk).update(created_at=timezone.now() - timedelta(seconds=45))
+    before = queued_tasks("default").count(job)
+    assert outbound_messages_sweep()["enqueued"] >= 1
+    assert queued_tasks("default").count(job) == before + 1  # the send job really reached the broker
+
+    # The swept job sends it once; a late inline send (or a duplicate job) is a no-op.
+    assert message_send(message_id=outbound.pk).send_status == SendStatus.SENT
+    assert message_send(message_id=outbound.pk) is None
+    assert SandboxSend.objects.filter(channel=scene.channel, kind="message").count() == 1
+    assert SidekickActionLog.objects.get(action=ActionKind.SENT_REPLY).result == "sent"
+
+
+def test_a_failing_inline_send_leaves_the_decision_committed(scene, fake_llm, django_capture_on_commit_callbacks,
+                                                             monkeypatch, caplog):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("conversations.pipeline.engine.message_send", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        draft = _confident_reply(scene, fake_llm)
+    draft.refresh_from_db()
+    assert draft.decision == Decision.SENT
+    assert Message.objects.get(pk=draft.outbound_message_id).send_status == SendStatus.PENDING
+    assert "send sweeper" in caplog.text

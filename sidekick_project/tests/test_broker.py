@@ -1,0 +1,49 @@
+"""kombu's Redis channel reuses one client (sidekick_project.broker.share_redis_client)."""
+
+import threading
+
+from kombu import Connection
+
+from sidekick_project.broker import share_redis_client
+from sidekick_project.celery import app
+
+
+def test_channel_reuses_one_client_and_rebuilds_it_with_a_new_pool():
+    share_redis_client()  # idempotent; the Celery app installed it already
+    with Connection(app.conf.broker_url) as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+            assert first is second
+        seen = []
+
+        def use():
+            with channel.conn_or_acquire() as client:
+                seen.append(client)
+                client.ping()
+
+        threads = [threading.Thread(target=use) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(client is first for client in seen)
+
+        channel._pool = None  # kombu replaced the pool (reconnect): a client on the new one
+        with channel.conn_or_acquire() as third:
+            assert third is not first and third.connection_pool is channel.pool
+        explicit = object()
+        with channel.conn_or_acquire(explicit) as given:
+            assert given is explicit
+
+
+def test_a_queue_round_trip_still_works():
+    with Connection(app.conf.broker_url) as connection:
+        queue = connection.SimpleQueue(f"sidekick-broker-test-{threading.get_ident()}")
+        try:
+            queue.put({"hello": "world"})
+            message = queue.get(timeout=5)
+            assert message.payload == {"hello": "world"}
+            message.ack()
+        finally:
+            queue.queue.delete()
+            queue.close()
