@@ -153,13 +153,13 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
         output_tokens=params.max_tokens,
     )
     # In autocommit (the workers): one round trip, see _reserve_autocommit.
-    # Inside a caller's transaction: a session-level lock, released as soon as the reservation is
-    # written (a transaction-level one would be held until the caller's outer transaction ends, i.e.
-    # across the slow HTTP call). Under the lock, one statement reads the policy and the period's usage
-    # and inserts the pending row; the rare refusal turns that row into a `quota_exceeded` record before
-    # the lock is released, so no other caller ever counts it.
+    # Inside a caller's transaction (or with autocommit off): a session-level lock, released as soon as
+    # the reservation is written (a transaction-level one would be held until the caller's transaction
+    # ends, i.e. across the slow HTTP call). Under the lock, one statement reads the policy and the
+    # period's usage and inserts the pending row; the rare refusal turns that row into a
+    # `quota_exceeded` record before the lock is released, so no other caller ever counts it.
     lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
-    if not connection.in_atomic_block:
+    if connection.get_autocommit() and not connection.in_atomic_block:
         exceeded = _reserve_autocommit(row, lock_key, workspace=workspace, user=user, role=role)
     else:
         with connection.cursor() as cursor:

@@ -127,3 +127,18 @@ def test_null_limits_are_unlimited(fake_llm, llm_workspace):
     _usage(llm_workspace, 10**9, user=llm_workspace.setter_user)
     _call(llm_workspace, user=llm_workspace.setter_user)
     assert LLMUsage.objects.filter(outcome="ok", purpose="draft_reply").count() == 1
+
+
+def test_with_autocommit_off_the_session_lock_path_is_taken(fake_llm, llm_workspace, policy):
+    """A transaction-level lock would then be held until the caller commits, across the HTTP call."""
+    fake_llm.provider(llm_workspace, kind="openai")
+    connection.set_autocommit(False)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            _call(llm_workspace, user=llm_workspace.setter_user)
+        connection.commit()
+    finally:
+        connection.set_autocommit(True)
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "pg_advisory_lock" in sql and "pg_advisory_unlock" in sql and "pg_advisory_xact_lock" not in sql
+    assert LLMUsage.objects.values_list("outcome", flat=True).get() == "ok"
