@@ -31,6 +31,7 @@ from integrations.llm.base import CallParams, LLMResult, Message, ProviderConfig
 from integrations.llm.errors import (
     ErrorKind,
     LLMError,
+    LLMGatewayError,
     LLMOutputError,
     NoProviderConfigured,
     QuotaExceeded,
@@ -151,27 +152,28 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
         input_tokens=estimate_input_tokens(params.system, params.messages, params.schema),
         output_tokens=params.max_tokens,
     )
-    # A session-level lock, released as soon as the reservation is written: a transaction-level one
-    # would be held until the caller's outer transaction ends, i.e. across the slow HTTP call.
-    # Under the lock, one statement reads the policy and the period's usage and inserts the pending
-    # row (in autocommit it commits at once, before the unlock); the rare refusal turns that row into
-    # a `quota_exceeded` record before the lock is released, so no other caller ever counts it.
+    # In autocommit (the workers): one round trip, see _reserve_autocommit.
+    # Inside a caller's transaction (or with autocommit off): a session-level lock, released as soon as
+    # the reservation is written (a transaction-level one would be held until the caller's transaction
+    # ends, i.e. across the slow HTTP call). Under the lock, one statement reads the policy and the
+    # period's usage and inserts the pending row; the rare refusal turns that row into a
+    # `quota_exceeded` record before the lock is released, so no other caller ever counts it.
     lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
-        try:
-            # Inside a caller's transaction a savepoint keeps a failure from poisoning it (and the unlock).
-            with savepoint_if_in_transaction():
-                policy, periods, totals = _insert_reservation(cursor, row, workspace=workspace, user=user)
-                exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy,
-                                          periods=periods, totals=totals)
-                if exceeded is not None:
-                    row.input_tokens = row.output_tokens = 0
-                    row.outcome = Outcome.QUOTA_EXCEEDED
-                    row.error_message = str(exceeded)[:300]
-                    row.save(update_fields=["input_tokens", "output_tokens", "outcome", "error_message"])
-        finally:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key)
+    if connection.get_autocommit() and not connection.in_atomic_block:
+        exceeded = _reserve_autocommit(row, lock_key, workspace=workspace, user=user, role=role)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
+            try:
+                # Inside a caller's transaction a savepoint keeps a failure from poisoning it (and the unlock).
+                with savepoint_if_in_transaction():
+                    policy, periods, totals = _insert_reservation(cursor, row, workspace=workspace, user=user)
+                    exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy,
+                                              periods=periods, totals=totals)
+                    if exceeded is not None:
+                        _mark_exceeded(row, exceeded)
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key)
     if exceeded is not None:
         log.info("llm quota exceeded workspace=%s user=%s purpose=%s: %s", workspace.pk,
                  getattr(user, "pk", None), purpose, exceeded)
@@ -231,6 +233,102 @@ def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQ
     else:
         policy = LLMQuotaPolicy(id=values[5], workspace=workspace, **dict(zip(_POLICY_LIMITS, values[6:], strict=True)))
     return policy, periods, totals
+
+
+def _mark_exceeded(row: LLMUsage, exceeded: QuotaExceeded) -> None:
+    row.input_tokens = row.output_tokens = 0
+    row.outcome = Outcome.QUOTA_EXCEEDED
+    row.error_message = str(exceeded)[:300]
+    row.save(update_fields=["input_tokens", "output_tokens", "outcome", "error_message"])
+
+
+def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, role) -> QuotaExceeded | None:
+    """The reservation in one round trip, outside any transaction; returns the refusal or None.
+
+    Two statements in one simple query, which Postgres runs as one implicit transaction: a
+    transaction-level advisory lock, then (a new statement, so a snapshot taken after the lock was
+    granted: every reservation committed before it is counted) the policy, the period's usage and the
+    insert. The insert applies the quota itself: a refused call's row is written as `quota_exceeded`
+    with no tokens, so no other caller ever counts it. The commit at the end of the query releases
+    the lock, right after the row is visible; a failure rolls both back. Was lock, insert, unlock
+    (3 statements). Python evaluates the same totals (`quota_evaluate`) for the QuotaExceeded to raise.
+    """
+    qn = connection.ops.quote_name
+    usage_table, policy_table = qn(LLMUsage._meta.db_table), qn(LLMQuotaPolicy._meta.db_table)
+    periods = quota_periods(workspace=workspace)
+    row.created_at = timezone.now()
+    tokens = "input_tokens + output_tokens"
+    defaults = LLMQuotaPolicy(workspace=workspace)  # the LLM_QUOTA_DEFAULTS settings, without a policy row
+    # The limits that apply to this caller, as in quota_evaluate: the role's per-user limits, then the
+    # workspace's. A NULL limit is unlimited.
+    checks = [("workspace_day", "workspace_daily"), ("workspace_month", "workspace_monthly")]
+    if user is not None:
+        if f"{role}_daily" not in _POLICY_LIMITS:
+            raise ValueError(f"unknown role {role!r}")
+        checks = [("user_day", f"{role}_daily"), ("user_month", f"{role}_monthly"), *checks]
+    exceeded_sql = " OR ".join(f"COALESCE(totals.{used} >= limits.{limit}, false)" for used, limit in checks)
+    sql = f"""
+        SELECT pg_advisory_xact_lock(%(lock_class)s, %(lock_key)s);
+        WITH totals AS (
+            SELECT COALESCE(SUM({tokens}), 0) AS workspace_month,
+                   COALESCE(SUM({tokens}) FILTER (WHERE created_at >= %(day)s), 0) AS workspace_day,
+                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s), 0) AS user_month,
+                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s AND created_at >= %(day)s), 0)
+                       AS user_day
+            FROM {usage_table}
+            WHERE workspace_id = %(workspace)s AND created_at >= %(month)s AND created_at < %(month_end)s
+              AND NOT (purpose = %(embedding)s)
+        ), limits AS (
+            SELECT policy.id AS policy_id,
+                   {", ".join(f"CASE WHEN policy.id IS NULL THEN %(default_{name})s::bigint ELSE policy.{name} END AS {name}"
+                              for name in _POLICY_LIMITS)}
+            FROM (SELECT 1) AS one LEFT JOIN {policy_table} policy ON policy.workspace_id = %(workspace)s
+        ), verdict AS (
+            SELECT ({exceeded_sql}) AS exceeded FROM totals CROSS JOIN limits
+        ), reserved AS (
+            INSERT INTO {usage_table} (workspace_id, user_id, provider_id, purpose, provider_kind, model,
+                input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at)
+            SELECT %(workspace)s, %(user)s, %(provider)s, %(purpose)s, %(kind)s, %(model)s,
+                   CASE WHEN verdict.exceeded THEN 0 ELSE %(input)s END,
+                   CASE WHEN verdict.exceeded THEN 0 ELSE %(output)s END,
+                   0, 0, 0, CASE WHEN verdict.exceeded THEN %(refused)s ELSE %(outcome)s END, '', %(now)s
+            FROM verdict
+            RETURNING id, outcome
+        )
+        SELECT reserved.id, reserved.outcome, totals.workspace_month, totals.workspace_day, totals.user_month,
+               totals.user_day, limits.policy_id, {", ".join(f"limits.{name}" for name in _POLICY_LIMITS)}
+        FROM reserved CROSS JOIN totals CROSS JOIN limits
+    """  # noqa: S608 - table and column names from the models, values bound
+    params = {
+        "lock_class": lock_key[0], "lock_key": lock_key[1],
+        "day": periods.day_start, "month": periods.month_start, "month_end": periods.month_end,
+        "workspace": workspace.pk, "user": getattr(user, "pk", None), "embedding": EMBEDDING_PURPOSE,
+        "provider": row.provider_id, "purpose": row.purpose, "kind": row.provider_kind, "model": row.model,
+        "input": row.input_tokens, "output": row.output_tokens, "outcome": row.outcome, "now": row.created_at,
+        "refused": Outcome.QUOTA_EXCEEDED,
+        **{f"default_{name}": getattr(defaults, name) for name in _POLICY_LIMITS},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        cursor.nextset()  # past the lock's result
+        values = cursor.fetchone()
+    row.pk, outcome = values[0], values[1]
+    row._state.adding, row._state.db = False, connection.alias
+    totals = dict(zip(("workspace_month", "workspace_day", "user_month", "user_day"), map(int, values[2:6]), strict=True))
+    policy = LLMQuotaPolicy(id=values[6], workspace=workspace, **dict(zip(_POLICY_LIMITS, values[7:], strict=True)))
+    exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy, periods=periods, totals=totals)
+    if exceeded is not None:
+        if outcome == Outcome.QUOTA_EXCEEDED:
+            row.input_tokens = row.output_tokens = 0
+            row.outcome = Outcome.QUOTA_EXCEEDED
+            row.error_message = str(exceeded)[:300]
+            row.save(update_fields=["error_message"])  # the row already holds no tokens: nobody counts it
+        else:  # cannot happen (the SQL and quota_evaluate apply the same limits); refuse all the same
+            log.error("llm quota check mismatch on usage row %s: allowed in SQL, refused by quota_evaluate", row.pk)
+            _mark_exceeded(row, exceeded)
+    elif outcome == Outcome.QUOTA_EXCEEDED:  # cannot happen either; the row records a refusal, no tokens
+        raise LLMGatewayError(f"quota check mismatch on usage row {row.pk}: refused in SQL, not by quota_evaluate")
+    return exceeded
 
 
 def _call_with_retries(config: ProviderConfig, params: CallParams, max_retries: int):
