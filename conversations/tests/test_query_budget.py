@@ -16,13 +16,18 @@ pytestmark = pytest.mark.django_db
 QUERY_BUDGET = 43
 
 
-def test_sent_reply_query_budget(scene, fake_llm):
+def _warm_thread(scene, fake_llm):
+    """A provider, one FAQ entry and a first exchange, so the measured reply is a thread's second."""
     fake_llm.provider(scene.workspace)
     faq_create(workspace=scene.workspace, question="How much is a session?", answer="$80.", actor=None)
     warm = scene.inbound("hello")
     fake_llm.queue(Reply.structured(draft_reply(intent="small_talk")), Reply.structured(review()))
     reply_pipeline_run(message_id=warm.pk)
     scene.outbound("Hi!")
+
+
+def test_sent_reply_query_budget(scene, fake_llm):
+    _warm_thread(scene, fake_llm)
     message = scene.inbound("how much is a session?")
     fake_llm.queue(Reply.structured(draft_reply("$80 per session.", cited_source_ids=["K1"])),
                    Reply.structured(review()))
@@ -40,12 +45,7 @@ AUTOCOMMIT_BUDGET = 33  # statements of one sent reply as a worker runs it; 37 w
 def test_sent_reply_query_budget_in_autocommit(scene, fake_llm):
     """As in production (no test transaction around it): BEGIN and COMMIT count, savepoints do not occur,
     and each model call's quota reservation is one round trip."""
-    fake_llm.provider(scene.workspace)
-    faq_create(workspace=scene.workspace, question="How much is a session?", answer="$80.", actor=None)
-    warm = scene.inbound("hello")
-    fake_llm.queue(Reply.structured(draft_reply(intent="small_talk")), Reply.structured(review()))
-    reply_pipeline_run(message_id=warm.pk)
-    scene.outbound("Hi!")
+    _warm_thread(scene, fake_llm)
     message = scene.inbound("thanks, how much is a session?")
     fake_llm.queue(Reply.structured(draft_reply("$80 per session.", intent="small_talk")), Reply.structured(review()))
     with CaptureQueriesContext(connection) as queries:

@@ -185,6 +185,24 @@ _POLICY_LIMITS = ("setter_daily", "setter_monthly", "admin_daily", "admin_monthl
                   "workspace_monthly")
 
 
+def _totals_sql(usage_table: str) -> str:
+    """The period's usage as `quota_check` counts it (`usage_totals`), for a reservation's CTE.
+
+    Parameters: day, month, month_end, workspace, user, embedding.
+    """
+    tokens = "input_tokens + output_tokens"
+    return f"""
+            SELECT COALESCE(SUM({tokens}), 0) AS workspace_month,
+                   COALESCE(SUM({tokens}) FILTER (WHERE created_at >= %(day)s), 0) AS workspace_day,
+                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s), 0) AS user_month,
+                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s AND created_at >= %(day)s), 0)
+                       AS user_day
+            FROM {usage_table}
+            WHERE workspace_id = %(workspace)s AND created_at >= %(month)s AND created_at < %(month_end)s
+              AND NOT (purpose = %(embedding)s)
+        """  # noqa: S608 - table name from the model, values bound
+
+
 def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQuotaPolicy, Periods, dict[str, int]]:
     """Insert `row` (pending); return the quota policy, periods and usage totals to check it against.
 
@@ -196,18 +214,8 @@ def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQ
     usage_table, policy_table = qn(LLMUsage._meta.db_table), qn(LLMQuotaPolicy._meta.db_table)
     periods = quota_periods(workspace=workspace)
     row.created_at = timezone.now()
-    tokens = "input_tokens + output_tokens"
     sql = f"""
-        WITH totals AS (
-            SELECT COALESCE(SUM({tokens}), 0) AS workspace_month,
-                   COALESCE(SUM({tokens}) FILTER (WHERE created_at >= %(day)s), 0) AS workspace_day,
-                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s), 0) AS user_month,
-                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s AND created_at >= %(day)s), 0)
-                       AS user_day
-            FROM {usage_table}
-            WHERE workspace_id = %(workspace)s AND created_at >= %(month)s AND created_at < %(month_end)s
-              AND NOT (purpose = %(embedding)s)
-        ), reserved AS (
+        WITH totals AS ({_totals_sql(usage_table)}), reserved AS (
             INSERT INTO {usage_table} (workspace_id, user_id, provider_id, purpose, provider_kind, model,
                 input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at)
             VALUES (%(workspace)s, %(user)s, %(provider)s, %(purpose)s, %(kind)s, %(model)s, %(input)s,
@@ -257,7 +265,6 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     usage_table, policy_table = qn(LLMUsage._meta.db_table), qn(LLMQuotaPolicy._meta.db_table)
     periods = quota_periods(workspace=workspace)
     row.created_at = timezone.now()
-    tokens = "input_tokens + output_tokens"
     defaults = LLMQuotaPolicy(workspace=workspace)  # the LLM_QUOTA_DEFAULTS settings, without a policy row
     # The limits that apply to this caller, as in quota_evaluate: the role's per-user limits, then the
     # workspace's. A NULL limit is unlimited.
@@ -269,16 +276,7 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     exceeded_sql = " OR ".join(f"COALESCE(totals.{used} >= limits.{limit}, false)" for used, limit in checks)
     sql = f"""
         SELECT pg_advisory_xact_lock(%(lock_class)s, %(lock_key)s);
-        WITH totals AS (
-            SELECT COALESCE(SUM({tokens}), 0) AS workspace_month,
-                   COALESCE(SUM({tokens}) FILTER (WHERE created_at >= %(day)s), 0) AS workspace_day,
-                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s), 0) AS user_month,
-                   COALESCE(SUM({tokens}) FILTER (WHERE user_id = %(user)s AND created_at >= %(day)s), 0)
-                       AS user_day
-            FROM {usage_table}
-            WHERE workspace_id = %(workspace)s AND created_at >= %(month)s AND created_at < %(month_end)s
-              AND NOT (purpose = %(embedding)s)
-        ), limits AS (
+        WITH totals AS ({_totals_sql(usage_table)}), limits AS (
             SELECT policy.id AS policy_id,
                    {", ".join(f"CASE WHEN policy.id IS NULL THEN %(default_{name})s::bigint ELSE policy.{name} END AS {name}"
                               for name in _POLICY_LIMITS)}
