@@ -9,9 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Role
 from accounts.tests.factories import MembershipFactory
 from integrations.llm.errors import QuotaExceeded
-from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMQuotaPolicy, LLMUsage
 from integrations.llm.testing import Reply
+from integrations.tests.llm.quota_helpers import llm_call, usage_row
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,24 +21,6 @@ def _sql_and_python_agree(caplog):
     """The insert's own quota verdict must be the one quota_evaluate reaches (else the gateway logs it)."""
     yield
     assert not [r for r in caplog.get_records("call") if "mismatch" in r.getMessage()]
-
-
-def _call(workspace, user=None):
-    return llm_complete(workspace=workspace, user=user, purpose="draft_reply", system="s",
-                        messages=[{"role": "user", "content": "hi"}])
-
-
-def _usage(workspace, tokens, *, user=None, purpose="seed"):
-    return LLMUsage.objects.create(workspace=workspace, user=user, purpose=purpose, provider_kind="openai",
-                                   model="gpt-4o", input_tokens=tokens, output_tokens=0, outcome="ok")
-
-
-@pytest.fixture
-def policy(llm_workspace):
-    return LLMQuotaPolicy.objects.create(
-        workspace=llm_workspace, setter_daily=1000, setter_monthly=5000, admin_daily=3000, admin_monthly=9000,
-        workspace_daily=10_000, workspace_monthly=50_000,
-    )
 
 
 def test_a_call_reserves_and_completes_in_two_statements(fake_llm, llm_workspace, policy):
@@ -52,7 +34,7 @@ def test_a_call_reserves_and_completes_in_two_statements(fake_llm, llm_workspace
 
     fake_llm.handler = handler
     with CaptureQueriesContext(connection) as queries:
-        _call(llm_workspace, user=llm_workspace.setter_user)
+        llm_call(llm_workspace, user=llm_workspace.setter_user)
 
     table = LLMUsage._meta.db_table
     sql = [q["sql"] for q in queries.captured_queries if table in q["sql"] or "advisory" in q["sql"]]
@@ -69,10 +51,10 @@ def test_a_call_reserves_and_completes_in_two_statements(fake_llm, llm_workspace
 
 def test_a_setter_over_the_daily_limit_is_refused_and_recorded_without_tokens(fake_llm, llm_workspace, policy):
     fake_llm.provider(llm_workspace, kind="openai")
-    _usage(llm_workspace, 1000, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 1000, user=llm_workspace.setter_user)
 
     with pytest.raises(QuotaExceeded) as caught:
-        _call(llm_workspace, user=llm_workspace.setter_user)
+        llm_call(llm_workspace, user=llm_workspace.setter_user)
 
     error = caught.value
     assert (error.scope, error.period, error.limit, error.used, error.role) == ("user", "day", 1000, 1000, "setter")
@@ -81,8 +63,8 @@ def test_a_setter_over_the_daily_limit_is_refused_and_recorded_without_tokens(fa
     assert (refused.input_tokens, refused.output_tokens) == (0, 0)
     assert refused.error_message == str(error)[:300]
     # The admin's own limit is higher; another setter has their own budget.
-    _call(llm_workspace, user=llm_workspace.admin_user)
-    _call(llm_workspace, user=MembershipFactory(workspace=llm_workspace, role=Role.SETTER).user)
+    llm_call(llm_workspace, user=llm_workspace.admin_user)
+    llm_call(llm_workspace, user=MembershipFactory(workspace=llm_workspace, role=Role.SETTER).user)
     assert len(fake_llm.requests) == 2
 
 
@@ -90,19 +72,19 @@ def test_monthly_and_workspace_limits(fake_llm, llm_workspace, policy):
     fake_llm.provider(llm_workspace, kind="anthropic")
     policy.setter_daily = None
     policy.save()
-    _usage(llm_workspace, 5000, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 5000, user=llm_workspace.setter_user)
     with pytest.raises(QuotaExceeded) as caught:
-        _call(llm_workspace, user=llm_workspace.setter_user)
+        llm_call(llm_workspace, user=llm_workspace.setter_user)
     assert (caught.value.scope, caught.value.period, caught.value.limit) == ("user", "month", 5000)
 
-    _call(llm_workspace)  # system work: the workspace's 10 000 a day only
-    _usage(llm_workspace, 10_000)
+    llm_call(llm_workspace)  # system work: the workspace's 10 000 a day only
+    usage_row(llm_workspace, 10_000)
     with pytest.raises(QuotaExceeded) as caught:
-        _call(llm_workspace)
+        llm_call(llm_workspace)
     assert (caught.value.scope, caught.value.period) == ("workspace", "day")
     with pytest.raises(QuotaExceeded):
-        _call(llm_workspace, user=llm_workspace.admin_user)  # the workspace total binds users too
-    _usage(llm_workspace, 10**6, purpose="embedding")  # embeddings never count
+        llm_call(llm_workspace, user=llm_workspace.admin_user)  # the workspace total binds users too
+    usage_row(llm_workspace, 10**6, purpose="embedding")  # embeddings never count
     assert len(fake_llm.requests) == 1
     assert LLMUsage.objects.filter(outcome="quota_exceeded", input_tokens=0, output_tokens=0).count() == 3
 
@@ -111,12 +93,12 @@ def test_without_a_policy_row_the_settings_defaults_apply(fake_llm, llm_workspac
     settings.LLM_QUOTA_DEFAULTS = {**settings.LLM_QUOTA_DEFAULTS, "setter_daily": 100, "workspace_daily": None,
                                    "workspace_monthly": None}
     fake_llm.provider(llm_workspace, kind="openai")
-    _usage(llm_workspace, 100, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 100, user=llm_workspace.setter_user)
     with pytest.raises(QuotaExceeded) as caught:
-        _call(llm_workspace, user=llm_workspace.setter_user)
+        llm_call(llm_workspace, user=llm_workspace.setter_user)
     assert caught.value.limit == 100
-    _usage(llm_workspace, 10**9)
-    _call(llm_workspace)  # no workspace limit in these defaults
+    usage_row(llm_workspace, 10**9)
+    llm_call(llm_workspace)  # no workspace limit in these defaults
     assert len(fake_llm.requests) == 1
 
 
@@ -124,8 +106,8 @@ def test_null_limits_are_unlimited(fake_llm, llm_workspace):
     LLMQuotaPolicy.objects.create(workspace=llm_workspace, setter_daily=None, setter_monthly=None,
                                   workspace_daily=None, workspace_monthly=None)
     fake_llm.provider(llm_workspace, kind="openai")
-    _usage(llm_workspace, 10**9, user=llm_workspace.setter_user)
-    _call(llm_workspace, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 10**9, user=llm_workspace.setter_user)
+    llm_call(llm_workspace, user=llm_workspace.setter_user)
     assert LLMUsage.objects.filter(outcome="ok", purpose="draft_reply").count() == 1
 
 
@@ -135,7 +117,7 @@ def test_with_autocommit_off_the_session_lock_path_is_taken(fake_llm, llm_worksp
     connection.set_autocommit(False)
     try:
         with CaptureQueriesContext(connection) as queries:
-            _call(llm_workspace, user=llm_workspace.setter_user)
+            llm_call(llm_workspace, user=llm_workspace.setter_user)
         connection.commit()
     finally:
         connection.set_autocommit(True)

@@ -10,24 +10,13 @@ from django.db import connection
 from accounts.models import Role
 from accounts.tests.factories import MembershipFactory, UserFactory
 from integrations.llm.errors import LLMGatewayError, QuotaExceeded
-from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMQuotaPolicy, LLMUsage
 from integrations.llm.pricing import estimate_cost, price_for
 from integrations.llm.quotas import quota_check, quota_periods, usage_totals
 from integrations.llm.testing import Reply
+from integrations.tests.llm.quota_helpers import llm_call, usage_row
 
 pytestmark = pytest.mark.django_db
-
-
-def _call(workspace, user=None, **kwargs):
-    return llm_complete(workspace=workspace, user=user, purpose=kwargs.pop("purpose", "draft_reply"), system="s",
-                        messages=[{"role": "user", "content": "hi"}], **kwargs)
-
-
-def _usage(workspace, tokens, *, user=None, at=None, outcome="ok"):
-    return LLMUsage.objects.create(workspace=workspace, user=user, purpose="seed", provider_kind="openai",
-                                   model="gpt-4o", input_tokens=tokens, output_tokens=0, outcome=outcome,
-                                   created_at=at or datetime.now(UTC))
 
 
 # --- Recording -----------------------------------------------------------------------------------
@@ -36,7 +25,7 @@ def test_success_records_tokens_cost_latency_and_outcome(fake_llm, llm_workspace
     fake_llm.provider(llm_workspace, kind="anthropic", model="claude-sonnet-4-6")
     fake_llm.queue(Reply.text("Hello!", input_tokens=1000, output_tokens=200, delay=0.05))
 
-    result = _call(llm_workspace, user=llm_workspace.setter_user, purpose="draft_reply")
+    result = llm_call(llm_workspace, user=llm_workspace.setter_user, purpose="draft_reply")
 
     usage = LLMUsage.objects.get()
     assert usage.pk == result.usage_id
@@ -56,7 +45,7 @@ def test_failure_records_the_error_kind_and_no_tokens(fake_llm, llm_workspace, s
     fake_llm.handler = lambda request: Reply.server_error()
 
     with pytest.raises(LLMGatewayError):
-        _call(llm_workspace)
+        llm_call(llm_workspace)
 
     usage = LLMUsage.objects.get()
     assert (usage.outcome, usage.attempts, usage.input_tokens, usage.output_tokens, usage.cost_usd) == (
@@ -77,20 +66,12 @@ def test_pricing_table_prefixes_and_fallback(settings):
 
 # --- Quotas --------------------------------------------------------------------------------------
 
-@pytest.fixture
-def policy(llm_workspace):
-    return LLMQuotaPolicy.objects.create(
-        workspace=llm_workspace, setter_daily=1000, setter_monthly=5000, admin_daily=3000, admin_monthly=9000,
-        workspace_daily=10_000, workspace_monthly=50_000,
-    )
-
-
 def test_setter_over_daily_limit_is_refused_without_a_call(fake_llm, llm_workspace, policy):
     fake_llm.provider(llm_workspace, kind="openai")
-    _usage(llm_workspace, 1000, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 1000, user=llm_workspace.setter_user)
 
     with pytest.raises(QuotaExceeded) as caught:
-        _call(llm_workspace, user=llm_workspace.setter_user)
+        llm_call(llm_workspace, user=llm_workspace.setter_user)
 
     error = caught.value
     assert (error.scope, error.period, error.limit, error.used, error.role) == ("user", "day", 1000, 1000, "setter")
@@ -102,28 +83,28 @@ def test_setter_over_daily_limit_is_refused_without_a_call(fake_llm, llm_workspa
 
 def test_admin_has_a_higher_limit_than_a_setter(fake_llm, llm_workspace, policy):
     fake_llm.provider(llm_workspace, kind="openai")
-    _usage(llm_workspace, 1500, user=llm_workspace.admin_user)
-    _usage(llm_workspace, 1500, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 1500, user=llm_workspace.admin_user)
+    usage_row(llm_workspace, 1500, user=llm_workspace.setter_user)
 
-    _call(llm_workspace, user=llm_workspace.admin_user)  # 1500 < 3000
+    llm_call(llm_workspace, user=llm_workspace.admin_user)  # 1500 < 3000
     with pytest.raises(QuotaExceeded):
-        _call(llm_workspace, user=llm_workspace.setter_user)  # 1500 ≥ 1000
+        llm_call(llm_workspace, user=llm_workspace.setter_user)  # 1500 ≥ 1000
     assert len(fake_llm.requests) == 1
 
 
 def test_limits_are_per_user_not_per_role(fake_llm, llm_workspace, policy):
     fake_llm.provider(llm_workspace, kind="openai")
     other_setter = MembershipFactory(workspace=llm_workspace, role=Role.SETTER).user
-    _usage(llm_workspace, 1000, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 1000, user=llm_workspace.setter_user)
 
-    _call(llm_workspace, user=other_setter)
+    llm_call(llm_workspace, user=other_setter)
     assert len(fake_llm.requests) == 1
 
 
 def test_monthly_limit_applies_across_days(llm_workspace, policy):
     now = datetime(2026, 3, 20, 12, tzinfo=UTC)
     for day in (2, 9, 16):  # 3 × 1700 = 5100 ≥ 5000 monthly; none of it today
-        _usage(llm_workspace, 1700, user=llm_workspace.setter_user, at=now.replace(day=day))
+        usage_row(llm_workspace, 1700, user=llm_workspace.setter_user, at=now.replace(day=day))
 
     error = quota_check(workspace=llm_workspace, user=llm_workspace.setter_user, now=now)
 
@@ -135,7 +116,7 @@ def test_day_boundary_follows_the_workspace_time_zone(llm_workspace, policy):
     llm_workspace.timezone = "Europe/Paris"  # UTC+1 in January
     llm_workspace.save()
     setter = llm_workspace.setter_user
-    _usage(llm_workspace, 1000, user=setter, at=datetime(2026, 1, 14, 22, 59, tzinfo=UTC))  # 23:59 Paris, 14th
+    usage_row(llm_workspace, 1000, user=setter, at=datetime(2026, 1, 14, 22, 59, tzinfo=UTC))  # 23:59 Paris, 14th
 
     # 23:00 UTC is midnight in Paris: yesterday's usage no longer counts for the day.
     assert quota_check(workspace=llm_workspace, user=setter, now=datetime(2026, 1, 14, 23, 0, tzinfo=UTC)) is None
@@ -146,9 +127,9 @@ def test_day_boundary_follows_the_workspace_time_zone(llm_workspace, policy):
 
 def test_month_boundary(llm_workspace, policy):
     setter = llm_workspace.setter_user
-    _usage(llm_workspace, 900, user=setter, at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC))
+    usage_row(llm_workspace, 900, user=setter, at=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC))
     for day in range(24, 31):
-        _usage(llm_workspace, 600, user=setter, at=datetime(2026, 1, day, tzinfo=UTC))
+        usage_row(llm_workspace, 600, user=setter, at=datetime(2026, 1, day, tzinfo=UTC))
 
     assert quota_check(workspace=llm_workspace, user=setter, now=datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC))
     assert quota_check(workspace=llm_workspace, user=setter, now=datetime(2026, 2, 1, 0, 0, tzinfo=UTC)) is None
@@ -168,25 +149,25 @@ def test_periods_handle_dst_and_december():
 
 def test_system_work_counts_against_the_workspace_only(fake_llm, llm_workspace, policy):
     fake_llm.provider(llm_workspace, kind="anthropic")
-    _usage(llm_workspace, 5000)  # system work: more than any per-user limit
-    _call(llm_workspace)  # no user: only the workspace limit (10 000/day) applies
-    _call(llm_workspace, user=llm_workspace.admin_user)  # the admin's own usage is still 0
+    usage_row(llm_workspace, 5000)  # system work: more than any per-user limit
+    llm_call(llm_workspace)  # no user: only the workspace limit (10 000/day) applies
+    llm_call(llm_workspace, user=llm_workspace.admin_user)  # the admin's own usage is still 0
     assert len(fake_llm.requests) == 2
 
-    _usage(llm_workspace, 10_000)
+    usage_row(llm_workspace, 10_000)
     with pytest.raises(QuotaExceeded) as caught:
-        _call(llm_workspace)
+        llm_call(llm_workspace)
     assert (caught.value.scope, caught.value.period) == ("workspace", "day")
     with pytest.raises(QuotaExceeded):  # the workspace total binds users too
-        _call(llm_workspace, user=llm_workspace.admin_user)
+        llm_call(llm_workspace, user=llm_workspace.admin_user)
     assert len(fake_llm.requests) == 2
 
 
 def test_user_usage_counts_against_the_workspace_total(llm_workspace, policy):
     policy.workspace_daily = 2500
     policy.save()
-    _usage(llm_workspace, 900, user=llm_workspace.setter_user)
-    _usage(llm_workspace, 1600, user=llm_workspace.admin_user)
+    usage_row(llm_workspace, 900, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 1600, user=llm_workspace.admin_user)
 
     error = quota_check(workspace=llm_workspace, user=None)
     assert (error.scope, error.used) == ("workspace", 2500)
@@ -195,13 +176,13 @@ def test_user_usage_counts_against_the_workspace_total(llm_workspace, policy):
 def test_null_limits_are_unlimited(llm_workspace):
     LLMQuotaPolicy.objects.create(workspace=llm_workspace, setter_daily=None, setter_monthly=None,
                                   workspace_daily=None, workspace_monthly=None)
-    _usage(llm_workspace, 10**9, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 10**9, user=llm_workspace.setter_user)
     assert quota_check(workspace=llm_workspace, user=llm_workspace.setter_user) is None
 
 
 def test_without_a_policy_row_the_settings_defaults_apply(llm_workspace, settings):
     settings.LLM_QUOTA_DEFAULTS = {**settings.LLM_QUOTA_DEFAULTS, "setter_daily": 100}
-    _usage(llm_workspace, 100, user=llm_workspace.setter_user)
+    usage_row(llm_workspace, 100, user=llm_workspace.setter_user)
     assert quota_check(workspace=llm_workspace, user=llm_workspace.setter_user).limit == 100
     assert quota_check(workspace=llm_workspace, user=llm_workspace.admin_user) is None
 
@@ -209,7 +190,7 @@ def test_without_a_policy_row_the_settings_defaults_apply(llm_workspace, setting
 def test_a_non_member_cannot_spend_the_workspace_budget(fake_llm, llm_workspace):
     fake_llm.provider(llm_workspace, kind="openai")
     with pytest.raises(LLMGatewayError, match="not a member"):
-        _call(llm_workspace, user=UserFactory())
+        llm_call(llm_workspace, user=UserFactory())
     assert fake_llm.requests == []
 
 
@@ -226,7 +207,7 @@ def test_in_flight_calls_reserve_budget(fake_llm, llm_workspace, policy):
         return Reply.text("ok", input_tokens=10, output_tokens=5)
 
     fake_llm.handler = handler
-    _call(llm_workspace, user=llm_workspace.setter_user)
+    llm_call(llm_workspace, user=llm_workspace.setter_user)
 
     assert seen["totals"]["user_day"] >= 1500  # estimated input + max_tokens
     assert seen["check"] is not None and seen["check"].scope == "user"
@@ -244,7 +225,7 @@ def test_concurrent_callers_cannot_all_slip_under_the_limit(fake_llm, llm_worksp
 
     def worker():
         try:
-            _call(llm_workspace)
+            llm_call(llm_workspace)
             outcomes.append("ok")
         except QuotaExceeded:
             outcomes.append("quota")
