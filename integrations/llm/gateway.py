@@ -159,7 +159,7 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
     # period's usage and inserts the pending row; the rare refusal turns that row into a
     # `quota_exceeded` record before the lock is released, so no other caller ever counts it.
     lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
-    if connection.get_autocommit() and not connection.in_atomic_block:
+    if _one_round_trip_possible():
         exceeded = _reserve_autocommit(row, lock_key, workspace=workspace, user=user, role=role)
     else:
         with connection.cursor() as cursor:
@@ -248,6 +248,18 @@ def _mark_exceeded(row: LLMUsage, exceeded: QuotaExceeded) -> None:
     row.outcome = Outcome.QUOTA_EXCEEDED
     row.error_message = str(exceeded)[:300]
     row.save(update_fields=["input_tokens", "output_tokens", "outcome", "error_message"])
+
+
+def _one_round_trip_possible() -> bool:
+    """True outside any transaction, with Django's default client-side parameter binding.
+
+    `_reserve_autocommit` sends two statements in one query string, which only the simple query
+    protocol accepts: with DATABASES OPTIONS `server_side_binding` the extended protocol refuses it
+    ("cannot insert multiple commands into a prepared statement"), so that setting takes the
+    session-lock path instead.
+    """
+    return (connection.get_autocommit() and not connection.in_atomic_block
+            and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
 
 
 def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, role) -> QuotaExceeded | None:

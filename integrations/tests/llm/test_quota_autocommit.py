@@ -124,3 +124,19 @@ def test_with_autocommit_off_the_session_lock_path_is_taken(fake_llm, llm_worksp
     sql = " ".join(q["sql"] for q in queries.captured_queries)
     assert "pg_advisory_lock" in sql and "pg_advisory_unlock" in sql and "pg_advisory_xact_lock" not in sql
     assert LLMUsage.objects.values_list("outcome", flat=True).get() == "ok"
+
+
+def test_with_server_side_binding_the_session_lock_path_is_taken(fake_llm, llm_workspace, policy, monkeypatch):
+    """Two statements in one query string need the simple query protocol (client-side binding)."""
+    fake_llm.provider(llm_workspace, kind="openai")
+    connection.close()
+    options = {**connection.settings_dict.get("OPTIONS", {}), "server_side_binding": True}
+    monkeypatch.setitem(connection.settings_dict, "OPTIONS", options)
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            llm_call(llm_workspace, user=llm_workspace.setter_user)
+    finally:
+        connection.close()  # the next test connects with the settings as they were
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "pg_advisory_lock" in sql and "pg_advisory_unlock" in sql and "pg_advisory_xact_lock" not in sql
+    assert LLMUsage.objects.values_list("outcome", flat=True).get() == "ok"
