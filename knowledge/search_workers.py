@@ -7,8 +7,7 @@ at the same time as the caller's (on another core). See BENCHMARKS.md "Retrieval
 
 Rules:
 - A second connection cannot see the caller's uncommitted rows, so the caller only hands work over
-  when it is not inside a transaction (``knowledge_search`` checks ``connection.in_atomic_block``
-  and autocommit).
+  when it is not inside a transaction (``knowledge_search`` checks ``sidekick_project.db.in_autocommit``).
 - ``try_submit`` never queues behind other searches: when every helper is busy it returns None and
   the caller runs the work itself (so a burst of concurrent searches degrades to the sequential
   path instead of waiting, and each process holds at most ``KNOWLEDGE_SEARCH_THREADS`` extra

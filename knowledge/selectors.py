@@ -26,6 +26,7 @@ from knowledge.models import (
 )
 from knowledge.search_workers import search_workers
 from knowledge.vector_index import index_predicate
+from sidekick_project.db import in_autocommit
 
 logger = logging.getLogger(__name__)
 
@@ -298,8 +299,7 @@ def knowledge_search(*, workspace: Workspace, query: str, limit: int = 8, mode: 
     # while this thread runs the lexical side. Not inside a transaction (atomic block, or autocommit
     # turned off): the helper could not see this connection's uncommitted chunks.
     pending = None
-    if (mode == "hybrid" and vector_args is not None and not connection.in_atomic_block
-            and connection.get_autocommit()):
+    if mode == "hybrid" and vector_args is not None and in_autocommit():
         workers = search_workers()
         if workers is not None:
             pending = workers.try_submit(_vector_side, private_connection=True, **vector_args)

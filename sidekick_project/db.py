@@ -15,3 +15,12 @@ def savepoint_if_in_transaction() -> AbstractContextManager:
     own transaction already, and `atomic()` would only add a BEGIN and a COMMIT round trip.
     """
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def in_autocommit() -> bool:
+    """True when each statement commits on its own: autocommit on and no atomic block open.
+
+    Only then may work move to another connection (it would not see this one's uncommitted rows) or
+    a lock be tied to the statement's own implicit transaction.
+    """
+    return connection.get_autocommit() and not connection.in_atomic_block

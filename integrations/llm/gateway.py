@@ -42,7 +42,7 @@ from integrations.llm.pricing import estimate_cost
 from integrations.llm.quotas import EMBEDDING_PURPOSE, Periods, member_role, quota_evaluate, quota_periods
 from integrations.llm.schema import SchemaViolation
 from integrations.llm.selectors import llm_provider_for
-from sidekick_project.db import savepoint_if_in_transaction
+from sidekick_project.db import in_autocommit, savepoint_if_in_transaction
 
 log = logging.getLogger("integrations.llm")
 
@@ -258,8 +258,7 @@ def _one_round_trip_possible() -> bool:
     ("cannot insert multiple commands into a prepared statement"), so that setting takes the
     session-lock path instead.
     """
-    return (connection.get_autocommit() and not connection.in_atomic_block
-            and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
+    return in_autocommit() and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
 
 
 def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, role) -> QuotaExceeded | None:
