@@ -100,6 +100,11 @@ _workers: SearchWorkers | None = None
 _workers_lock = threading.Lock()
 
 
+def _reusable(workers: SearchWorkers | None, size: int) -> bool:
+    """This process's running helpers, of the configured size (a forked child must start its own)."""
+    return workers is not None and workers.pid == os.getpid() and workers.size == size and not workers._stopped
+
+
 def search_workers() -> SearchWorkers | None:
     """This process's helpers, or None when ``KNOWLEDGE_SEARCH_THREADS`` is 0 (sequential search)."""
     global _workers
@@ -107,10 +112,10 @@ def search_workers() -> SearchWorkers | None:
     if size <= 0:
         return None
     workers = _workers
-    if workers is not None and workers.pid == os.getpid() and workers.size == size and not workers._stopped:
+    if _reusable(workers, size):
         return workers
     with _workers_lock:
-        if _workers is not None and _workers.pid == os.getpid() and _workers.size == size and not _workers._stopped:
+        if _reusable(_workers, size):
             return _workers
         if _workers is not None and _workers.pid == os.getpid():
             _workers.stop()
