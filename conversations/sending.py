@@ -112,13 +112,17 @@ def _is_human(message: Message) -> bool:
     return message.sender_kind == SenderKind.SETTER and message.disposition != Disposition.APPROVED
 
 
-def message_send(*, message_id: int) -> Message | None:
+def message_send(*, message_id: int, loaded: Message | None = None) -> Message | None:
     """Claim and send one outbound message (see the module docstring). Returns it, or None if not ours.
 
     The outcome is copied onto Sidekick's action log (result, Meta's message id): for a sent message
     in the same transaction that records the send, otherwise right after.
+
+    ``loaded``: the row as its creator just committed it, with its channel, thread and contact read in
+    that transaction (the reply pipeline reads them under the thread's row lock). It spares the re-read
+    after the claim; the claim itself still decides, so a row sent or claimed meanwhile is left alone.
     """
-    message = _message_send(message_id)
+    message = _message_send(message_id, loaded)
     if message is not None and message.send_status != SendStatus.SENT:
         from conversations.pipeline.record import action_log_settle
 
@@ -126,7 +130,7 @@ def message_send(*, message_id: int) -> Message | None:
     return message
 
 
-def _message_send(message_id: int) -> Message | None:
+def _message_send(message_id: int, loaded: Message | None = None) -> Message | None:
     now = timezone.now()
     claimed = Message.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
@@ -134,9 +138,13 @@ def _message_send(message_id: int) -> Message | None:
     ).update(send_status=SendStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return None
-    # Not the thread's search document (every word of the conversation, unused here).
-    message = (Message.objects.select_related("channel", "thread__contact").defer("thread__search_vector")
-               .get(pk=message_id))
+    if loaded is not None and loaded.pk == message_id:
+        message = loaded  # what the claim just wrote, applied to the caller's copy
+        message.send_status, message.claimed_at, message.attempts = SendStatus.SENDING, now, message.attempts + 1
+    else:
+        # Not the thread's search document (every word of the conversation, unused here).
+        message = (Message.objects.select_related("channel", "thread__contact").defer("thread__search_vector")
+                   .get(pk=message_id))
     channel, thread = message.channel, message.thread
     contact = thread.contact
 

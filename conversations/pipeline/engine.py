@@ -376,7 +376,11 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
     """Act on the decision under a lock on the thread, then record everything on the draft."""
     thread = run.thread
     with transaction.atomic():
-        locked = Thread.objects.select_for_update().select_related("contact").defer("search_vector").get(pk=thread.pk)
+        # The thread and contact rows are locked; the channel is read with them (not locked: every thread
+        # of the channel would wait on it) for the send below.
+        locked = (Thread.objects.select_for_update(of=("self", "contact")).select_related("contact", "channel")
+                  .defer("search_vector").get(pk=thread.pk))
+        locked.workspace = thread.workspace  # the same row: spare a query
         sending = decision in (Decision.SENT, Decision.FAQ_ANSWERED)
         if sending or decision == Decision.DRAFT_SAVED:
             # The world may have moved while the model was thinking.
@@ -389,7 +393,7 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
         draft.reasons = {"rules": [h.as_dict() for h in run.hits], "overseer": run.overseer, "notes": run.notes,
                          "text": reason_text or record.REASONS.get(reason, "")}
         draft.input_tokens, draft.output_tokens = run.input_tokens, run.output_tokens
-        if decision in (Decision.SENT, Decision.FAQ_ANSWERED) and not _send(run, draft):
+        if decision in (Decision.SENT, Decision.FAQ_ANSWERED) and not _send(run, draft, locked):
             decision, reason = Decision.BLOCKED, "empty"
             draft.decision, draft.reason_code = decision, reason
         elif decision == Decision.DRAFT_SAVED:
@@ -410,7 +414,7 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
     return draft
 
 
-def _send(run: Run, draft: ReplyDraft) -> bool:
+def _send(run: Run, draft: ReplyDraft, locked: Thread) -> bool:
     """Write the outbound row in the decision's transaction; send it in this task once that commits.
 
     No second Celery task: the row is durable (`pending`) before any HTTP call, `message_send` claims
@@ -426,12 +430,15 @@ def _send(run: Run, draft: ReplyDraft) -> bool:
     draft.outbound_message = message
     record.action_log_add(thread=run.thread, action=ActionKind.SENT_REPLY, draft=draft, message=message,
                           text=message.text, confidence=draft.confidence, result="queued")
-    transaction.on_commit(lambda: _send_committed(message.pk))
+    # The send checks the thread, contact and channel as read under the lock, not the run's copies from
+    # before the model calls.
+    message.thread, message.channel = locked, locked.channel
+    transaction.on_commit(lambda: _send_committed(message))
     return True
 
 
-def _send_committed(message_id: int) -> None:
+def _send_committed(message: Message) -> None:
     try:
-        message_send(message_id=message_id)
+        message_send(message_id=message.pk, loaded=message)
     except Exception:  # noqa: BLE001 - the decision is committed; the row is pending or sending, never lost
-        logger.exception("reply send of message %s failed; the send sweeper takes it from here", message_id)
+        logger.exception("reply send of message %s failed; the send sweeper takes it from here", message.pk)

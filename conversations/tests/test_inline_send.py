@@ -85,3 +85,51 @@ def test_a_failing_inline_send_leaves_the_decision_committed(scene, fake_llm, dj
     assert draft.decision == Decision.SENT
     assert Message.objects.get(pk=draft.outbound_message_id).send_status == SendStatus.PENDING
     assert "send sweeper" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inline_send_uses_what_the_decision_read_under_the_lock(scene, fake_llm):
+    """Autocommit, as a worker runs it: the send claims the row and sends without reading it back."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        draft = _confident_reply(scene, fake_llm)
+    assert draft.decision == Decision.SENT
+    outbound = Message.objects.get(pk=draft.outbound_message_id)
+    assert (outbound.send_status, outbound.attempts) == (SendStatus.SENT, 1)
+    after_claim = [q["sql"] for q in queries.captured_queries]
+    after_claim = after_claim[next(i for i, sql in enumerate(after_claim) if "'sending'" in sql) + 1:]
+    # The claim's UPDATE is the only statement on the message before the Graph call: no read-back.
+    assert not any(sql.startswith("SELECT") and 'FROM "conversations_message"' in sql for sql in after_claim)
+
+
+def test_a_loaded_copy_never_overrides_the_claim(scene, fake_llm):
+    """A row someone else claimed (or sent) is left alone even when the caller hands its own copy."""
+    from conversations.sending import outbound_message_create
+
+    outbound = outbound_message_create(thread=scene.thread, text="Hello", sender_kind="ai", enqueue=False)
+    Message.objects.filter(pk=outbound.pk).update(send_status=SendStatus.SENDING)
+    assert message_send(message_id=outbound.pk, loaded=outbound) is None
+    assert not SandboxSend.objects.filter(channel=scene.channel, kind="message").exists()
+    assert Message.objects.get(pk=outbound.pk).attempts == 0
+
+
+def test_a_channel_disabled_while_drafting_stops_the_inline_send(scene, fake_llm, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    """The channel is read with the thread lock, after the model calls, not at the start of the run."""
+    from integrations.models import Channel, ChannelStatus
+
+    real = reply_pipeline_run.__globals__["overseer_gate"]
+
+    def gate_then_disconnect(run, draft, text):
+        result = real(run, draft, text)
+        Channel.objects.filter(pk=scene.channel.pk).update(status=ChannelStatus.DISABLED)
+        return result
+
+    monkeypatch.setattr("conversations.pipeline.engine.overseer_gate", gate_then_disconnect)
+    with django_capture_on_commit_callbacks(execute=True):
+        draft = _confident_reply(scene, fake_llm)
+    outbound = Message.objects.get(pk=draft.outbound_message_id)
+    assert (outbound.send_status, outbound.error_code) == (SendStatus.FAILED, "channel_inactive")
+    assert not SandboxSend.objects.filter(channel=scene.channel, kind="message").exists()
