@@ -17,6 +17,7 @@ from accounts.tenancy import admin_required, workspace_required
 from conversations import selectors, services
 from conversations.forms import PromptForm
 from conversations.models import PromptRevision
+from conversations.pipeline.prompt import DEFAULT_PROMPT
 
 HISTORY_LIMIT = 200
 
@@ -37,11 +38,13 @@ def diff_lines(old: str, new: str) -> list[tuple[str, str]]:
 
 def _context(request, form=None) -> dict:
     workspace = request.workspace
-    text, current = selectors.prompt_text_current(workspace=workspace)
+    revisions = list(selectors.prompt_revisions(workspace=workspace)[:HISTORY_LIMIT])  # newest first, with authors
+    current = revisions[0] if revisions else None
+    text = current.text if current else DEFAULT_PROMPT
     return {
         "form": form or PromptForm(initial={"text": text}),
         "current": current,
-        "revisions": list(selectors.prompt_revisions(workspace=workspace)[:HISTORY_LIMIT]),
+        "revisions": revisions,
         "preview": selectors.prompt_preview(workspace=workspace, text=form.data.get("text", text) if form else text),
     }
 

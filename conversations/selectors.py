@@ -49,7 +49,8 @@ def prompt_current(*, workspace) -> PromptRevision | None:
 
 
 def prompt_text_current(*, workspace) -> tuple[str, PromptRevision | None]:
-    revision = prompt_current(workspace=workspace)
+    """The prompt text drafting uses, and its revision (the default prompt: None). Without the author."""
+    revision = PromptRevision.objects.filter(workspace=workspace).first()
     return (revision.text if revision else DEFAULT_PROMPT), revision
 
 
