@@ -33,8 +33,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import CharField, DateTimeField, Exists, F, Q, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField, DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -176,37 +176,79 @@ def _message_send(message_id: int, loaded: Message | None = None) -> Message | N
                         messaging_type=f"MESSAGE_TAG:{window.tag}" if window.tag else "RESPONSE")
 
 
-@transaction.atomic
 def _record_sent(message: Message, *, mid: str, messaging_type: str) -> Message:
-    """Record Meta's answer, the thread's activity and the action log's outcome in one transaction.
+    """Record Meta's answer, the thread's activity and the action log's outcome, all or nothing.
 
     No row lock: the only other writer of this row meanwhile is the echo matcher in ingest, which may
-    already have set `mid` and `echo_received_at`; the UPDATE keeps what it set (COALESCE).
+    already have set `mid` and `echo_received_at`; the update keeps what it set (COALESCE).
+    The usual case (no other row holds this mid) is one statement; the rest in `_record_sent_contested`.
     """
+    now = timezone.now()
+    settled_mid = _record_sent_at_once(message, mid=mid, messaging_type=messaging_type, now=now)
+    if settled_mid is None:
+        return _record_sent_contested(message, mid=mid, messaging_type=messaging_type, now=now)
+    message.mid = settled_mid
+    message.send_status, message.messaging_type, message.sent_at = SendStatus.SENT, messaging_type, now
+    message.last_error = message.error_code = ""
+    return message
+
+
+def _record_sent_at_once(message: Message, *, mid: str, messaging_type: str, now) -> str | None:
+    """The message, its thread and its action log rows in one statement (one round trip on the reply's hot
+    path instead of BEGIN, three UPDATEs and COMMIT). Returns the stored mid, or None when another row
+    already holds `mid` (nothing is written then)."""
+    from conversations.models import SidekickActionLog
+    from conversations.pipeline.record import SETTLED_ACTIONS
+
+    qn = connection.ops.quote_name
+    messages, threads = qn(Message._meta.db_table), qn(Thread._meta.db_table)
+    logs = qn(SidekickActionLog._meta.db_table)
+    # A setter's own send also marks the thread read (as _record_sent_contested does).
+    unread = ", unread_count = 0" if message.sender_kind == SenderKind.SETTER else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH sent AS (
+                UPDATE {messages} SET mid = COALESCE(mid, %(mid)s), send_status = %(sent)s,
+                       messaging_type = %(messaging_type)s, sent_at = %(now)s, last_error = '', error_code = ''
+                WHERE id = %(id)s AND NOT EXISTS (
+                    SELECT 1 FROM {messages} other WHERE other.channel_id = %(channel)s AND other.mid = %(mid)s
+                                                         AND other.id <> %(id)s)
+                RETURNING id, thread_id, mid
+            ), thread AS (
+                UPDATE {threads} SET last_message_at = %(now)s, last_outbound_at = %(now)s{unread}
+                WHERE id IN (SELECT thread_id FROM sent)
+            ), log AS (
+                UPDATE {logs} SET result = 'sent', graph_message_id = sent.mid FROM sent
+                WHERE {logs}.message_id = sent.id AND {logs}.action = ANY(%(actions)s)
+            )
+            SELECT mid FROM sent
+        """, {"mid": mid, "sent": SendStatus.SENT, "messaging_type": messaging_type, "now": now,  # noqa: S608
+              "id": message.pk, "channel": message.channel_id, "actions": list(SETTLED_ACTIONS)})
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@transaction.atomic
+def _record_sent_contested(message: Message, *, mid: str, messaging_type: str, now) -> Message:
+    """Another row holds Meta's mid for this send: fold it in if it is our own echo, else keep ours mid-less."""
     from conversations.pipeline.record import action_log_settle
 
-    now = timezone.now()
-    same_mid = Message.objects.filter(channel_id=message.channel_id, mid=mid).exclude(pk=message.pk)
     fields = {"send_status": SendStatus.SENT, "messaging_type": messaging_type, "sent_at": now, "last_error": "",
               "error_code": ""}
-    # The usual case in one statement: no other row holds this mid.
-    updated = Message.objects.filter(~Exists(same_mid), pk=message.pk).update(
-        mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields)
     echo_at = None
-    if not updated:
-        # If the echo beat this answer and could not be matched (text differed), it was stored as a
-        # message from outside Sidekick: it is this one, so fold it in.
-        duplicate = same_mid.first()
-        if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
-            echo_at = duplicate.echo_received_at
-            duplicate.delete()
-        elif duplicate is not None:
-            logger.error("message %s: Meta returned mid %s already held by message %s", message.pk, mid, duplicate.pk)
-            mid = None
-        Message.objects.filter(pk=message.pk).update(
-            mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields,
-            echo_received_at=Coalesce("echo_received_at", Value(echo_at, output_field=DateTimeField())),
-        )
+    # If the echo beat this answer and could not be matched (text differed), it was stored as a
+    # message from outside Sidekick: it is this one, so fold it in.
+    duplicate = Message.objects.filter(channel_id=message.channel_id, mid=mid).exclude(pk=message.pk).first()
+    if duplicate is not None and duplicate.sender_kind == SenderKind.META_INBOX and duplicate.idempotency_key is None:
+        echo_at = duplicate.echo_received_at
+        duplicate.delete()
+    elif duplicate is not None:
+        logger.error("message %s: Meta returned mid %s already held by message %s", message.pk, mid, duplicate.pk)
+        mid = None
+    Message.objects.filter(pk=message.pk).update(
+        mid=Coalesce("mid", Value(mid, output_field=CharField())), **fields,
+        echo_received_at=Coalesce("echo_received_at", Value(echo_at, output_field=DateTimeField())),
+    )
     message.mid = message.mid or mid
     message.send_status, message.messaging_type, message.sent_at = SendStatus.SENT, messaging_type, now
     message.last_error = message.error_code = ""

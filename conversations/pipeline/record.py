@@ -100,6 +100,9 @@ def action_log_add(*, thread: Thread, action: str, draft: ReplyDraft | None = No
     )
 
 
+SETTLED_ACTIONS = (ActionKind.SENT_REPLY, ActionKind.FOLLOW_UP_SENT)  # the log rows that carry a send's outcome
+
+
 def action_log_settle(message: Message) -> None:
     """After a send attempt: copy its outcome (and Meta's message id) onto the action log rows."""
     if message.send_status == SendStatus.SENT:
@@ -110,8 +113,8 @@ def action_log_settle(message: Message) -> None:
         result = "unknown: check the thread"
     else:
         return
-    SidekickActionLog.objects.filter(message=message, action__in=[ActionKind.SENT_REPLY, ActionKind.FOLLOW_UP_SENT]
-                                     ).update(result=result, graph_message_id=message.mid or "")
+    SidekickActionLog.objects.filter(message=message, action__in=SETTLED_ACTIONS).update(
+        result=result, graph_message_id=message.mid or "")
 
 
 _STAGE_ORDER = [Stage.NEW, Stage.ENGAGED, Stage.QUALIFIED, Stage.BOOKED, Stage.CUSTOMER]

@@ -38,7 +38,7 @@ def test_sent_reply_query_budget(scene, fake_llm):
     assert len(queries) <= QUERY_BUDGET, len(queries)
 
 
-AUTOCOMMIT_BUDGET = 32  # statements of one sent reply as a worker runs it (the send reads nothing back)
+AUTOCOMMIT_BUDGET = 28  # statements of one sent reply as a worker runs it (the send: claim, Graph, one record)
 
 
 @pytest.mark.django_db(transaction=True)

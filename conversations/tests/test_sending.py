@@ -467,3 +467,43 @@ def test_human_retry_of_unknown_send(channel, user):
     assert sending.outbound_message_retry(message=message, actor=user)
     message.refresh_from_db()
     assert message.send_status == SendStatus.PENDING
+
+
+@responses.activate
+def test_recording_a_send_updates_message_thread_and_its_own_log_rows(channel):
+    """The usual case is one statement: the message, the thread's activity (a setter's send also marks it
+    read) and the send's action log rows; other rows are left alone."""
+    from conversations.models import ActionKind, SidekickActionLog
+    from conversations.pipeline.record import action_log_add
+
+    thread = make_thread(channel)
+    Thread.objects.filter(pk=thread.pk).update(unread_count=3)
+    other_thread = make_thread(channel, contact_id="5002")
+    Thread.objects.filter(pk=other_thread.pk).update(unread_count=2)
+    message = create(thread, sender_kind=SenderKind.SETTER)
+    follow_up = action_log_add(thread=thread, action=ActionKind.FOLLOW_UP_SENT, message=message, result="queued")
+    escalated = action_log_add(thread=thread, action=ActionKind.ESCALATED, message=message, result="queued")
+    responses.post(url_for(channel), **ok(mid="m_at_once"))
+    before = timezone.now()
+    sent = sending.message_send(message_id=message.pk)
+    stored = Message.objects.get(pk=message.pk)
+    assert (sent.mid, stored.mid, stored.send_status, stored.messaging_type) == (
+        "m_at_once", "m_at_once", SendStatus.SENT, "RESPONSE")
+    assert stored.sent_at >= before and stored.sent_at == sent.sent_at
+    thread.refresh_from_db()
+    assert thread.unread_count == 0 and thread.last_outbound_at == thread.last_message_at == stored.sent_at
+    assert Thread.objects.get(pk=other_thread.pk).unread_count == 2
+    follow_up.refresh_from_db(), escalated.refresh_from_db()
+    assert (follow_up.result, follow_up.graph_message_id) == ("sent", "m_at_once")
+    assert (escalated.result, escalated.graph_message_id) == ("queued", "")
+    assert SidekickActionLog.objects.filter(graph_message_id="m_at_once").count() == 1
+
+
+@responses.activate
+def test_an_ai_send_leaves_the_unread_count(channel):
+    thread = make_thread(channel)
+    Thread.objects.filter(pk=thread.pk).update(unread_count=3)
+    responses.post(url_for(channel), **ok())
+    sending.message_send(message_id=create(thread).pk)
+    thread.refresh_from_db()
+    assert thread.unread_count == 3 and thread.last_outbound_at is not None
