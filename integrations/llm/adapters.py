@@ -5,18 +5,22 @@ whose input schema is the caller's JSON schema). OpenAI, Azure OpenAI, Ollama an
 servers go through the `openai` SDK (Chat Completions with a `json_schema` response format).
 
 The SDKs' own retries are off (`max_retries=0`): the gateway owns retries, so it can count attempts,
-honour its limits and record one usage row per call. Clients are cached per configuration because
-building one creates a connection pool; they are thread-safe.
+honour its limits and record one usage row per call. Clients are cached per configuration and per
+thread (`_per_thread`): building one creates a connection pool, and one pool shared by a worker's
+many threads costs more than it saves (see there).
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
+import threading
 import time
-from functools import lru_cache
+from collections import OrderedDict
 
 import anthropic
+import httpx2  # the HTTP client both SDKs are built on
 import openai
 
 from integrations.llm.base import CallParams, Completion, ProviderConfig
@@ -39,14 +43,53 @@ def complete(config: ProviderConfig, params: CallParams) -> Completion:
     raise LLMError(f"unknown provider kind {config.kind!r}", kind=ErrorKind.CONFIG)
 
 
+CLIENTS_PER_THREAD = 8  # configurations a thread keeps a client for; the least recently used is closed
+
+
+def _per_thread(factory):
+    """Cache `factory(config)` per thread and configuration, keeping the newest CLIENTS_PER_THREAD.
+
+    Each SDK client owns an httpx connection pool whose bookkeeping walks every connection of the pool
+    under one lock, twice per request. Shared by a Celery worker's 128 threads (each waiting on its own
+    model call, so about 128 connections), that walk was half the SDK's CPU per call (py-spy, GIL
+    samples, bench/pipeline.py). A client per thread keeps one connection per pool and the same number
+    of connections in all. Their TLS settings are built once per process (`_tls_context`).
+    """
+    local = threading.local()
+
+    @functools.wraps(factory)
+    def cached(config: ProviderConfig):
+        clients = getattr(local, "clients", None)
+        if clients is None:
+            clients = local.clients = OrderedDict()
+        client = clients.get(config)
+        if client is None:
+            client = clients[config] = factory(config)
+            while len(clients) > CLIENTS_PER_THREAD:
+                clients.popitem(last=False)[1].close()
+        else:
+            clients.move_to_end(config)
+        return client
+
+    return cached
+
+
+@functools.cache
+def _tls_context():
+    """The TLS context an SDK client would build for itself (CA bundle, SSL_CERT_FILE / SSL_CERT_DIR), built
+    once: loading the CA bundle is ~20 ms of CPU, paid by every new client otherwise. Thread-safe to share."""
+    return httpx2.create_ssl_context()
+
+
 # --- Anthropic ------------------------------------------------------------------------------------
 
-@lru_cache(maxsize=64)
+@_per_thread
 def _anthropic_client(config: ProviderConfig) -> anthropic.Anthropic:
     return anthropic.Anthropic(
         api_key=config.api_key or KEYLESS_PLACEHOLDER,
         base_url=config.base_url or ANTHROPIC_DEFAULT_URL,
         max_retries=0,
+        http_client=anthropic.DefaultHttpxClient(verify=_tls_context()),  # the SDK's defaults otherwise
     )
 
 
@@ -98,18 +141,22 @@ def _anthropic_complete(config: ProviderConfig, params: CallParams) -> Completio
 
 # --- OpenAI family --------------------------------------------------------------------------------
 
-@lru_cache(maxsize=64)
+@_per_thread
 def _openai_client(config: ProviderConfig) -> openai.OpenAI:
     key = config.api_key or KEYLESS_PLACEHOLDER
     if config.kind == "azure_openai":
         # The deployment is the model name: the client routes /chat/completions to
         # {endpoint}/openai/deployments/{model}/chat/completions?api-version=...
         return openai.AzureOpenAI(azure_endpoint=config.base_url, api_version=config.api_version,
-                                  api_key=key, max_retries=0)
+                                  api_key=key, max_retries=0, http_client=_openai_http_client())
     base_url = config.base_url or OPENAI_DEFAULT_URL
     if config.kind == "ollama" and not base_url.rstrip("/").endswith("/v1"):
         base_url = base_url.rstrip("/") + "/v1"  # Ollama's OpenAI-compatible API lives under /v1
-    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=0)
+    return openai.OpenAI(api_key=key, base_url=base_url, max_retries=0, http_client=_openai_http_client())
+
+
+def _openai_http_client() -> openai.DefaultHttpxClient:
+    return openai.DefaultHttpxClient(verify=_tls_context())  # the SDK's defaults otherwise
 
 
 def _openai_complete(config: ProviderConfig, params: CallParams) -> Completion:
