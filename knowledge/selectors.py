@@ -38,7 +38,8 @@ SEARCH_MODES = ("hybrid", "lexical", "vector")
 
 def knowledge_settings_for(*, workspace: Workspace) -> KnowledgeSettings:
     """The workspace's settings, or an unsaved instance with the deployment defaults."""
-    found = KnowledgeSettings.objects.filter(workspace=workspace).first()
+    # One row per workspace (a one-to-one): no ORDER BY, which `.first()` would add.
+    found = next(iter(KnowledgeSettings.objects.filter(workspace=workspace).order_by()[:1]), None)
     return found or KnowledgeSettings(workspace=workspace, **knowledge_settings_defaults())
 
 

@@ -13,9 +13,9 @@ from integrations.llm.quotas import quota_periods, quota_policy_for
 
 def llm_provider_for(*, workspace, user=None) -> LLMProvider | None:
     """The provider a call uses: the user's override in this workspace, else the workspace default."""
-    wanted = Q(is_default=True, user__isnull=True)
-    if user is not None:
-        wanted |= Q(user=user)
+    if user is None:  # system work (auto-replies): the default, at most one (a unique constraint)
+        return next(iter(LLMProvider.objects.filter(workspace=workspace, is_default=True).order_by()[:1]), None)
+    wanted = Q(is_default=True, user__isnull=True) | Q(user=user)
     # One query: an override (user set) sorts before the default (user null).
     return LLMProvider.objects.filter(wanted, workspace=workspace).order_by(F("user").asc(nulls_last=True)).first()
 
