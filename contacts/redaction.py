@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}\b")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
+_CARD = re.compile(r"(?<![\d+])\d(?:[ .-]?\d){12,18}\b")  # grouped by spaces, dashes or dots
+# As people type them too: "de89 3704 0044 0532 0130 00".
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b", re.IGNORECASE)
 # Phone numbers: optional +country, then 7+ digits with spaces, dots, dashes or brackets between.
 _PHONE = re.compile(r"(?<![\w(])(?:\+|00)?\(?\d(?:[\s().-]{0,2}\d){6,14}(?![\w])")
 _DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}$")

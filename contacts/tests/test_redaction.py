@@ -14,6 +14,9 @@ from contacts.redaction import redact
     ("Postcode NW1 6XE", "Postcode [postcode]"),
     ("card 4111 1111 1111 1111 exp 12/28", "card [card] exp 12/28"),
     ("IBAN GB33 BUKB 2020 1555 5555 55", "IBAN [bank account]"),
+    ("iban gb33 bukb 2020 1555 5555 55", "iban [bank account]"),
+    ("iban de89 3704 0044 0532 0130 00", "iban [bank account]"),
+    ("card 4111.1111.1111.1111", "card [card]"),
 ])
 def test_personal_details_are_redacted(raw, expected):
     assert redact(raw) == expected
