@@ -46,10 +46,11 @@ def lead_memory_for(*, contact: Contact, viewer_role: str) -> list[MemoryView]:
     return views
 
 
-def contact_state_history(*, contact: Contact) -> QuerySet[ContactStateChange]:
-    """Stage / sentiment / score over time, oldest first (the dashboard's score chart)."""
-    return ContactStateChange.objects.filter(contact=contact, workspace_id=contact.workspace_id).order_by(
-        "created_at", "pk")
+def contact_state_history(*, contact: Contact, limit: int = 500) -> list[ContactStateChange]:
+    """The newest ``limit`` stage / sentiment / score changes, oldest first (the dashboard's score chart)."""
+    newest = ContactStateChange.objects.filter(contact=contact, workspace_id=contact.workspace_id).order_by(
+        "-created_at", "-pk")[:limit]
+    return list(reversed(newest))
 
 
 CONTACTS_PAGE_SIZE = 50

@@ -126,11 +126,14 @@ def contact_stage_set(*, contact: Contact, stage: str, actor) -> bool:
 
     if stage not in Stage.values:
         raise ValueError(f"unknown stage {stage!r}")
-    previous = contact.stage
+    # Locked: the reply engine may be applying its own assessment to this row right now.
+    current = Contact.objects.select_for_update().only("stage", "sentiment", "lead_score").get(pk=contact.pk)
+    previous = current.stage
     if previous == stage:
         return False
     Contact.objects.filter(pk=contact.pk).update(stage=stage, updated_at=timezone.now())
-    contact.stage = stage
+    contact.stage, contact.sentiment, contact.lead_score = stage, current.sentiment, current.lead_score
+    _state_change_record(contact=contact, actor=actor)
     audit_event_record(verb="contact.stage_set", workspace=contact.workspace, actor=actor, target=contact,
                        data={"from": previous, "to": stage})
     return True
@@ -168,6 +171,16 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
             contact.stage = Stage.QUALIFIED
             fields.append("stage")
     contact.save(update_fields=fields)
+    if "stage" in fields:
+        _state_change_record(contact=contact, actor=actor)
     audit_event_record(verb=f"contact.booking_{kind}", workspace=workspace, actor=actor, target=contact,
                        data={"at": occurred_at.isoformat(), "note": note[:200]})
     return contact, event
+
+
+def _state_change_record(*, contact: Contact, actor) -> None:
+    """A change made by hand, in the stage history the contact page charts (the engine writes its own)."""
+    from contacts.models import ContactStateChange
+
+    ContactStateChange.objects.create(workspace_id=contact.workspace_id, contact=contact, stage=contact.stage,
+                                      sentiment=contact.sentiment, lead_score=contact.lead_score, changed_by=actor)

@@ -49,7 +49,7 @@ def _detail_context(request, contact: Contact, booking_form=None) -> dict:
 
 
 def _extras_context(request, contact: Contact) -> dict:
-    history = list(selectors.contact_state_history(contact=contact)[:500])
+    history = selectors.contact_state_history(contact=contact)
     return {
         "contact": contact,
         "memories": selectors.lead_memory_for(contact=contact, viewer_role=request.access.role),

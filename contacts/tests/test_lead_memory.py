@@ -90,3 +90,5 @@ def test_state_history_and_stage_rules(contact):
     assert contact.stage == "booked" and contact.lead_score == 70  # ... but the score still moves
     assert [(c.stage, c.lead_score) for c in contact_state_history(contact=contact)] == [
         ("engaged", 40), ("booked", 90), ("booked", 70)]
+    # A long history keeps its newest changes, still oldest first.
+    assert [c.lead_score for c in contact_state_history(contact=contact, limit=2)] == [90, 70]

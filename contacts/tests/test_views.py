@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.tests.factories import MembershipFactory
-from contacts.models import BookingEvent, Contact, Stage
+from contacts.models import BookingEvent, Contact, ContactStateChange, Stage
 from contacts.tests.factories import ContactFactory
 from integrations.tests.factories import ChannelFactory
 
@@ -94,8 +94,13 @@ def test_setter_changes_the_stage(client, setter, channel):
     assert contact.stage == Stage.QUALIFIED
     assert AuditEvent.objects.get(verb="contact.stage_set").data == {"from": "new", "to": "qualified"}
     client.post(_detail_url(setter, contact, "contacts:stage"), {"stage": "nonsense"}, **HTMX)
+    client.post(_detail_url(setter, contact, "contacts:stage"), {"stage": "qualified"}, **HTMX)  # unchanged
     contact.refresh_from_db()
     assert contact.stage == Stage.QUALIFIED
+    # The hand-made change is in the stage history the contact page charts, with who made it.
+    change = ContactStateChange.objects.get(contact=contact)
+    assert (change.stage, change.sentiment, change.lead_score, change.changed_by_id, change.source_draft_id) == (
+        Stage.QUALIFIED, contact.sentiment, contact.lead_score, setter.user_id, None)
 
 
 def test_booking_booked_then_canceled_keeps_history(client, setter, channel):
@@ -113,6 +118,8 @@ def test_booking_booked_then_canceled_keeps_history(client, setter, channel):
     page = client.get(_detail_url(setter, contact)).content.decode()
     assert "Discovery call" in page and "Canceled" in page and "1 Dec 2026 15:30" in page
     assert AuditEvent.objects.filter(verb__startswith="contact.booking_").count() == 2
+    assert list(ContactStateChange.objects.filter(contact=contact).order_by("pk").values_list("stage", "changed_by")
+                ) == [(Stage.BOOKED, setter.user_id), (Stage.QUALIFIED, setter.user_id)]
 
 
 def test_booking_rejects_bad_input(client, setter, channel):
