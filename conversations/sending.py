@@ -154,9 +154,10 @@ def _message_send(message_id: int, loaded: Message | None = None) -> Message | N
                      escalate="channel_inactive")
     if channel.rate_limited_until and channel.rate_limited_until > now:
         return _defer(message, until=channel.rate_limited_until, error="channel rate-limited", count_attempt=False)
+    if contact.opted_out:  # whoever writes it: the contact asked for no more messages
+        return _fail(message, code="opted_out", error="the contact opted out of messages", escalate=None)
     if message.sender_kind == SenderKind.AI:
-        blocked = ("opted_out" if contact.opted_out else "ai_paused" if thread.ai_paused
-                   else "other_app_in_control" if not thread.app_has_control else "")
+        blocked = ("ai_paused" if thread.ai_paused else "other_app_in_control" if not thread.app_has_control else "")
         if blocked:
             return _fail(message, code=blocked, error=f"automatic send blocked: {blocked}", escalate=None)
     window = send_window(platform=channel.platform, last_inbound_at=thread.last_inbound_at, now=now,

@@ -98,6 +98,11 @@ def _claim_draft(draft: ReplyDraft, *, disposition: str, actor) -> None:
 
 
 def _send_as_setter(*, draft: ReplyDraft, text: str, disposition: str, actor) -> Message:
+    # The same refusals as the composer's (opted out, channel inactive, window closed): a pending draft
+    # may be older than the contact's STOP.
+    state = thread_reply_state(thread=draft.thread)
+    if not state.allowed:
+        raise SendRefused(state.reason)
     message = outbound_message_create(thread=draft.thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor,
                                       disposition=disposition, idempotency_key=f"draft:{draft.pk}")
     ReplyDraft.objects.filter(pk=draft.pk).update(outbound_message=message)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.tests.factories import WorkspaceFactory
+from contacts.models import Contact
 from conversations import services
 from conversations.models import (
     ActionKind,
@@ -125,6 +126,34 @@ def test_draft_edit_and_send_records_edited_and_pauses(scene, fake_llm):
     assert draft.disposition == DraftDisposition.EDITED and draft.text != message.text  # the AI's text is kept
     scene.refresh()
     assert scene.thread.ai_paused
+
+
+def test_a_pending_draft_cannot_reach_a_contact_who_opted_out_since(scene, fake_llm):
+    """Approve and edit-and-send refuse as the composer does; the draft stays pending, nothing is written."""
+    from conversations.sending import SendRefused
+
+    draft = saved_draft(scene, fake_llm)
+    Contact.objects.filter(pk=scene.thread.contact_id).update(opted_out=True, opted_out_at=timezone.now())
+    scene.refresh()
+    draft.thread.contact.refresh_from_db()
+    with pytest.raises(SendRefused, match="opted out"):
+        services.draft_approve(draft=draft, actor=scene.setter)
+    with pytest.raises(SendRefused, match="opted out"):
+        services.draft_edit_and_send(draft=draft, text="Still there?", actor=scene.setter)
+    draft.refresh_from_db()
+    assert draft.disposition == "" and draft.outbound_message is None
+    assert not Message.objects.filter(thread=scene.thread, direction="out").exists()
+    assert scene.deliver_sends() == []
+
+
+def test_no_send_reaches_a_contact_who_opted_out_after_it_was_written(scene):
+    """At send time too, whoever wrote the message (here a setter's, written before the STOP arrived)."""
+    scene.inbound("what time on friday?")
+    message = services.setter_reply_send(thread=scene.thread, text="Here is the schedule.", actor=scene.setter)
+    Contact.objects.filter(pk=scene.thread.contact_id).update(opted_out=True, opted_out_at=timezone.now())
+    assert scene.deliver_sends() == []
+    message.refresh_from_db()
+    assert (message.send_status, message.error_code) == ("failed", "opted_out")
 
 
 def test_draft_discard_and_superseded_drafts_are_not_actionable(scene, fake_llm):
