@@ -275,8 +275,8 @@ def _page_rows(threads: QuerySet[Thread], limit: int) -> list[Thread]:
 
 def thread_messages(*, thread: Thread, before_id: int | None = None, limit: int = THREAD_PAGE_SIZE) -> tuple[list[Message], bool]:
     """The latest `limit` messages (older than `before_id` when given), oldest first; and whether more exist."""
-    messages = Message.objects.filter(thread=thread).select_related("sent_by").defer(
-        "extra", "edit_history", "last_error")
+    # `last_error` stays: the thread page shows it on every outbound message not sent yet.
+    messages = Message.objects.filter(thread=thread).select_related("sent_by").defer("extra", "edit_history")
     if before_id is not None:
         anchor = Message.objects.filter(thread=thread, pk=before_id).values_list("sent_at", flat=True).first()
         if anchor is not None:

@@ -57,7 +57,7 @@ def _thread_or_404(request, thread_id) -> Thread:
 def _live_context(request, thread: Thread) -> dict:
     before = request.GET.get("before")
     thread_messages, more = selectors.thread_messages(
-        thread=thread, before_id=int(before) if before and before.isdigit() else None)
+        thread=thread, before_id=int(before) if before and before.isascii() and before.isdigit() else None)
     # The draft behind each outbound message (AI replies, approved or edited drafts), in one query.
     drafts = selectors.message_drafts(thread=thread, message_ids=[m.pk for m in thread_messages if m.is_outbound])
     for m in thread_messages:

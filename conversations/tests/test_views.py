@@ -235,9 +235,10 @@ def test_thread_query_count_does_not_grow_with_messages(client, setter, channel)
     for _ in range(4):
         OutboundMessageFactory(thread=thread, sender_kind=SenderKind.SETTER, sent_by=setter.user)
     few = _count_queries(lambda: client.get(_thread_url(setter, thread)))
-    for _ in range(45):
+    for n in range(45):  # some failed, with the error the page shows beside them
         OutboundMessageFactory(thread=thread, sender_kind=SenderKind.SETTER, sent_by=MembershipFactory(
-            workspace=setter.workspace).user)
+            workspace=setter.workspace).user, **({"send_status": "failed", "last_error": "Graph said no",
+                                                   "error_code": "100"} if n % 3 == 0 else {}))
     many = _count_queries(lambda: client.get(_thread_url(setter, thread)))
     assert few == many
     poll = _count_queries(lambda: client.get(_thread_url(setter, thread), HTTP_HX_TARGET="thread-live", **HTMX))
@@ -255,6 +256,8 @@ def test_thread_older_messages_page(client, setter, channel):
     older = client.get(_thread_url(setter, thread), {"before": first_shown.pk}).context
     assert all(m.sent_at <= first_shown.sent_at for m in older["thread_messages"])
     assert first_shown.pk not in {m.pk for m in older["thread_messages"]}
+    for junk in ("²", "x1", "-5", ""):  # not a message id: the latest page, never a 500
+        assert client.get(_thread_url(setter, thread), {"before": junk}).status_code == 200
 
 
 def test_take_over_and_resume_are_audited_and_idempotent(client, setter, channel):
