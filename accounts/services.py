@@ -70,6 +70,14 @@ def member_add(*, workspace: Workspace, email: str, role: str, actor: User | Non
     return membership
 
 
+def _membership_locked(membership: Membership) -> Membership:
+    """The membership's row, locked, after the workspace's row: changes that may take away an admin run one
+    at a time per workspace, so two admins demoting or removing each other cannot both pass the
+    "another admin remains" check."""
+    list(Workspace.objects.select_for_update().filter(pk=membership.workspace_id).values_list("pk", flat=True))
+    return Membership.objects.select_for_update().get(pk=membership.pk)
+
+
 def _ensure_another_admin(membership: Membership) -> None:
     others = Membership.objects.filter(workspace_id=membership.workspace_id, role=Role.ADMIN).exclude(pk=membership.pk)
     if not others.exists():
@@ -80,7 +88,7 @@ def _ensure_another_admin(membership: Membership) -> None:
 def member_role_change(*, membership: Membership, role: str, actor: User | None) -> Membership:
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; use admin or setter.")
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _membership_locked(membership)
     if membership.role == role:
         return membership
     if membership.role == Role.ADMIN:
@@ -95,7 +103,7 @@ def member_role_change(*, membership: Membership, role: str, actor: User | None)
 
 @transaction.atomic
 def member_remove(*, membership: Membership, actor: User | None) -> None:
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _membership_locked(membership)
     if membership.role == Role.ADMIN:
         _ensure_another_admin(membership)
     audit_event_record(verb="member.removed", workspace=membership.workspace, actor=actor, target=membership,
