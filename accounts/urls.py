@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
-from accounts.forms_auth import EmailAuthenticationForm
+from accounts.forms_auth import EmailAuthenticationForm, SetOrResetPasswordForm
 
 app_name = "accounts"
 
@@ -12,7 +12,7 @@ urlpatterns = [
         redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password-reset/", auth_views.PasswordResetView.as_view(
-        template_name="accounts/password_reset.html",
+        form_class=SetOrResetPasswordForm, template_name="accounts/password_reset.html",
         email_template_name="accounts/email/password_reset.txt",
         subject_template_name="accounts/email/password_reset_subject.txt",
         success_url="/accounts/password-reset/sent/"), name="password_reset"),

@@ -1,8 +1,10 @@
+from io import StringIO
+
 import pytest
 from django.core import mail
 from django.urls import reverse
 
-from accounts.models import AuditEvent, Membership, Role
+from accounts.models import AuditEvent, Membership, Role, User
 from accounts.tests.factories import AdminMembershipFactory, MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,6 +116,26 @@ def test_password_reset_sends_a_link_that_works(client, user):
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("Brand-new-pass-991")
+
+
+def test_a_member_created_without_a_password_sets_one_through_the_reset_link(client):
+    from django.core.management import call_command
+
+    call_command("create_workspace", "nopass", name="No Pass", admin="Boss@NoPass.test", stdout=StringIO())
+    user = User.objects.get(email__iexact="boss@nopass.test")
+    assert not user.has_usable_password()
+    assert client.post(reverse("accounts:password_reset"), {"email": "boss@nopass.test"}).status_code == 302
+    assert [m.to for m in mail.outbox] == [[user.email]]
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line)
+    form_page = client.get(link.split("testserver", 1)[1], follow=True)
+    client.post(form_page.redirect_chain[-1][0], {"new_password1": "First-pass-8812", "new_password2": "First-pass-8812"})
+    user.refresh_from_db()
+    assert user.check_password("First-pass-8812")
+    # An inactive member or an unknown address still gets nothing.
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    client.post(reverse("accounts:password_reset"), {"email": "boss@nopass.test"})
+    client.post(reverse("accounts:password_reset"), {"email": "nobody@nopass.test"})
+    assert len(mail.outbox) == 1
 
 
 def test_healthz_reports_database_and_redis(client):
