@@ -167,6 +167,24 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
 
 
 @transaction.atomic
+def invitation_accept_as_new_user(*, invitation: Invitation, full_name: str, password: str) -> User:
+    """Accept for someone with no password yet: their account (created if needed) gets this name and
+    password and joins, all or nothing. The invitation is locked first, so a double-submitted form
+    accepts once; the second raises ValidationError and changes nothing."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_usable:
+        raise ValidationError("This invitation has expired or was already used. Ask an admin for a new one.")
+    user, _ = user_get_or_create(email=invitation.email)
+    if user.has_usable_password():
+        raise ValidationError(f"{invitation.email} has a password now: log in, then open the link again.")
+    user.full_name = full_name
+    user.set_password(password)
+    user.save(update_fields=["full_name", "password"])
+    invitation_accept(invitation=invitation, user=user)
+    return user
+
+
+@transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor: User) -> None:
     updated = Invitation.objects.filter(pk=invitation.pk, accepted_at=None, revoked_at=None).update(
         revoked_at=timezone.now()

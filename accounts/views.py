@@ -158,11 +158,12 @@ def invitation_accept(request, token):
 
     form = AcceptInvitationForm(request.POST or None, email=invitation.email)
     if request.method == "POST" and form.is_valid():
-        user, _ = services.user_get_or_create(email=invitation.email)
-        user.full_name = form.cleaned_data["full_name"]
-        user.set_password(form.cleaned_data["password1"])
-        user.save(update_fields=["full_name", "password"])
-        services.invitation_accept(invitation=invitation, user=user)
+        try:
+            user = services.invitation_accept_as_new_user(invitation=invitation, full_name=form.cleaned_data["full_name"],
+                                                          password=form.cleaned_data["password1"])
+        except ValidationError as exc:  # e.g. the same form submitted twice: the first one joined
+            messages.error(request, " ".join(exc.messages))
+            return render(request, "accounts/invitation_invalid.html", status=409)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("accounts:overview", workspace_slug=invitation.workspace.slug)
     return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form},

@@ -128,3 +128,41 @@ def test_login_with_email_any_case(client):
     response = client.post(reverse("accounts:login"), {"username": "CASE@example.com", "password": PASSWORD})
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_a_double_submitted_acceptance_joins_once_and_changes_nothing_the_second_time(client):
+    """Both submissions found the invitation usable (they arrived together): the second is refused and its
+    password is not kept."""
+    from django.core.exceptions import ValidationError
+
+    from accounts import services
+
+    admin = AdminMembershipFactory()
+    _invite(client, admin, "twice@example.com")
+    stale = Invitation.objects.get()  # as both requests loaded it
+    user = services.invitation_accept_as_new_user(invitation=stale, full_name="Twice", password="first-Long-pass-42")
+    with pytest.raises(ValidationError, match="already used"):
+        services.invitation_accept_as_new_user(invitation=stale, full_name="Other", password="second-Long-pass-42")
+    user.refresh_from_db()
+    assert user.check_password("first-Long-pass-42") and user.full_name == "Twice"
+    assert Membership.objects.filter(workspace=admin.workspace).count() == 2
+
+
+def test_a_refused_acceptance_shows_a_page_not_an_error(client, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    from accounts import views
+
+    admin = AdminMembershipFactory()
+    _invite(client, admin, "late@example.com")
+    path, _ = _link_from_last_email()
+    client.logout()
+
+    def refuse(**kwargs):
+        raise ValidationError("This invitation has expired or was already used. Ask an admin for a new one.")
+
+    monkeypatch.setattr(views.services, "invitation_accept_as_new_user", refuse)
+    response = client.post(path, {"full_name": "Late", "password1": "a-Long-enough-pass-42",
+                                  "password2": "a-Long-enough-pass-42"})
+    assert response.status_code == 409 and b"can't be used" in response.content
+    assert not Membership.objects.filter(user__email="late@example.com").exists()
