@@ -101,3 +101,13 @@ def test_services_accept_a_superadmin_as_workspace_admin_and_refuse_setters():
         require_workspace_admin(workspace_id=workspace_id, actor=setter.user)
     with pytest.raises(PermissionDenied):
         require_workspace_admin(workspace_id=workspace_id, actor=AdminMembershipFactory().user)  # another workspace
+
+
+@override_settings(SUPERADMIN_EMAILS=ALLOWLIST)
+def test_a_superadmin_with_a_setter_membership_is_still_an_admin_there(client):
+    from accounts.tests.factories import MembershipFactory
+
+    membership = MembershipFactory(user=UserFactory(email="ops@sidekick.test"))  # role setter
+    client.force_login(membership.user)
+    response = client.get(reverse("accounts:audit_log", args=[membership.workspace.slug]))  # admin only
+    assert response.status_code == 200
