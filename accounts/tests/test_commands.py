@@ -70,6 +70,7 @@ def test_seed_demo_is_repeatable_and_prints_a_working_password(settings, tmp_pat
     second = _run("seed_demo")
     password = (tmp_path / "demo-password.txt").read_text().strip()
     assert f"password {password}" in first and f"password {password}" in second
+    assert (tmp_path / "demo-password.txt").stat().st_mode & 0o777 == 0o600  # owner only
     admin = User.objects.get(email="admin@example.com")
     assert admin.check_password(password)
     roles = dict(Membership.objects.filter(workspace__slug="demo").values_list("user__email", "role"))

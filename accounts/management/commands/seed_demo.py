@@ -1,3 +1,4 @@
+import os
 import secrets
 
 from django.conf import settings
@@ -73,6 +74,7 @@ class Command(BaseCommand):
             return path.read_text().strip()
         password = "demo-" + secrets.token_urlsafe(9)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(password + "\n")
-        path.chmod(0o600)
+        # Created owner-only: never readable by others, not even between a write and a chmod.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(password + "\n")
         return password
