@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import LeadMemory
-from conversations.models import ActionKind, Decision, Direction, DraftKind, ReplyDraft, SenderKind, Thread
+from conversations.models import (
+    ActionKind,
+    Decision,
+    Direction,
+    DraftDisposition,
+    DraftKind,
+    ReplyDraft,
+    SenderKind,
+    Thread,
+)
 from conversations.pipeline import prompt as P
 from conversations.pipeline import record
 from conversations.pipeline.confidence import combine, should_auto_send
@@ -22,12 +32,20 @@ from integrations.meta.limits import fit_text, send_window
 logger = logging.getLogger(__name__)
 
 NUDGE = "(The customer has not answered since. Write the follow-up message now.)"
+# A thread gets one follow-up (sent, or saved for a setter) per this period; a failed or discarded one
+# does not count. The same period as the follow-up list's "no Sidekick action in the last 24 h".
+FOLLOW_UP_REPEAT_AFTER = timedelta(hours=24)
 
 
 def follow_up_run(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
-    thread = Thread.objects.select_related("contact", "channel", "workspace").get(pk=thread.pk)
-    cfg = sidekick_settings_for(workspace=thread.workspace)
-    draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, kind=DraftKind.FOLLOW_UP)
+    """Raises ValueError (a reason a setter can read) when the thread cannot take a follow-up now."""
+    with transaction.atomic():
+        # Under the thread's lock, so two setters (or a double click) make one follow-up, not two.
+        thread = (Thread.objects.select_for_update(of=("self",)).select_related("contact", "channel", "workspace")
+                  .get(pk=thread.pk))
+        _ensure_follow_up_allowed(thread)
+        cfg = sidekick_settings_for(workspace=thread.workspace)
+        draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, kind=DraftKind.FOLLOW_UP)
     run = Run(message=None, thread=thread, contact=thread.contact, cfg=cfg)
     try:
         return _follow_up(run, draft, actor=actor, review=review)
@@ -35,6 +53,18 @@ def follow_up_run(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
         return _done(run, draft, stop.decision, stop.reason, stop.text, actor=actor)
     except NoProviderConfigured:
         return _done(run, draft, Decision.ESCALATED, "no_provider", "Follow-ups need an LLM provider.", actor=actor)
+
+
+def _ensure_follow_up_allowed(thread: Thread) -> None:
+    if thread.ai_paused:
+        raise ValueError("Sidekick is paused on this conversation: resume it, or write the follow-up yourself.")
+    since = timezone.now() - FOLLOW_UP_REPEAT_AFTER
+    earlier = (ReplyDraft.objects.filter(thread=thread, kind=DraftKind.FOLLOW_UP, created_at__gt=since)
+               .exclude(decision__in=[Decision.ESCALATED, Decision.BLOCKED])  # failed: may be tried again
+               .exclude(disposition=DraftDisposition.DISCARDED))
+    if earlier.exists():
+        raise ValueError("A follow-up was already made for this conversation in the last 24 hours; "
+                         "see it in the conversation.")
 
 
 def _follow_up(run: Run, draft: ReplyDraft, *, actor, review: bool) -> ReplyDraft:

@@ -367,3 +367,34 @@ def test_follow_up_review_requested_is_saved(scene, fake_llm):
     draft = services.follow_up_send(thread=scene.thread, actor=scene.setter, review=True)
     assert (draft.decision, draft.reason_code) == (Decision.DRAFT_SAVED, "review_requested")
     assert scene.deliver_sends() == []
+
+
+def test_a_thread_gets_one_follow_up_however_often_it_is_asked_for(scene, fake_llm):
+    """A double click, or a second setter on a stale list: refused with a reason, nothing drafted or sent.
+    A discarded or failed follow-up does not count; a paused thread takes none."""
+    fake_llm.provider(scene.workspace, kind="openai")
+    scene.inbound("let me think about it", ago=timedelta(hours=13))
+
+    def ask(text="Still keen on Friday?"):
+        fake_llm.queue(Reply.structured(draft_reply(text, intent="small_talk", confidence=0.97)),
+                       Reply.structured(review()))
+        return services.follow_up_send(thread=scene.thread, actor=scene.setter)
+
+    assert ask().decision == Decision.SENT
+    calls = len(fake_llm.requests)
+    with pytest.raises(ValueError, match="already made"):
+        ask()
+    assert len(fake_llm.requests) == calls  # refused before any model call
+    assert len(scene.deliver_sends()) == 1
+    assert ReplyDraft.objects.filter(thread=scene.thread, kind="follow_up").count() == 1
+
+    ReplyDraft.objects.filter(thread=scene.thread, kind="follow_up").update(decision=Decision.DRAFT_SAVED)
+    services.draft_discard(draft=ReplyDraft.objects.get(thread=scene.thread, kind="follow_up"), actor=scene.setter)
+    failed = ask()  # allowed again after the discard; then say this one failed (escalated)
+    ReplyDraft.objects.filter(pk=failed.pk).update(decision=Decision.ESCALATED)
+    assert ask("Hi again!").decision == Decision.SENT
+
+    Thread.objects.filter(pk=scene.thread.pk).update(ai_paused=True)
+    ReplyDraft.objects.filter(thread=scene.thread, kind="follow_up").update(disposition="discarded")
+    with pytest.raises(ValueError, match="paused"):
+        ask()
