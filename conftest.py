@@ -61,6 +61,21 @@ def queued_tasks(queue: str) -> list[tuple[str, str]]:
     return found
 
 
+def run_concurrently(*targets, timeout: float = 30) -> None:
+    """Start one thread per target, all before joining any; fail if one is still running after `timeout`.
+
+    A target that touches the database should close its own connection when done (`connection.close()`).
+    """
+    import threading
+
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+
+
 # --- Browser tests (Playwright driving Debian's Chromium) -----------------------------------------
 
 def _chromium_path():

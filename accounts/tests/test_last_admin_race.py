@@ -9,6 +9,7 @@ from django.db import connection
 from accounts import services
 from accounts.models import Membership, Role
 from accounts.tests.factories import AdminMembershipFactory
+from conftest import run_concurrently
 
 
 @pytest.mark.django_db(transaction=True)
@@ -38,12 +39,7 @@ def test_two_admins_cannot_demote_and_remove_each_other_at_once(monkeypatch):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=run, args=(lambda: services.member_role_change(
-                   membership=b, role=Role.SETTER, actor=a.user),)),
-               threading.Thread(target=run, args=(lambda: services.member_remove(membership=a, actor=b.user),))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    run_concurrently(lambda: run(lambda: services.member_role_change(membership=b, role=Role.SETTER, actor=a.user)),
+                     lambda: run(lambda: services.member_remove(membership=a, actor=b.user)))
     assert len(refused) == 1 and "at least one admin" in str(refused[0])
     assert Membership.objects.filter(workspace=a.workspace, role=Role.ADMIN).count() == 1

@@ -4,6 +4,7 @@ import threading
 
 from kombu import Connection
 
+from conftest import run_concurrently
 from sidekick_project.broker import share_redis_client
 from sidekick_project.celery import app
 
@@ -21,11 +22,7 @@ def test_channel_reuses_one_client_and_rebuilds_it_with_a_new_pool():
                 seen.append(client)
                 client.ping()
 
-        threads = [threading.Thread(target=use) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_concurrently(*[use] * 4)
         assert all(client is first for client in seen)
 
         channel._pool = None  # kombu replaced the pool (reconnect): a client on the new one

@@ -7,6 +7,7 @@ import anthropic
 import openai
 import pytest
 
+from conftest import run_concurrently
 from integrations.llm.testing import FakeLLMServer, Reply
 
 
@@ -59,12 +60,8 @@ def test_delayed_replies_are_served_concurrently():
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
 
-        threads = [threading.Thread(target=call) for _ in range(40)]
         started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_concurrently(*[call] * 40)
         elapsed = time.monotonic() - started
 
     assert not errors

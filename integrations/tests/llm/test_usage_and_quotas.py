@@ -1,6 +1,5 @@
 """Usage recording and role-based token quotas."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -9,6 +8,7 @@ from django.db import connection
 
 from accounts.models import Role
 from accounts.tests.factories import MembershipFactory, UserFactory
+from conftest import run_concurrently
 from integrations.llm.errors import LLMGatewayError, QuotaExceeded
 from integrations.llm.models import LLMQuotaPolicy, LLMUsage
 from integrations.llm.pricing import estimate_cost, price_for
@@ -232,11 +232,7 @@ def test_concurrent_callers_cannot_all_slip_under_the_limit(fake_llm, llm_worksp
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_concurrently(*[worker] * 8)
 
     assert outcomes.count("ok") == 3  # 0, ~1020, ~2040 reserved < 2500; the 4th sees ≥ 2500
     assert outcomes.count("quota") == 5
