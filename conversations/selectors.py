@@ -114,6 +114,10 @@ class FollowUpCandidate:
     quiet_hours: float
 
 
+# A thread Sidekick acted on (a follow-up included) more recently is not followed up again.
+FOLLOW_UP_REPEAT_AFTER = timedelta(hours=24)
+
+
 def contacts_needing_follow_up(*, workspace, now: datetime | None = None, limit: int = 200) -> list[FollowUpCandidate]:
     """Threads that have gone quiet and may still be followed up, each with why it is listed.
 
@@ -129,7 +133,7 @@ def contacts_needing_follow_up(*, workspace, now: datetime | None = None, limit:
     now = now or timezone.now()
     cfg = sidekick_settings_for(workspace=workspace)
     quiet_since = now - timedelta(hours=cfg.follow_up_after_hours)
-    recent_action = SidekickActionLog.objects.filter(thread=OuterRef("pk"), created_at__gt=now - timedelta(hours=24))
+    recent_action = SidekickActionLog.objects.filter(thread=OuterRef("pk"), created_at__gt=now - FOLLOW_UP_REPEAT_AFTER)
     window_open = Q(last_inbound_at__gt=now - MESSAGING_WINDOW)
     reachable = window_open
     if cfg.use_human_agent_tag:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +23,12 @@ from conversations.pipeline import record
 from conversations.pipeline.confidence import combine, should_auto_send
 from conversations.pipeline.engine import Escalate, Run, overseer_gate, structured_call
 from conversations.pipeline.finalize import plain_text
-from conversations.selectors import prompt_text_current, sidekick_settings_for, thread_history
+from conversations.selectors import (
+    FOLLOW_UP_REPEAT_AFTER,
+    prompt_text_current,
+    sidekick_settings_for,
+    thread_history,
+)
 from conversations.sending import outbound_message_create
 from integrations.llm.errors import NoProviderConfigured
 from integrations.meta.limits import fit_text, send_window
@@ -32,9 +36,6 @@ from integrations.meta.limits import fit_text, send_window
 logger = logging.getLogger(__name__)
 
 NUDGE = "(The customer has not answered since. Write the follow-up message now.)"
-# A thread gets one follow-up (sent, or saved for a setter) per this period; a failed or discarded one
-# does not count. The same period as the follow-up list's "no Sidekick action in the last 24 h".
-FOLLOW_UP_REPEAT_AFTER = timedelta(hours=24)
 
 
 def follow_up_run(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
@@ -56,6 +57,8 @@ def follow_up_run(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
 
 
 def _ensure_follow_up_allowed(thread: Thread) -> None:
+    """One follow-up (sent, or saved for a setter) per FOLLOW_UP_REPEAT_AFTER; a failed or discarded one
+    does not count. None while Sidekick is paused on the thread."""
     if thread.ai_paused:
         raise ValueError("Sidekick is paused on this conversation: resume it, or write the follow-up yourself.")
     since = timezone.now() - FOLLOW_UP_REPEAT_AFTER

@@ -243,11 +243,14 @@ def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQ
     return policy, periods, totals
 
 
-def _mark_exceeded(row: LLMUsage, exceeded: QuotaExceeded) -> None:
+def _mark_exceeded(row: LLMUsage, exceeded: QuotaExceeded,
+                   write: tuple[str, ...] = ("input_tokens", "output_tokens", "outcome", "error_message")) -> None:
+    """Record the refusal on the reserved row: no tokens (nobody counts it), the reason. `write`: the
+    columns not already stored that way."""
     row.input_tokens = row.output_tokens = 0
     row.outcome = Outcome.QUOTA_EXCEEDED
     row.error_message = str(exceeded)[:300]
-    row.save(update_fields=["input_tokens", "output_tokens", "outcome", "error_message"])
+    row.save(update_fields=list(write))
 
 
 def _one_round_trip_possible() -> bool:
@@ -328,10 +331,7 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy, periods=periods, totals=totals)
     if exceeded is not None:
         if outcome == Outcome.QUOTA_EXCEEDED:
-            row.input_tokens = row.output_tokens = 0
-            row.outcome = Outcome.QUOTA_EXCEEDED
-            row.error_message = str(exceeded)[:300]
-            row.save(update_fields=["error_message"])  # the row already holds no tokens: nobody counts it
+            _mark_exceeded(row, exceeded, write=("error_message",))  # the SQL wrote the rest
         else:  # cannot happen (the SQL and quota_evaluate apply the same limits); refuse all the same
             log.error("llm quota check mismatch on usage row %s: allowed in SQL, refused by quota_evaluate", row.pk)
             _mark_exceeded(row, exceeded)
