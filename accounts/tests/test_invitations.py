@@ -166,3 +166,22 @@ def test_a_refused_acceptance_shows_a_page_not_an_error(client, monkeypatch):
                                   "password2": "a-Long-enough-pass-42"})
     assert response.status_code == 409 and b"can't be used" in response.content
     assert not Membership.objects.filter(user__email="late@example.com").exists()
+
+
+def test_acceptance_as_a_new_user_refuses_once_the_address_has_a_password(client):
+    """Someone set a password for the invited address meanwhile (reset link, another invitation): the new-user
+    form must not overwrite it; they log in and accept as themselves."""
+    from django.core.exceptions import ValidationError
+
+    from accounts import services
+
+    admin = AdminMembershipFactory()
+    _invite(client, admin, "meanwhile@example.com")
+    invitation = Invitation.objects.get()
+    user = UserFactory(email="meanwhile@example.com")  # has a usable password
+    with pytest.raises(ValidationError, match="has a password now"):
+        services.invitation_accept_as_new_user(invitation=invitation, full_name="X", password="other-Long-pass-42")
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    invitation.refresh_from_db()
+    assert invitation.accepted_at is None and not Membership.objects.filter(user=user).exists()

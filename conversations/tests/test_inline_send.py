@@ -133,3 +133,16 @@ def test_a_channel_disabled_while_drafting_stops_the_inline_send(scene, fake_llm
     outbound = Message.objects.get(pk=draft.outbound_message_id)
     assert (outbound.send_status, outbound.error_code) == (SendStatus.FAILED, "channel_inactive")
     assert not SandboxSend.objects.filter(channel=scene.channel, kind="message").exists()
+
+
+def test_a_loaded_copy_of_another_row_is_ignored(scene, fake_llm):
+    """`loaded` must be the row being sent; anything else is read again from the database."""
+    from conversations.sending import outbound_message_create
+
+    scene.inbound("hello?")
+    wanted = outbound_message_create(thread=scene.thread, text="The right one", sender_kind="ai", enqueue=False)
+    other = outbound_message_create(thread=scene.thread, text="The wrong one", sender_kind="ai", enqueue=False)
+    assert message_send(message_id=wanted.pk, loaded=other).send_status == SendStatus.SENT
+    assert [s.payload["message"]["text"] for s in SandboxSend.objects.filter(channel=scene.channel, kind="message")
+            ] == ["The right one"]
+    assert Message.objects.get(pk=other.pk).send_status == SendStatus.PENDING
