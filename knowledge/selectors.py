@@ -26,7 +26,7 @@ from knowledge.models import (
 )
 from knowledge.search_workers import search_workers
 from knowledge.vector_index import index_predicate
-from sidekick_project.db import in_autocommit
+from sidekick_project.db import first_unordered, in_autocommit
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ SEARCH_MODES = ("hybrid", "lexical", "vector")
 
 def knowledge_settings_for(*, workspace: Workspace) -> KnowledgeSettings:
     """The workspace's settings, or an unsaved instance with the deployment defaults."""
-    # One row per workspace (a one-to-one): no ORDER BY, which `.first()` would add.
-    found = next(iter(KnowledgeSettings.objects.filter(workspace=workspace).order_by()[:1]), None)
+    found = first_unordered(KnowledgeSettings.objects.filter(workspace=workspace))  # one row per workspace
     return found or KnowledgeSettings(workspace=workspace, **knowledge_settings_defaults())
 
 

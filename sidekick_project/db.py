@@ -24,3 +24,12 @@ def in_autocommit() -> bool:
     a lock be tied to the statement's own implicit transaction.
     """
     return connection.get_autocommit() and not connection.in_atomic_block
+
+
+def first_unordered(queryset):
+    """The first row of a query that matches at most one (a key lookup), or None.
+
+    `QuerySet.first()` adds an ORDER BY (the model's Meta.ordering, or the primary key), which costs
+    query building and planning for nothing when only one row can match.
+    """
+    return next(iter(queryset.order_by()[:1]), None)

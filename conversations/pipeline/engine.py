@@ -63,7 +63,7 @@ from integrations.llm.models import LLMProvider
 from integrations.llm.selectors import llm_provider_for
 from integrations.meta.limits import fit_text
 from knowledge.selectors import faq_match, knowledge_search
-from sidekick_project.db import savepoint_if_in_transaction
+from sidekick_project.db import first_unordered, savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
 
@@ -111,14 +111,11 @@ def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     """Answer one inbound message (see the module docstring). Returns the draft, or None when skipped."""
     # One query for the message, its thread, contact, channel, workspace and the workspace's settings;
     # not the thread's search document (every word of the conversation, unused here).
-    # No ORDER BY for a primary-key lookup (`.first()` would sort by Message's Meta.ordering, which costs
-    # more to build and to plan than the rest of this query).
-    found = list(Message.objects.select_related("thread__contact", "thread__channel", "workspace__sidekick_settings")
-                 .defer("thread__search_vector")
-                 .filter(pk=message_id, direction=Direction.IN, is_deleted=False).order_by()[:1])
-    if not found:
+    message = first_unordered(
+        Message.objects.select_related("thread__contact", "thread__channel", "workspace__sidekick_settings")
+        .defer("thread__search_vector").filter(pk=message_id, direction=Direction.IN, is_deleted=False))
+    if message is None:
         return None
-    message = found[0]
     thread, contact = message.thread, message.thread.contact
     thread.workspace = message.workspace  # the same row: spare a query
     try:

@@ -9,12 +9,13 @@ from django.db.models.functions import TruncDate
 from accounts.models import Membership
 from integrations.llm.models import LLMProvider, LLMUsage
 from integrations.llm.quotas import quota_periods, quota_policy_for
+from sidekick_project.db import first_unordered
 
 
 def llm_provider_for(*, workspace, user=None) -> LLMProvider | None:
     """The provider a call uses: the user's override in this workspace, else the workspace default."""
     if user is None:  # system work (auto-replies): the default, at most one (a unique constraint)
-        return next(iter(LLMProvider.objects.filter(workspace=workspace, is_default=True).order_by()[:1]), None)
+        return first_unordered(LLMProvider.objects.filter(workspace=workspace, is_default=True))
     wanted = Q(is_default=True, user__isnull=True) | Q(user=user)
     # One query: an override (user set) sorts before the default (user null).
     return LLMProvider.objects.filter(wanted, workspace=workspace).order_by(F("user").asc(nulls_last=True)).first()
