@@ -50,6 +50,14 @@ class SidekickSettingsForm(forms.Form):
     language = forms.CharField(max_length=8)
     blacklist = forms.CharField(required=False, label="Blacklist (one phrase or topic per line)",
                                 widget=forms.Textarea(attrs={"rows": 4}))
+    allowed_domains = forms.CharField(
+        required=False, label="Domains replies may link to (one per line)", widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Links, e-mail addresses and phone numbers in the knowledge base are allowed already; any other "
+                  "link keeps the reply for a person.")
+    screen_provider = forms.ModelChoiceField(
+        queryset=None, required=False, label="Screening model",
+        empty_label="The workspace's default provider",
+        help_text="A second model that reads each message alone before a reply is sent; it can stop a send, never allow one.")
     business_hours_policy = forms.ChoiceField(label="Business hours", choices=[])
     business_days = forms.TypedMultipleChoiceField(coerce=int, required=False, choices=WEEKDAYS,
                                                    widget=forms.CheckboxSelectMultiple)
@@ -60,19 +68,25 @@ class SidekickSettingsForm(forms.Form):
     escalation_emails = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
                                                   label="Email these members when Sidekick escalates")
 
-    def __init__(self, *args, member_emails=(), **kwargs):
+    def __init__(self, *args, member_emails=(), providers=None, **kwargs):
         from conversations.models import BusinessHoursPolicy
+        from integrations.llm.models import LLMProvider
 
         super().__init__(*args, **kwargs)
         self.fields["business_hours_policy"].choices = BusinessHoursPolicy.choices
         self.fields["escalation_emails"].choices = [(email, email) for email in member_emails]
+        self.fields["screen_provider"].queryset = providers if providers is not None else LLMProvider.objects.none()
 
     @classmethod
-    def from_settings(cls, cfg, *, member_emails=()):
-        return cls(initial={name: getattr(cfg, name) for name in cls.base_fields if name != "blacklist"}
-                   | {"blacklist": "\n".join(cfg.blacklist or [])}, member_emails=member_emails)
+    def from_settings(cls, cfg, *, member_emails=(), providers=None):
+        lines = {"blacklist", "allowed_domains"}
+        return cls(initial={name: getattr(cfg, name) for name in cls.base_fields if name not in lines}
+                   | {name: "\n".join(getattr(cfg, name) or []) for name in lines}
+                   | {"screen_provider": cfg.screen_provider_id},
+                   member_emails=member_emails, providers=providers)
 
     def changes(self) -> dict:
         data = dict(self.cleaned_data)
-        data["blacklist"] = [line for line in data["blacklist"].splitlines() if line.strip()]
+        for name in ("blacklist", "allowed_domains"):
+            data[name] = [line.strip() for line in data[name].splitlines() if line.strip()]
         return data

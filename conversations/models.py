@@ -195,6 +195,12 @@ class SidekickSettings(models.Model):
     auto_send = models.BooleanField(default=True)
     threshold = models.FloatField(default=0.8, help_text="Auto-send at or above this confidence (0.0-1.0).")
     blacklist = models.JSONField(default=list, blank=True, help_text="Phrases and topics never discussed automatically.")
+    # Domains a reply may link to besides those the knowledge base or the conversation already holds.
+    allowed_domains = models.JSONField(default=list, blank=True,
+                                       help_text="Domains replies may link to (the knowledge base's count already).")
+    # The screening model's provider (a second opinion from another model); empty: the workspace default.
+    screen_provider = models.ForeignKey("integrations.LLMProvider", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
     language = models.CharField(max_length=8, default="en", help_text="The workspace language besides English.")
     business_hours_policy = models.CharField(max_length=8, choices=BusinessHoursPolicy.choices,
                                              default=BusinessHoursPolicy.ALWAYS)
@@ -326,6 +332,8 @@ class Escalation(models.Model):
     # The transcript reference: the message that led here.
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=16, choices=EscalationStatus.choices, default=EscalationStatus.OPEN)
+    # A crisis or a threat of violence: listed first, and the email says so.
+    urgent = models.BooleanField(default=False)
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     claimed_at = models.DateTimeField(null=True, blank=True)

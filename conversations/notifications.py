@@ -27,7 +27,8 @@ def escalation_notify(*, escalation_id: int) -> int:
     workspace, contact = escalation.workspace, escalation.thread.contact
     link = settings.SITE_URL + reverse("conversations:thread", kwargs={
         "workspace_slug": workspace.slug, "thread_id": escalation.thread_id})
-    subject = f"[{workspace.name}] {contact} needs a human"
+    subject = (f"[{workspace.name}] URGENT: {contact} needs a person now" if escalation.urgent
+               else f"[{workspace.name}] {contact} needs a human")
     body = (f"Sidekick handed a conversation to the team.\n\nContact: {contact}\n"
             f"Why: {escalation.reason_text or escalation.reason_code}\n\nOpen the thread: {link}\n")
     return send_mass_mail([(subject, body, None, [email]) for email in recipients])

@@ -55,12 +55,13 @@ def prompt_text_current(*, workspace) -> tuple[str, PromptRevision | None]:
 
 
 def thread_history(*, thread: Thread, until: Message | None = None, limit: int = 10) -> list[Message]:
-    """The last ``limit`` messages with text, oldest first (up to and including ``until``).
+    """The last ``limit`` messages with text or attachments, oldest first (up to and including ``until``).
 
-    For prompts: only the direction, text and time are loaded (a reply's hot path; other fields load on
-    access, one query each)."""
-    messages = (Message.objects.filter(thread=thread, is_deleted=False).exclude(text="")
-                .only("thread_id", "direction", "text", "sent_at"))
+    For prompts and the inbound screen (which reads attachment captions too): only the direction,
+    text, attachments and time are loaded (a reply's hot path; other fields load on access, one
+    query each)."""
+    messages = (Message.objects.filter(thread=thread, is_deleted=False).exclude(text="", attachments=[])
+                .only("thread_id", "direction", "text", "attachments", "sent_at"))
     if until is not None:
         messages = messages.filter(Q(sent_at__lt=until.sent_at) | Q(sent_at=until.sent_at, pk__lte=until.pk))
     return list(reversed(messages.order_by("-sent_at", "-pk")[:limit]))

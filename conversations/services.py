@@ -7,6 +7,7 @@ security-relevant. Sends go through `conversations.sending` (idempotent, enqueue
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 from django.core.exceptions import ValidationError
@@ -33,6 +34,7 @@ from conversations.models import (
     Thread,
 )
 from conversations.pipeline import record
+from conversations.pipeline.confidence import THRESHOLD_FLOOR, THRESHOLD_MINIMUM
 from conversations.selectors import sidekick_settings_for, thread_reply_state
 from conversations.sending import SendRefused, outbound_message_create
 
@@ -236,9 +238,10 @@ def prompt_revision_restore(*, revision: PromptRevision, actor) -> PromptRevisio
                                   note=f"Restored revision {revision.number}", restored_from=revision)
 
 
+_DOMAIN_NAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _SETTINGS_FIELDS = {"enabled", "auto_send", "threshold", "blacklist", "language", "business_hours_policy",
                     "business_days", "opens_at", "closes_at", "debounce_seconds", "follow_up_after_hours",
-                    "use_human_agent_tag", "escalation_emails"}
+                    "use_human_agent_tag", "escalation_emails", "allowed_domains", "screen_provider"}
 
 
 @transaction.atomic
@@ -249,8 +252,26 @@ def sidekick_settings_update(*, workspace, actor, **changes) -> SidekickSettings
     if unknown:
         raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}")
     cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_for(workspace=workspace).pk)
-    if "threshold" in changes and not 0.0 <= float(changes["threshold"]) <= 1.0:
-        raise ValidationError("The threshold is between 0.0 and 1.0.")
+    if "threshold" in changes:
+        threshold = float(changes["threshold"])
+        floor = THRESHOLD_MINIMUM if actor.is_superadmin else THRESHOLD_FLOOR
+        if not floor <= threshold <= 1.0:
+            who = "" if actor.is_superadmin else f" (only super-admins may go lower, down to {THRESHOLD_MINIMUM:.2f})"
+            raise ValidationError(f"The threshold is between {floor:.2f} and 1.00{who}.")
+    if "allowed_domains" in changes:
+        domains = []
+        for raw in changes["allowed_domains"]:
+            domain = str(raw).strip().lower().removeprefix("https://").removeprefix("http://").removeprefix("www.")
+            domain = domain.split("/")[0]
+            if not domain:
+                continue
+            if not _DOMAIN_NAME.fullmatch(domain):
+                raise ValidationError(f"{str(raw)[:100]!r} is not a domain name (like example.com).")
+            domains.append(domain)
+        changes["allowed_domains"] = sorted(set(domains))[:200]
+    if "screen_provider" in changes and changes["screen_provider"] is not None:
+        if changes["screen_provider"].workspace_id != workspace.pk or changes["screen_provider"].user_id is not None:
+            raise ValidationError("Choose one of this workspace's shared LLM providers.")
     if "blacklist" in changes:
         changes["blacklist"] = [str(p).strip()[:200] for p in changes["blacklist"] if str(p).strip()][:500]
     if "business_hours_policy" in changes and changes["business_hours_policy"] not in BusinessHoursPolicy.values:

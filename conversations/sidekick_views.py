@@ -16,6 +16,7 @@ from conversations import selectors, services
 from conversations.forms import AutoModeForm, DraftEditForm, SidekickSettingsForm
 from conversations.models import ReplyDraft, Thread
 from conversations.sending import SendRefused
+from integrations.llm.selectors import llm_providers_for_workspace
 
 
 def panel_context(thread: Thread) -> dict:
@@ -150,8 +151,9 @@ def sidekick_settings(request):
     """Settings → Sidekick: every reply-engine setting, saved through `sidekick_settings_update`."""
     cfg = selectors.sidekick_settings_for(workspace=request.workspace)
     member_emails = [m.user.email for m in account_selectors.workspace_members(workspace=request.workspace)]
+    providers = llm_providers_for_workspace(workspace=request.workspace).filter(user__isnull=True)
     if request.method == "POST":
-        form = SidekickSettingsForm(request.POST, member_emails=member_emails)
+        form = SidekickSettingsForm(request.POST, member_emails=member_emails, providers=providers)
         if form.is_valid():
             try:
                 services.sidekick_settings_update(workspace=request.workspace, actor=request.user, **form.changes())
@@ -160,5 +162,5 @@ def sidekick_settings(request):
             except ValidationError as exc:
                 form.add_error(None, exc)
     else:
-        form = SidekickSettingsForm.from_settings(cfg, member_emails=member_emails)
+        form = SidekickSettingsForm.from_settings(cfg, member_emails=member_emails, providers=providers)
     return render(request, "conversations/sidekick/settings.html", {"form": form, "cfg": cfg})

@@ -420,3 +420,24 @@ def faq_match(*, workspace: Workspace, text: str, threshold: float | None = None
     if best_id is None or best_score < threshold:
         return None
     return active.get(pk=best_id), round(best_score, 4)
+
+
+def knowledge_mentions(*, workspace: Workspace, needle: str, digits_only: bool = False) -> bool:
+    """Whether any chunk of the workspace's knowledge base contains ``needle`` (case-insensitive).
+
+    The outbound checks ask this for each link, e-mail address or phone number a draft carries, so
+    it runs only for such drafts. ``digits_only`` compares phone numbers by their digits alone
+    ("+1 (555) 010-2030" and "555 010 2030" both hold "5550102030"). A full scan of the workspace's
+    chunks: fine for the rare reply that carries a contact detail.
+    """
+    needle = (needle or "").strip()
+    if not needle:
+        return False
+    chunks = Chunk.objects.filter(workspace=workspace).order_by()
+    if digits_only:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM knowledge_chunk WHERE workspace_id = %s "
+                           "AND regexp_replace(text, '[^0-9]', '', 'g') LIKE %s)",
+                           [workspace.pk, "%" + re.sub(r"\D", "", needle) + "%"])
+            return bool(cursor.fetchone()[0])
+    return chunks.filter(text__icontains=needle).exists()

@@ -15,10 +15,16 @@ the newer message's own run answers everything.
 
 No LLM call is made inside a database transaction. Outcomes are mapped to decisions like this:
 
-    opt-out, spam (inbound)                  blocked      no escalation
-    blacklist, prompt leak, window closed    blocked      escalation
+    crisis, threat (inbound screen)          escalated    urgent escalation, no model call
+    legal matter (inbound screen)            escalated    escalation, no model call
+    opt-out (contact opted out), spam        blocked      no escalation (with a crisis/threat: urgent)
+    blacklist, window closed                 blocked      escalation
+    prompt injection (inbound screen)        escalated    escalation, no model call
     human asked for (rule or model)          escalated    escalation, no draft call for the rule
+    outbound check (link, phone, offer, leak,
+      markup, hidden or mixed letters)       blocked      escalation
     reviewer veto                            escalated    escalation
+    screening model flags the message        escalated    escalation (urgent for crisis/threat)
     LLM error, quota, unusable output        escalated    escalation
     no provider: FAQ near-exact match        faq_answered sent without an LLM
     no provider, no FAQ match                escalated    escalation
@@ -27,7 +33,10 @@ No LLM call is made inside a database transaction. Outcomes are mapped to decisi
     confidence below the threshold           draft_saved  escalation
     otherwise                                sent         (at or above the threshold, gate approved)
 
-Every escalation pauses the AI on the thread until a setter resumes it.
+Confidence is earned by evidence (confidence.py): a relevant retrieved source the reply draws on, or
+a purely conversational message; the model's self-rating and the reviewer can only lower it. The
+screening model (`_screen_call`) runs last, only for a reply about to be sent: its verdict can stop
+a send, never allow one. Every escalation pauses the AI on the thread until a setter resumes it.
 """
 
 from __future__ import annotations
@@ -51,10 +60,12 @@ from conversations.models import (
     SidekickSettings,
     Thread,
 )
+from conversations.pipeline import confidence as C
+from conversations.pipeline import outbound, record, rules
 from conversations.pipeline import prompt as P
-from conversations.pipeline import record, rules
 from conversations.pipeline.confidence import combine, should_auto_send
 from conversations.pipeline.finalize import plain_text
+from conversations.pipeline.screen import URGENT
 from conversations.selectors import business_hours_of, prompt_text_current, sidekick_settings_for, thread_history
 from conversations.sending import SendRefused, message_send, outbound_message_create
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
@@ -62,7 +73,7 @@ from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMProvider
 from integrations.llm.selectors import llm_provider_for
 from integrations.meta.limits import fit_text
-from knowledge.selectors import faq_match, knowledge_search
+from knowledge.selectors import faq_match, knowledge_mentions, knowledge_search
 from sidekick_project.db import first_unordered, savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
@@ -75,9 +86,9 @@ _SOURCE_ID = re.compile(r"K?(\d+)")
 class Escalate(Exception):
     """A step cannot go on: stop here with this decision and reason."""
 
-    def __init__(self, reason: str, text: str = "", *, decision: str = Decision.ESCALATED):
+    def __init__(self, reason: str, text: str = "", *, decision: str = Decision.ESCALATED, urgent: bool = False):
         super().__init__(reason)
-        self.reason, self.text, self.decision = reason, text, decision
+        self.reason, self.text, self.decision, self.urgent = reason, text, decision, urgent
 
 
 @dataclass
@@ -98,6 +109,9 @@ class Run:
     input_tokens: int = 0
     output_tokens: int = 0
     provider: LLMProvider | None = None  # resolved by the first model call, reused by the next ones
+    last_outbound: str = ""  # Sidekick's or a setter's last message before the burst
+    raw_reply: str = ""  # the model's reply before the finalizer (markup and hidden characters are judged on it)
+    urgent: bool = False
 
     def note_usage(self, result) -> None:
         if result is not None:
@@ -137,6 +151,7 @@ def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     try:
         return _pipeline(run, draft)
     except Escalate as stop:
+        run.urgent = run.urgent or stop.urgent
         return _finish(run, draft, stop.decision, stop.reason, stop.text)
     except Exception:
         # A bug must not leave the contact without an answer and nobody aware of it.
@@ -166,25 +181,35 @@ def _newer_inbound(message: Message) -> bool:
 def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
     cfg, now = run.cfg, timezone.now()
     history = thread_history(thread=run.thread, until=run.message)
-    run.burst = _burst(history)
+    run.burst = _burst(history) or [run.message]
+    run.last_outbound = next((m.text for m in reversed(history) if m.direction != Direction.IN), "")
     run.history = P.conversation([("user" if m.direction == Direction.IN else "assistant", m.text) for m in history])
 
-    # Hard rules on what the contact wrote and on the moment: no model call when they already decide.
-    for message in run.burst:
-        run.hits += [h for h in rules.check_inbound(message.text, language=cfg.language, blacklist=cfg.blacklist)
+    # The inbound screen and the hard rules, on everything the contact wrote (captions included) and on
+    # the moment: no model call when they already decide.
+    for text in _screened_texts(run.burst):
+        run.hits += [h for h in rules.check_inbound(text, language=cfg.language, blacklist=cfg.blacklist)
                      if h.rule not in {x.rule for x in run.hits}]
     run.hits += rules.check_context(now=now, last_inbound_at=run.thread.last_inbound_at, hours=business_hours_of(cfg),
                                     tz=run.thread.workspace.timezone, opted_out=False)
     codes = {h.rule for h in run.hits if h.blocking}
     if "opt_out" in codes:
         Contact.objects.filter(pk=run.contact.pk).update(opted_out=True, opted_out_at=now)
+    for code in ("crisis", "threat"):
+        if code in codes:
+            raise Escalate(code, rules.SCREEN_RULES[code], urgent=True)
+    if "opt_out" in codes:
         raise Escalate("opt_out", decision=Decision.BLOCKED)
+    if "legal" in codes:
+        raise Escalate("legal", rules.SCREEN_RULES["legal"])
     for code in ("spam", "blacklist", "window"):
         if code in codes:
             raise Escalate(code, decision=Decision.BLOCKED)
     if "human_requested" in codes:
         draft.human_requested = True
         raise Escalate("human_requested")
+    if "prompt_injection" in codes:
+        raise Escalate("prompt_injection", rules.SCREEN_RULES["injection"])
     if not run.history:
         raise Escalate("empty", "Nothing to answer (the message has no text).", decision=Decision.BLOCKED)
 
@@ -200,9 +225,10 @@ def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
     if draft.human_requested:
         raise Escalate("human_requested", "The drafting model found that the contact asks for a human.")
 
+    run.raw_reply = parsed["reply"]
     text = overseer_gate(run, draft, plain_text(parsed["reply"]))
-    support = retrieval_support(parsed.get("cited_source_ids") or [], run.sources, draft.intent)
-    confidence = combine(self_rating=parsed["confidence"], retrieval_support=support,
+    kind, detail = evidence_for(run, parsed, text)
+    confidence = combine(self_rating=parsed["confidence"], evidence_kind=kind, detail=detail,
                          reviewer_verdict=run.overseer.get("verdict"), penalties=[h.penalty for h in run.hits])
     draft.confidence, draft.confidence_parts = confidence.value, confidence.parts
     draft.final_text = fit_text(text, run.thread.channel.platform)
@@ -212,9 +238,29 @@ def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
     if not cfg.auto_send:
         return _finish(run, draft, Decision.DRAFT_SAVED, "auto_send_off")
     if not should_auto_send(confidence=confidence.value, threshold=cfg.threshold, blocking_hits=len(codes)):
-        return _finish(run, draft, Decision.DRAFT_SAVED, "low_confidence",
-                       f"Confidence {confidence.value:.2f} is below the threshold {cfg.threshold:.2f}.")
+        threshold = C.effective_threshold(cfg.threshold)
+        why = (f"Confidence {confidence.value:.2f} is below the threshold {threshold:.2f}." if kind != "none" else
+               "No retrieved source backs the reply (and the message is not small talk), so it is not sent "
+               "automatically, whatever the model's own confidence.")
+        return _finish(run, draft, Decision.DRAFT_SAVED, "low_confidence", why)
+    _screen_call(run)
     return _finish(run, draft, Decision.SENT, "")
+
+
+def _screened_texts(burst: list[Message]) -> list[str]:
+    """What the contact wrote: each message's text and its attachments' captions and titles."""
+    texts = []
+    for message in burst:
+        texts.append(message.text or "")
+        for attachment in message.attachments or []:
+            if not isinstance(attachment, dict):
+                continue
+            payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+            for value in (attachment.get("title"), payload.get("title"), payload.get("caption"), payload.get("text"),
+                          payload.get("name")):
+                if isinstance(value, str) and value.strip():
+                    texts.append(value)
+    return [t for t in texts if t.strip()]
 
 
 def _burst(history: list[Message]) -> list[Message]:
@@ -229,18 +275,22 @@ def _burst(history: list[Message]) -> list[Message]:
 
 # --- draft -------------------------------------------------------------------------------------------
 
-def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str):
-    """One structured call with one repair attempt on unusable output. Raises Escalate on failure."""
+def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str,
+                    provider: LLMProvider | None = None):
+    """One structured call with one repair attempt on unusable output. Raises Escalate on failure.
+
+    `provider` overrides the run's (the workspace default) for this call only."""
     workspace = run.thread.workspace
-    if run.provider is None:
+    if provider is None and run.provider is None:
         # System work (no user): the workspace default, the provider llm_complete would resolve itself.
         run.provider = llm_provider_for(workspace=workspace)
         if run.provider is None:
             raise NoProviderConfigured(workspace)
+    provider = provider or run.provider
     try:
         try:
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=messages,
-                                  schema=schema, schema_name=schema_name, provider=run.provider)
+                                  schema=schema, schema_name=schema_name, provider=provider)
         except LLMOutputError as exc:
             run.note_usage(exc.result)
             run.notes.append(f"{purpose}: unusable output ({exc.message[:120]}); asked for a repair")
@@ -248,7 +298,7 @@ def structured_call(run: Run, *, purpose: str, system: str, messages: list[dict]
                       {"role": "user", "content": f"That answer was unusable: {exc.message[:300]}. Answer again "
                                                   f"with every required field, using the {schema_name} format."}]
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=repair,
-                                  schema=schema, schema_name=schema_name, provider=run.provider)
+                                  schema=schema, schema_name=schema_name, provider=provider)
     except NoProviderConfigured:
         raise
     except QuotaExceeded as exc:
@@ -300,33 +350,40 @@ def _cited_ids(raw: list) -> set[int]:
     return found
 
 
-def retrieval_support(cited: list, sources: list, intent: str) -> float:
-    """How well the knowledge base backs the reply, 0..1 (see confidence.py).
-
-    1.0 cites one of the top 3 retrieved chunks, 0.8 cites a lower one; no citation: 0.5 for small talk
-    (needs no source), 0.3 otherwise; citing ids that were never retrieved (invented sources): 0.0.
-    """
-    ranks = {c.chunk_id: rank for rank, c in enumerate(sources, start=1)}
-    ids = _cited_ids(cited)
-    valid = [ranks[i] for i in ids if i in ranks]
-    if valid:
-        return 1.0 if min(valid) <= 3 else 0.8
-    if ids:
-        return 0.0
-    return 0.5 if intent in ("small_talk",) else 0.3
+def evidence_for(run: Run, parsed: dict, text: str) -> tuple[str, dict]:
+    """Which evidence backs the final text (see confidence.py): decided from retrieval and the words."""
+    latest = " ".join(m.text for m in run.burst)
+    return C.evidence(reply=text, cited=_cited_ids(parsed.get("cited_source_ids") or []), sources=run.sources,
+                      conversational=C.conversational_intent(latest, last_outbound=run.last_outbound))
 
 
 # --- overseer gate -------------------------------------------------------------------------------------
 
-def _draft_hits(run: Run, text: str) -> list[rules.RuleHit]:
+def _protected(run: Run) -> str:
+    return P.protected_text(P.business_prompt(run.prompt, business=run.thread.workspace.name))
+
+
+def grounding_for(run: Run, *, sources_text: str | None = None) -> outbound.Grounding:
+    """What a reply of this run may draw on: its retrieved sources, the conversation, the allowlist, the KB."""
+    workspace = run.thread.workspace
+    return outbound.Grounding(
+        sources_text="\n".join(c.text for c in run.sources) if sources_text is None else sources_text,
+        conversation_text="\n".join(m["content"] for m in run.history),
+        allowed_domains=list(run.cfg.allowed_domains or []),
+        knowledge_mentions=lambda needle, digits: knowledge_mentions(workspace=workspace, needle=needle,
+                                                                     digits_only=digits),
+    )
+
+
+def _draft_hits(run: Run, text: str, raw: str) -> list[rules.RuleHit]:
     limit = 1000 if run.thread.channel.platform == "instagram" else 2000
-    return rules.check_draft(text, system_prompt=P.protected_text(P.business_prompt(
-        run.prompt, business=run.thread.workspace.name)), blacklist=run.cfg.blacklist, max_chars=limit)
+    return outbound.check_draft(text, raw_text=raw, system_prompt=_protected(run), blacklist=run.cfg.blacklist,
+                                max_chars=limit, grounding=grounding_for(run))
 
 
 def overseer_gate(run: Run, draft: ReplyDraft, text: str) -> str:
-    """Hard rules on the draft, then the reviewer; again the hard rules on a rewrite. Returns the text."""
-    for hit in _draft_hits(run, text):
+    """Outbound checks on the draft, then the reviewer; again the checks on a rewrite. Returns the text."""
+    for hit in _draft_hits(run, text, run.raw_reply):
         run.hits.append(hit)
         raise Escalate(hit.rule, hit.reason, decision=Decision.BLOCKED)
     result = structured_call(run, purpose="overseer_review", system=P.REVIEW_SYSTEM,
@@ -338,15 +395,32 @@ def overseer_gate(run: Run, draft: ReplyDraft, text: str) -> str:
     if verdict == "veto":
         raise Escalate("reviewer_veto", "; ".join(run.overseer["reasons"]) or "The reviewer vetoed the draft.")
     if verdict == "rewrite":
-        rewritten = plain_text(result.parsed.get("rewritten_reply") or "")
+        raw = result.parsed.get("rewritten_reply") or ""
+        rewritten = plain_text(raw)
         if not rewritten:
             raise Escalate("reviewer_veto", "The reviewer asked for a rewrite but gave none.")
         run.overseer["original"] = text
         text = rewritten
-        for hit in _draft_hits(run, text):
+        for hit in _draft_hits(run, text, raw):
             run.hits.append(hit)
             raise Escalate(hit.rule, hit.reason, decision=Decision.BLOCKED)
     return text
+
+
+def _screen_call(run: Run) -> None:
+    """The screening model: the contact's words alone (no prompt, no knowledge), classified into the
+    screen's categories, on the workspace's screening provider if one is set. It can stop a send (any
+    category flagged, or no usable answer), never allow one."""
+    latest = "\n".join(t for t in _screened_texts(run.burst))[-4000:]
+    provider = run.cfg.screen_provider if run.cfg.screen_provider_id else None
+    result = structured_call(run, purpose="inbound_screen", system=P.SCREEN_SYSTEM,
+                             messages=P.screen_messages(latest), schema=P.SCREEN_SCHEMA, schema_name="screen",
+                             provider=provider)
+    flags = sorted({str(f) for f in result.parsed.get("flags") or []} - {"none"})
+    run.overseer["screen"] = flags
+    if flags:
+        raise Escalate("model_screen", f"The screening model flagged the message: {', '.join(flags)}.",
+                       urgent=bool(URGENT & set(flags)))
 
 
 # --- no provider: FAQ-only mode -----------------------------------------------------------------------
@@ -359,7 +433,9 @@ def _faq_mode(run: Run, draft: ReplyDraft) -> ReplyDraft:
         raise Escalate("no_provider")
     faq, similarity = match
     text = plain_text(faq.answer)
-    for hit in rules.check_draft(text, blacklist=run.cfg.blacklist):
+    # The answer is the workspace's own text: it grounds itself (its links, prices); the other checks hold.
+    for hit in outbound.check_draft(text, raw_text=faq.answer, blacklist=run.cfg.blacklist,
+                                    grounding=grounding_for(run, sources_text=faq.answer)):
         raise Escalate(hit.rule, hit.reason, decision=Decision.BLOCKED)
     draft.text = faq.answer
     draft.final_text = fit_text(text, run.thread.channel.platform)
@@ -402,7 +478,7 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
         if decision == Decision.ESCALATED or (decision == Decision.BLOCKED and record.BLOCKING_ESCALATES.get(reason))\
                 or (decision == Decision.DRAFT_SAVED and reason == "low_confidence"):
             record.escalation_open(thread=thread, reason_code=reason, reason_text=reason_text, draft=draft,
-                                   message_id=run.message.pk)
+                                   message_id=run.message.pk, urgent=run.urgent)
             if decision != Decision.DRAFT_SAVED:
                 record.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft,
                                       text=draft.final_text or draft.text, confidence=draft.confidence, result=reason)

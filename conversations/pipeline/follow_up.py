@@ -93,8 +93,10 @@ def _follow_up(run: Run, draft: ReplyDraft, *, actor, review: bool) -> ReplyDraf
     parsed = result.parsed
     draft.text, draft.model, draft.provider_kind = parsed["reply"], result.model, result.provider_kind
     draft.intent = parsed["intent"]
+    run.raw_reply = parsed["reply"]
     text = overseer_gate(run, draft, plain_text(parsed["reply"]))
-    confidence = combine(self_rating=parsed["confidence"], retrieval_support=0.5,
+    # A setter asked for this follow-up: that is its evidence; the outbound checks and the reviewer still apply.
+    confidence = combine(self_rating=parsed["confidence"], evidence_kind="requested",
                          reviewer_verdict=run.overseer.get("verdict"))
     draft.confidence, draft.confidence_parts = confidence.value, confidence.parts
     draft.final_text = fit_text(text, thread.channel.platform)

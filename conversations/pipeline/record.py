@@ -44,11 +44,24 @@ REASONS = {
     "length": "The draft was far too long.",
     "control_requested": "Another app asked for control of the thread.",
     "pipeline_interrupted": "Sidekick stopped while drafting (a worker was lost); a human should answer.",
+    "crisis": "The contact may be in danger (self-harm, a medical emergency or abuse): a person must answer now.",
+    "threat": "The message threatens violence: a person must look at it now.",
+    "legal": "The message raises a legal matter (a lawyer, a claim, a chargeback or a data request).",
+    "prompt_injection": "The message tries to change or reveal the assistant's instructions.",
+    "model_screen": "The screening model flagged the message; a human decides.",
+    "markdown_link": "The draft hid a link behind Markdown or HTML.",
+    "unverified_link": "The draft carried a link or e-mail address the knowledge base does not give.",
+    "unverified_phone": "The draft carried a phone number the knowledge base does not give.",
+    "ungrounded_offer": "The draft stated a price, discount or free offer no retrieved source gives.",
+    "hidden_characters": "The draft held invisible characters.",
+    "mixed_script": "The draft mixed alphabets inside a word (a look-alike trick).",
 }
 
 # Hard-rule hits that end the run without a reply, and whether a human should still look.
 BLOCKING_ESCALATES = {"opt_out": False, "spam": False, "blacklist": True, "prompt_leak": True, "window": True,
-                      "empty": True, "length": True}
+                      "empty": True, "length": True, "markdown_link": True, "unverified_link": True,
+                      "unverified_phone": True, "ungrounded_offer": True, "hidden_characters": True,
+                      "mixed_script": True}
 
 
 def thread_pause(*, thread_id: int, reason: str) -> None:
@@ -58,9 +71,10 @@ def thread_pause(*, thread_id: int, reason: str) -> None:
 
 
 def escalation_open(*, thread: Thread, reason_code: str, reason_text: str = "", draft: ReplyDraft | None = None,
-                    message_id: int | None = None) -> Escalation:
+                    message_id: int | None = None, urgent: bool = False) -> Escalation:
     """Hand the thread to a human: one open escalation per thread (a newer reason joins the open one),
-    the needs-human flag raised and the AI paused."""
+    the needs-human flag raised and the AI paused. `urgent` (a crisis or a threat) marks the escalation
+    urgent, also an open one it joins, and notifies the recipients again for it."""
     now = timezone.now()
     reason_text = (reason_text or REASONS.get(reason_code, reason_code))[:500]
     thread_pause(thread_id=thread.pk, reason=f"escalated: {reason_code}")
@@ -71,12 +85,17 @@ def escalation_open(*, thread: Thread, reason_code: str, reason_text: str = "", 
     if existing is not None:
         if draft is not None:
             Escalation.objects.filter(pk=existing.pk).update(draft=draft)
+        if urgent and not existing.urgent:
+            Escalation.objects.filter(pk=existing.pk).update(urgent=True, reason_code=reason_code[:40],
+                                                             reason_text=reason_text)
+            existing.urgent = True
+            transaction.on_commit(lambda: _escalation_notify_enqueue(existing.pk))
         return existing
     try:
         with transaction.atomic():
             escalation = Escalation.objects.create(workspace_id=thread.workspace_id, thread=thread,
                                                    reason_code=reason_code[:40], reason_text=reason_text,
-                                                   draft=draft, message_id=message_id)
+                                                   draft=draft, message_id=message_id, urgent=urgent)
     except IntegrityError:  # a concurrent run opened one first
         return open_one.get()
     transaction.on_commit(lambda: _escalation_notify_enqueue(escalation.pk))

@@ -1,9 +1,10 @@
 """The overseer's hard rules: checks no model output can override.
 
 Each check returns ``RuleHit`` objects. A blocking hit forbids automatic sending whatever the
-confidence; a non-blocking hit lowers confidence by its penalty. The patterns work on folded text
-(case- and accent-insensitive, punctuation as spaces), in English and the common languages of
-Sidekick's users (es, fr, de, pt, it); the workspace language decides which set joins English.
+confidence; a non-blocking hit lowers confidence by its penalty. What the contact wrote is screened
+by `screen.py` (six languages whatever the workspace language, disguises undone); what Sidekick is
+about to send by `outbound.py`. This module turns both into rule hits and holds the rules on the
+moment (24-hour window, business hours) and the blacklist matcher.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from conversations.pipeline.text import words, words_deobfuscated
+from conversations.pipeline import screen as inbound_screen
+from conversations.pipeline.text import match_forms, squeeze, words
 
 MESSAGING_WINDOW = timedelta(hours=24)
 
@@ -34,68 +36,6 @@ def _compile(patterns: list[str]) -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-# --- Opt-out -------------------------------------------------------------------------------------
-# A keyword counts only when it (plus at most two filler words) is the whole message: "STOP!!",
-# "stop please" opt out, "I can't stop smiling" does not. "cancel" is left out on purpose: in a
-# booking conversation it means the appointment far more often than the messages.
-_OPT_OUT_KEYWORDS = {
-    "en": {"stop", "stopall", "unsubscribe", "optout"},
-    "es": {"baja", "parar"},
-    "fr": {"stop", "arret", "arreter", "desabonner"},
-    "de": {"stopp", "stop", "abmelden"},
-    "pt": {"parar", "pare", "sair"},
-    "it": {"stop", "basta", "disiscrivimi"},
-}
-_FILLERS = {"please", "pls", "plz", "now", "it", "me", "thanks", "thank", "you", "all", "messages", "por", "favor",
-            "svp", "bitte", "jetzt", "per", "grazie", "obrigado", "obrigada", "merci", "gracias", "ya"}
-_OPT_OUT_PHRASES = {
-    "en": [r" unsubscribe ", r" opt me out ", r" opt out ", r" stop (?:messaging|texting|contacting|writing|sending|spamming|dming|dm ing)",
-           r" (?:don t|do not|dont|never) (?:message|text|contact|dm|write to) me", r" remove me from",
-           r" leave me alone ", r" no more messages "],
-    "es": [r" no me (?:escribas|escriban|contactes|contacten|mandes|envies) mas", r" dejen? de (?:escribirme|enviarme|contactarme)",
-           r" darme de baja ", r" no quiero (?:recibir )?mas mensajes"],
-    "fr": [r" (?:arretez|arrete) de m (?:ecrire|envoyer|contacter)", r" ne (?:me )?contactez plus", r" desabonnez moi",
-           r" je ne veux plus (?:de|recevoir)"],
-    "de": [r" (?:schreib|schreiben sie|kontaktier|kontaktieren sie) mir nicht mehr", r" melden sie mich ab",
-           r" keine nachrichten mehr"],
-    "pt": [r" (?:pare|parem) de (?:me )?(?:mandar|enviar|escrever)", r" nao (?:me )?(?:mande|envie|escreva) mais",
-           r" quero sair da lista"],
-    "it": [r" smetti(?:la)? di scrivermi", r" non (?:scrivermi|contattarmi) piu", r" cancellami"],
-}
-
-# --- A human is asked for --------------------------------------------------------------------------
-_HUMAN = {
-    "en": [
-        r" (?:talk|speak|chat) (?:to|with) (?:a |an |the |your |some )?(?:real |actual |live )?(?:human|person|people|agent|rep|representative|manager|owner|staff|someone|somebody|team member|operator)",
-        r" (?:real|actual|live) (?:human|person|agent) ", r" human (?:please|pls|plz) ", r" (?:get|want|need) (?:a |an )?(?:human|person|agent|representative)",
-        r" are you (?:a |an )?(?:bot|robot|ai|machine|real person|human) ", r" is this (?:a |an )?(?:bot|robot|ai|automated|real person|human)",
-        r" (?:customer )?(?:service|support) agent ", r" call me ", r" (?:can|could) (?:someone|somebody|you) call ",
-        r" transfer me ", r" escalate ", r" your (?:manager|boss|supervisor) ", r" not (?:a |another )?(?:bot|robot|ai) ",
-        r" stop (?:the|this) bot ", r" operator ",
-    ],
-    "es": [r" hablar con (?:una |un |alguien|el |la )?(?:persona|humano|agente|asesor|encargado|gerente|alguien)",
-           r" (?:eres|es) (?:un )?(?:bot|robot) ", r" persona real ", r" llamame ", r" quiero hablar con alguien"],
-    "fr": [r" parler (?:a|avec) (?:un |une |quelqu un|le |la )?(?:humain|personne|conseiller|conseillere|agent|responsable|quelqu un)",
-           r" (?:etes vous|es tu|c est) (?:un )?(?:bot|robot) ", r" vraie personne ", r" appelez moi "],
-    "de": [r" mit (?:einem |einer )?(?:menschen|mensch|person|mitarbeiter|berater|agenten) sprechen",
-           r" (?:bist du|sind sie) (?:ein )?(?:bot|roboter) ", r" echte person ", r" rufen sie mich an "],
-    "pt": [r" falar com (?:um |uma |alguem|o |a )?(?:pessoa|humano|atendente|agente|alguem|gerente)",
-           r" (?:voce e|e) (?:um )?(?:bot|robo) ", r" pessoa real ", r" me liga "],
-    "it": [r" parlare con (?:un |una |qualcuno|il |la )?(?:persona|umano|operatore|agente|qualcuno)",
-           r" (?:sei|e) (?:un )?(?:bot|robot) ", r" persona vera ", r" chiamami "],
-}
-
-# --- Prompt injection -----------------------------------------------------------------------------
-_INJECTION = _compile([
-    r" ignore (?:all |any |the |your |my )?(?:previous |prior |above |earlier |preceding )?(?:instructions|rules|prompts?|directions|messages)",
-    r" disregard (?:all |any |the |your )?(?:previous |prior |above )?(?:instructions|rules|prompt)",
-    r" forget (?:all |your |the )?(?:previous |prior )?(?:instructions|rules|prompt)",
-    r" (?:print|show|reveal|repeat|output|display|tell me|give me|share|leak|what is|what s) (?:me )?(?:your |the |all )?(?:system |initial |hidden |original |secret )?(?:prompt|instructions|rules|configuration)",
-    r" system prompt ", r" developer mode ", r" jailbreak", r" dan mode ", r" you are now ", r" act as (?:an? )?(?:unrestricted|different)",
-    r" pretend (?:to be|you are) ", r" new instructions ", r" override ", r" repeat (?:the |everything )?(?:text|words) above",
-    r" ignora (?:las |todas las )?instrucciones", r" ignore[sz]? (?:les |toutes les )?instructions", r" ignoriere (?:alle |die )?anweisungen",
-])
-
 # --- Spam -----------------------------------------------------------------------------------------
 _URL = re.compile(r"https?://|www\.", re.I)
 _REPEAT = re.compile(r"(.)\1{15,}")
@@ -106,30 +46,17 @@ _SPAM_PHRASES = _compile([
 ])
 
 
-def _languages(language: str) -> list[str]:
-    code = (language or "en").split("-")[0].lower()
-    return ["en"] if code == "en" or code not in _HUMAN else ["en", code]
-
-
 def is_opt_out(text: str, *, language: str = "en") -> bool:
-    form = words(text)
-    bare = form.strip()
-    for code in _languages(language):
-        tokens = bare.split()
-        if 0 < len(tokens) <= 3 and tokens[0] in _OPT_OUT_KEYWORDS[code] and set(tokens[1:]) <= _FILLERS:
-            return True
-        if any(re.search(p, form) for p in _OPT_OUT_PHRASES.get(code, [])):
-            return True
-    return False
+    """The contact asks not to be messaged, in any of the six languages (`language` is not needed)."""
+    return "opt_out" in inbound_screen.categories_of(text)
 
 
 def wants_human(text: str, *, language: str = "en") -> bool:
-    form = words(text)
-    return any(re.search(p, form) for code in _languages(language) for p in _HUMAN[code])
+    return "human_request" in inbound_screen.categories_of(text)
 
 
 def looks_like_injection(text: str) -> bool:
-    return bool(_INJECTION.search(words(text)))
+    return "injection" in inbound_screen.categories_of(text)
 
 
 def looks_like_spam(text: str) -> bool:
@@ -139,31 +66,55 @@ def looks_like_spam(text: str) -> bool:
     return bool(_SPAM_PHRASES.search(words(raw)))
 
 
-def blacklisted_phrase(text: str, phrases: list[str]) -> str | None:
-    """The first blacklisted phrase the text contains, as a whole word sequence, or None.
+def _stem(token: str) -> str:
+    """A crude plural-folding stem, enough for blacklist phrases in six languages ("refunds" -> "refund")."""
+    for suffix in ("es", "s"):
+        if len(token) > 3 + len(suffix) - 1 and token.endswith(suffix) and not token.endswith("ss"):
+            return token[: -len(suffix)]
+    return token
 
-    Case-, accent- and punctuation-insensitive; also matches digit look-alikes ("b1tc0in").
+
+def _phrase_in(needle: list[str], tokens: list[str]) -> bool:
+    """Whether the phrase's words stand in the text: in order, written as one word or hyphenated
+    ("money back" ~ "moneyback" ~ "money-back"), or in any order within a few words of each other
+    ("guarantee your money back" for "money back guarantee")."""
+    joined = "".join(needle)
+    stems = [_stem(t) for t in tokens]
+    # One word in the text for the whole phrase, or the phrase's one word split in the text.
+    for i in range(len(tokens)):
+        for j in range(i + 1, min(len(tokens), i + 4) + 1):
+            if _stem("".join(tokens[i:j])) == _stem(joined):
+                return True
+    wanted = [_stem(t) for t in needle]
+    if len(wanted) == 1:
+        return wanted[0] in stems
+    window = len(wanted) + 2
+    for start in range(len(stems)):
+        span = stems[start:start + window]
+        if all(w in span for w in wanted) and span[0] in wanted:
+            return True
+    return False
+
+
+def blacklisted_phrase(text: str, phrases: list[str]) -> str | None:
+    """The first blacklisted phrase the text contains, or None.
+
+    Case-, accent- and punctuation-insensitive, undoing look-alike letters, zero-width characters,
+    leetspeak, spaced and stretched letters; plural forms, hyphenated or joined words and nearby
+    reordering count too (see `_phrase_in`).
     """
     if not phrases:
         return None
-    plain, deobfuscated = words(text), words_deobfuscated(text)
+    forms = match_forms(text)
+    token_lists = [f.split() for f in forms] + [squeeze(f).split() for f in forms]
     for phrase in phrases:
-        needle = words(phrase)
-        if needle.strip() and (needle in plain or needle in deobfuscated):
+        needle = words(phrase).split()
+        if not needle:
+            continue
+        squeezed = squeeze(" ".join(needle)).split()
+        if any(_phrase_in(needle, tokens) or _phrase_in(squeezed, tokens) for tokens in token_lists):
             return phrase
     return None
-
-
-def leaks_system_prompt(reply: str, system_prompt: str, *, shingle: int = 8) -> bool:
-    """True when the reply repeats any run of `shingle` consecutive words of the system prompt."""
-    prompt_words = words(system_prompt).split()
-    if len(prompt_words) < shingle:
-        return bool(prompt_words) and words(system_prompt) in words(reply)
-    reply_form = words(reply)
-    return any(
-        " " + " ".join(prompt_words[i:i + shingle]) + " " in reply_form
-        for i in range(len(prompt_words) - shingle + 1)
-    )
 
 
 # --- Business hours -------------------------------------------------------------------------------
@@ -185,38 +136,32 @@ class BusinessHours:
         return local.weekday() in self.days and self.opens <= local.time() < self.closes
 
 
+# What each screen category does to a run: the rule code, whether it blocks, and its explanation.
+SCREEN_RULES = {
+    "crisis": "The contact may be in danger (self-harm, a medical emergency or abuse): a person must answer now.",
+    "threat": "The message threatens violence: a person must look at it now.",
+    "legal": "The message raises a legal matter (a lawyer, a claim, a chargeback or a data request).",
+    "opt_out": "The contact asked not to be messaged.",
+    "human_request": "The contact asked for a human.",
+    "injection": "The message tries to change or reveal the assistant's instructions.",
+}
+_SCREEN_CODES = {"human_request": "human_requested", "injection": "prompt_injection"}
+
+
 def check_inbound(text: str, *, language: str = "en", blacklist: list[str] | None = None) -> list[RuleHit]:
-    """Rules on what the contact wrote."""
-    hits = []
-    if is_opt_out(text, language=language):
-        hits.append(RuleHit("opt_out", "The contact asked not to be messaged."))
-    if wants_human(text, language=language):
-        hits.append(RuleHit("human_requested", "The contact asked for a human."))
+    """Rules on what the contact wrote: the inbound screen's categories, the blacklist and spam.
+
+    Every hit blocks automatic sending. `language` is kept for callers; the screen always reads
+    all six languages.
+    """
+    hits = [RuleHit(_SCREEN_CODES.get(hit.category, hit.category),
+                    f"{SCREEN_RULES[hit.category]} (matched {hit.matched!r})")
+            for hit in inbound_screen.screen(text)]
     phrase = blacklisted_phrase(text, blacklist or [])
     if phrase:
         hits.append(RuleHit("blacklist", f"The message touches a blacklisted topic ({phrase!r})."))
     if looks_like_spam(text):
         hits.append(RuleHit("spam", "The message looks like spam."))
-    if looks_like_injection(text):
-        # Not blocking by itself (the model never sees secrets it could leak), but worth a human look.
-        hits.append(RuleHit("prompt_injection", "The message tries to change the assistant's instructions.",
-                            blocking=False, penalty=0.3))
-    return hits
-
-
-def check_draft(reply: str, *, system_prompt: str = "", blacklist: list[str] | None = None,
-                max_chars: int = 2000) -> list[RuleHit]:
-    """Rules on what Sidekick is about to send."""
-    hits = []
-    if not (reply or "").strip():
-        hits.append(RuleHit("empty", "The draft is empty."))
-    phrase = blacklisted_phrase(reply, blacklist or [])
-    if phrase:
-        hits.append(RuleHit("blacklist", f"The draft mentions a blacklisted topic ({phrase!r})."))
-    if system_prompt and leaks_system_prompt(reply, system_prompt):
-        hits.append(RuleHit("prompt_leak", "The draft repeats the system prompt."))
-    if len(reply or "") > max_chars * 2:
-        hits.append(RuleHit("length", f"The draft is far over the platform limit ({len(reply)} characters)."))
     return hits
 
 

@@ -1,20 +1,58 @@
-"""Text normalisation shared by the overseer's hard rules."""
+"""Text normalisation shared by the inbound screen, the overseer's hard rules and the outbound checks.
+
+People (and models) dodge filters with look-alike letters (Cyrillic "о" for "o"), zero-width
+characters, s p a c e d or s.t.o.p letters, stretched letters ("stoooop") and leetspeak ("st0p").
+`skeleton()` undoes the letter tricks; `match_forms()` gives the few word forms a phrase rule is
+tried against, so one pattern written in plain words catches every disguise of it.
+"""
+
+from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+from confusable_homoglyphs import categories, confusables
 
 _SPACES = re.compile(r"\s+")
 # Characters people put between letters to slip past filters ("s.t.o.p", "b-i-t-c-o-i-n").
-_JOINERS = re.compile(r"(?<=\w)[.\-_*·](?=\w)")
+_JOINERS = re.compile(r"(?<=\w)[.\-_*·•|](?=\w)")
 _PUNCT = re.compile(r"[^\w\s]")
 _CONFUSABLES = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+# Invisible characters: zero-width space/joiners, word joiner, BOM, soft hyphen, bidi controls, the
+# Mongolian vowel separator and the invisible operators.
+ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+_REPEATS = re.compile(r"([a-z])\1+")
+_SINGLE_LETTER_RUN = re.compile(r"(?:(?<= )|^)((?:[a-z0-9] ){2,}[a-z0-9])(?= |$)")
+
+
+@lru_cache(maxsize=4096)
+def _latin_of(char: str) -> str:
+    """The Latin letter a non-Latin character is confused with ('о' Cyrillic -> 'o'), else the character."""
+    if categories.alias(char) in ("LATIN", "COMMON"):
+        return char
+    found = confusables.is_confusable(char, preferred_aliases=["latin"], greedy=True) or []
+    for entry in found:
+        for glyph in entry.get("homoglyphs", []):
+            if glyph["c"].isascii() and glyph["c"].isalnum():
+                return glyph["c"]
+    return char
+
+
+def skeleton(text: str) -> str:
+    """NFKC, invisible characters removed, look-alike letters mapped to Latin ones (other scripts kept)."""
+    text = ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text or ""))
+    if text.isascii():
+        return text
+    return "".join(_latin_of(ch) if not ch.isascii() and ch.isalpha() else ch for ch in text)
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip accents, unify quotes and spaces: 'Café  ÉTÉ' -> 'cafe ete'."""
-    text = unicodedata.normalize("NFKD", text or "")
+    """Skeleton, lower-case, strip accents, unify quotes and spaces: 'Café  ÉTÉ' -> 'cafe ete'."""
+    text = unicodedata.normalize("NFKD", skeleton(text))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.replace("\u2019", "'").replace("\u2018", "'").casefold()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("ß", "ss").casefold()
     return _SPACES.sub(" ", text).strip()
 
 
@@ -27,3 +65,44 @@ def words(text: str) -> str:
 def words_deobfuscated(text: str) -> str:
     """words() with digit/symbol look-alikes mapped to letters ('fr33 b1tc0in' -> 'free bitcoin')."""
     return words(fold(text).translate(_CONFUSABLES))
+
+
+def squeeze(form: str) -> str:
+    """Runs of one letter to one letter ('stoooop' -> 'stop'); patterns are squeezed the same way."""
+    return _REPEATS.sub(r"\1", form)
+
+
+def join_spaced(form: str) -> str:
+    """Runs of three or more single letters joined into a word (' s t o p ' -> ' stop ')."""
+    return _SINGLE_LETTER_RUN.sub(lambda m: m.group(1).replace(" ", ""), form)
+
+
+def match_forms(text: str) -> tuple[str, ...]:
+    """The distinct word forms a phrase rule is tried against: plain, de-leeted, letters joined.
+
+    Each form is padded with spaces (see words()); callers match squeezed patterns against
+    squeeze(form) for the stretched-letter variants.
+    """
+    plain = words(text)
+    forms = [plain, words_deobfuscated(text)]
+    forms += [join_spaced(f) for f in forms]
+    seen: list[str] = []
+    for form in forms:
+        if form not in seen:
+            seen.append(form)
+    return tuple(seen)
+
+
+def has_invisible(text: str) -> bool:
+    return bool(ZERO_WIDTH.search(text or ""))
+
+
+def mixed_script_tokens(text: str) -> list[str]:
+    """Words that mix letters of two scripts ('pаypal' with a Cyrillic 'а'): a classic look-alike trick."""
+    found = []
+    for token in re.findall(r"\w+", unicodedata.normalize("NFKC", text or "")):
+        scripts = {categories.alias(ch) for ch in token if ch.isalpha()}
+        scripts.discard("COMMON")
+        if len(scripts) > 1:
+            found.append(token)
+    return found

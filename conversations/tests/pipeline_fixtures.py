@@ -93,3 +93,8 @@ def review(verdict="approve", reasons=("Accurate and friendly.",), rewritten=Non
     if rewritten is not None:
         out["rewritten_reply"] = rewritten
     return out
+
+
+def screen(*flags) -> dict:
+    """The screening model's structured answer (no flags: nothing found)."""
+    return {"flags": list(flags) or ["none"]}

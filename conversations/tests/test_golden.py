@@ -24,6 +24,8 @@ Case format (all keys but `id`, `inbound` and `expect` optional):
       script:                                       # the model's answers, in order
         - draft: {reply: ..., confidence: 0.9, cite: [faq0], ...}   # merged onto a plausible default
         - review: {verdict: approve|rewrite|veto, reasons: [...], rewritten_reply: ...}
+        - screen: {flags: [crisis, ...]}              # the screening model; a case expecting `sent`
+                                                      # gets a clean screen appended when it names none
         - raw: text                                 # plain text instead of structured output
         - bad: {...}                                # structured but off-schema
         - error: 500 | 401 | 429 | malformed_json
@@ -42,8 +44,8 @@ import yaml
 
 from contacts.models import Contact, LeadMemory
 from conversations.models import Decision, Escalation, EscalationStatus, PromptRevision, SenderKind, Thread
+from conversations.pipeline import outbound, rules
 from conversations.pipeline import prompt as P
-from conversations.pipeline import rules
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.selectors import prompt_text_current, sidekick_settings_for
 from conversations.tests.pipeline_fixtures import draft_reply
@@ -92,7 +94,7 @@ def test_golden(case, scene, fake_llm, settings):
     # The model was asked exactly what the script foresaw (and no more).
     unscripted = [r for r in fake_llm.requests if r.headers.get("x-unscripted")]
     assert fake_llm.pending == 0, "the pipeline made fewer model calls than scripted"
-    assert len(fake_llm.requests) == len(case.get("script", [])), "the pipeline made unscripted model calls"
+    assert len(fake_llm.requests) == len(replies_expected(case)), "the pipeline made unscripted model calls"
     assert not unscripted
 
     # Nothing unsafe reached Meta.
@@ -152,7 +154,7 @@ def _script(case, fake_llm, faq_chunks):
         return [f"K{faq_chunks[int(i.removeprefix('faq'))]}" if str(i).startswith("faq") else str(i) for i in ids]
 
     replies = []
-    for step in case.get("script", []):
+    for step in replies_expected(case):
         (kind, value), = step.items()
         if kind == "draft":
             value = dict(value or {})
@@ -160,6 +162,8 @@ def _script(case, fake_llm, faq_chunks):
             replies.append(Reply.structured(draft_reply(**value)))
         elif kind == "review":
             replies.append(Reply.structured({"reasons": ["Looks right."], **value}))
+        elif kind == "screen":
+            replies.append(Reply.structured(value))
         elif kind == "raw":
             replies.append(Reply.text(value))
         elif kind == "bad":
@@ -175,6 +179,13 @@ def _script(case, fake_llm, faq_chunks):
     # An unscripted call gets a permanent error (and is reported by the test).
     fake_llm.handler = lambda request: (request.headers.__setitem__("x-unscripted", "1"),
                                         Reply.error(400, "unscripted model call"))[1]
+
+
+def replies_expected(case) -> list:
+    steps = list(case.get("script", []))
+    if case["expect"]["decision"] == "sent" and not any("screen" in step for step in steps):
+        steps.append({"screen": {"flags": ["none"]}})
+    return steps
 
 
 def _conversation(case, scene):
@@ -194,7 +205,8 @@ def _assert_safe(text: str, scene, case):
     cfg = sidekick_settings_for(workspace=scene.workspace)
     assert rules.blacklisted_phrase(text, cfg.blacklist) is None
     prompt, _ = prompt_text_current(workspace=scene.workspace)
-    assert not rules.leaks_system_prompt(text, P.protected_text(P.business_prompt(prompt, business=scene.workspace.name)))
+    assert not outbound.leaks_system_prompt(text, P.protected_text(P.business_prompt(prompt,
+                                                                                     business=scene.workspace.name)))
     assert not any(mark in text for mark in MARKUP), text
     limit = 1000 if scene.channel.platform == "instagram" else 1999
     assert len(text.encode() if scene.channel.platform == "instagram" else text) <= limit

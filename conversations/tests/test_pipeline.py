@@ -6,8 +6,8 @@ import pytest
 
 from contacts.models import ContactStateChange, LeadMemory
 from conversations.models import ActionKind, Decision, Escalation, ReplyDraft, SidekickActionLog
-from conversations.pipeline.engine import reply_pipeline_run, retrieval_support
-from conversations.tests.pipeline_fixtures import draft_reply, review
+from conversations.pipeline.engine import reply_pipeline_run
+from conversations.tests.pipeline_fixtures import draft_reply, review, screen
 from integrations.llm.testing import Reply
 from knowledge.services import faq_create
 
@@ -22,9 +22,11 @@ def test_confident_reply_is_sent_and_recorded(scene, fake_llm):
     chunk_id = faq.chunks.get().pk if hasattr(faq, "chunks") else None
     cited = [f"K{chunk_id}"] if chunk_id else []
     fake_llm.queue(
-        Reply.structured(draft_reply(cited_source_ids=cited,
+        Reply.structured(draft_reply("Yes, we're open on Fridays from 9am to 6pm! Would you like to book a session?",
+                                     cited_source_ids=cited,
                                      memory_writes=[{"kind": "availability", "text": "Free on Friday afternoons"}])),
         Reply.structured(review()),
+        Reply.structured(screen()),
     )
     draft = reply_pipeline_run(message_id=message.pk)
     assert draft.decision == Decision.SENT, draft.reasons
@@ -38,26 +40,31 @@ def test_confident_reply_is_sent_and_recorded(scene, fake_llm):
     assert (scene.contact.stage, scene.contact.lead_score) == ("engaged", 60)
     assert ContactStateChange.objects.get().source_draft == draft
     assert LeadMemory.objects.get().source_message == message
-    draft_request, review_request = fake_llm.requests
+    draft_request, review_request, screen_request = fake_llm.requests
     assert draft_request.schema_name == "respond" and review_request.schema_name == "review"
+    # The screening model reads the contact's words alone: no business prompt, no knowledge.
+    assert screen_request.schema_name == "screen" and "Fridays 9am" not in screen_request.system
+    assert "Are you open on Friday" in screen_request.last_user_text
     assert "Are you open on Friday" in draft_request.last_user_text
     assert "Fridays 9am to 6pm" in draft_request.system  # retrieved knowledge is in the prompt
 
 
 def test_burst_is_answered_once_to_the_latest(scene, fake_llm):
     fake_llm.provider(scene.workspace, kind="openai")
+    faq = faq_create(workspace=scene.workspace, question="Do you sell gift cards?",
+                     answer="Yes, gift cards come in any amount and never expire.", actor=None)
     first = scene.inbound("hey", ago=timedelta(seconds=3))
     second = scene.inbound("do you do gift cards?", ago=timedelta(seconds=2))
     third = scene.inbound("for my sister's birthday", ago=timedelta(seconds=1))
-    fake_llm.queue(Reply.structured(draft_reply("Yes! Gift cards come in any amount.", intent="small_talk",
-                                                confidence=0.99)),
-                   Reply.structured(review()))
+    fake_llm.queue(Reply.structured(draft_reply("Yes! Gift cards come in any amount.", intent="question",
+                                                confidence=0.99, cited_source_ids=[f"K{faq.chunks.get().pk}"])),
+                   Reply.structured(review()), Reply.structured(screen()))
     assert reply_pipeline_run(message_id=first.pk).decision == Decision.SUPERSEDED
     assert reply_pipeline_run(message_id=second.pk).decision == Decision.SUPERSEDED
     draft = reply_pipeline_run(message_id=third.pk)
     assert draft.decision == Decision.SENT
     assert reply_pipeline_run(message_id=third.pk) is None  # a duplicate task finds the claim
-    assert len(fake_llm.requests) == 2  # one draft, one review: the burst cost one answer
+    assert len(fake_llm.requests) == 3  # one draft, one review, one screen: the burst cost one answer
     assert "gift cards" in fake_llm.requests[0].last_user_text and "sister" in fake_llm.requests[0].last_user_text
     assert len(scene.deliver_sends()) == 1
 
@@ -68,13 +75,13 @@ def test_message_arriving_while_drafting_supersedes_the_draft(scene, fake_llm, m
     fake_llm.provider(scene.workspace)
     message = scene.inbound("what are your prices?")
     fake_llm.queue(Reply.structured(draft_reply("It's 50 per session.")), Reply.structured(review()))
-    original = engine.retrieval_support
+    original = engine.evidence_for
 
     def contact_writes_again(*args):  # runs after the model calls, before the act step
         scene.inbound("actually, for two people")
         return original(*args)
 
-    monkeypatch.setattr(engine, "retrieval_support", contact_writes_again)
+    monkeypatch.setattr(engine, "evidence_for", contact_writes_again)
     draft = reply_pipeline_run(message_id=message.pk)
     assert draft.decision == Decision.SUPERSEDED
     assert scene.deliver_sends() == []
@@ -104,16 +111,3 @@ def test_low_confidence_saves_a_draft_and_escalates(scene, fake_llm):
     assert draft.confidence < 0.8 and scene.deliver_sends() == []
     assert Escalation.objects.get().reason_code == "low_confidence"
     assert SidekickActionLog.objects.get().action == ActionKind.DRAFT_SAVED
-
-
-def test_retrieval_support_parts():
-    class C:
-        def __init__(self, chunk_id):
-            self.chunk_id = chunk_id
-
-    sources = [C(1), C(2), C(3), C(4)]
-    assert retrieval_support(["K1"], sources, "question") == 1.0
-    assert retrieval_support(["K4"], sources, "question") == 0.8
-    assert retrieval_support(["K99"], sources, "question") == 0.0
-    assert retrieval_support([], sources, "small_talk") == 0.5
-    assert retrieval_support([], sources, "pricing") == 0.3

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.pipeline import confidence, rules
+from conversations.pipeline import confidence, outbound, rules
 
 HUMAN_REQUESTS = [
     ("Can I talk to a real person?", "en"),
@@ -42,9 +42,11 @@ def test_ordinary_questions_are_not_human_requests(text):
     assert not rules.wants_human(text, language="es")
 
 
-def test_second_language_applies_only_when_it_is_the_workspace_language():
-    assert not rules.wants_human("Quiero hablar con una persona", language="en")
+def test_every_language_is_screened_whatever_the_workspace_language():
+    # Issue 11: a Spanish human request on an English workspace still reaches a human.
+    assert rules.wants_human("Quiero hablar con una persona", language="en")
     assert rules.wants_human("Quiero hablar con una persona", language="es-MX")
+    assert rules.is_opt_out("Arrêtez de m'écrire", language="de")
 
 
 @pytest.mark.parametrize(("text", "language"), [
@@ -76,7 +78,7 @@ def test_opt_out_keywords_inside_ordinary_sentences_do_not_opt_out(text):
 def test_prompt_injection_attempts_are_flagged(text):
     assert rules.looks_like_injection(text)
     hits = rules.check_inbound(text)
-    assert any(h.rule == "prompt_injection" and h.penalty > 0 for h in hits)
+    assert any(h.rule == "prompt_injection" and h.blocking for h in hits)  # an injection never auto-sends
 
 
 @pytest.mark.parametrize("text", ["What are your instructions for the first class?", "Ignore my last message, wrong chat"])
@@ -92,7 +94,7 @@ def test_blacklist_is_case_accent_and_obfuscation_insensitive(text):
 
 
 def test_blacklist_matches_whole_words_only():
-    assert rules.blacklisted_phrase("I love cats", ["cat"]) is None
+    assert rules.blacklisted_phrase("I love catering", ["cat"]) is None
     assert rules.blacklisted_phrase("my cat is sick", ["cat"]) == "cat"
     assert rules.blacklisted_phrase("anything", []) is None
     assert rules.blacklisted_phrase("anything", ["  "]) is None
@@ -101,14 +103,15 @@ def test_blacklist_matches_whole_words_only():
 def test_draft_that_repeats_the_system_prompt_is_blocked():
     prompt = "You are Sidekick for Zen Studio. Never discount more than ten percent and keep internal notes private."
     leak = "Sure! My instructions say: never discount more than ten percent and keep internal notes private."
-    hits = rules.check_draft(leak, system_prompt=prompt)
-    assert [h.rule for h in hits] == ["prompt_leak"] and hits[0].blocking
-    assert rules.check_draft("Our 10-class pack is $150.", system_prompt=prompt) == []
+    hits = outbound.check_draft(leak, system_prompt=prompt)
+    assert hits[0].rule == "prompt_leak" and all(h.blocking for h in hits)
+    grounding = outbound.Grounding(sources_text="Our 10-class pack costs $150 and is valid for a year.")
+    assert outbound.check_draft("Our 10-class pack is $150.", system_prompt=prompt, grounding=grounding) == []
 
 
 def test_empty_and_blacklisted_drafts_are_blocked():
-    assert [h.rule for h in rules.check_draft("   ")] == ["empty"]
-    assert [h.rule for h in rules.check_draft("We take Bitcoin!", blacklist=["bitcoin"])] == ["blacklist"]
+    assert [h.rule for h in outbound.check_draft("   ")] == ["empty"]
+    assert [h.rule for h in outbound.check_draft("We take Bitcoin!", blacklist=["bitcoin"])] == ["blacklist"]
 
 
 def test_spam_is_flagged():
@@ -148,33 +151,38 @@ def test_opted_out_contact_blocks_whatever_else():
     assert [h.rule for h in hits] == ["opt_out"]
 
 
-def test_confidence_combination_and_threshold():
-    high = confidence.combine(self_rating=0.95, retrieval_support=1.0, reviewer_verdict="approve")
-    assert high.value == pytest.approx(0.55 * 0.95 + 0.25 + 0.20)
-    assert set(high.parts) >= {"self_rating", "retrieval_support", "reviewer", "penalty", "value"}
-    assert confidence.should_auto_send(confidence=high.value, threshold=0.8, blocking_hits=0)
-    assert not confidence.should_auto_send(confidence=high.value, threshold=0.8, blocking_hits=1)
-
-    penalised = confidence.combine(self_rating=0.95, retrieval_support=1.0, reviewer_verdict="approve", penalties=[0.3])
-    assert penalised.value == pytest.approx(high.value - 0.3)
-    vetoed = confidence.combine(self_rating=1.0, retrieval_support=1.0, reviewer_verdict="veto")
-    assert vetoed.value == pytest.approx(0.8)
+def test_confidence_needs_evidence_and_the_model_can_only_lower_it():
+    backed = confidence.combine(self_rating=0.95, evidence_kind="source", reviewer_verdict="approve")
+    assert backed.value == pytest.approx(0.95)
+    assert set(backed.parts) >= {"evidence", "self_rating", "reviewer", "evidence_kind", "penalty", "value"}
+    assert confidence.should_auto_send(confidence=backed.value, threshold=0.8, blocking_hits=0)
+    assert not confidence.should_auto_send(confidence=backed.value, threshold=0.8, blocking_hits=1)
+    # The model's word alone: a self-rating of 1.0 and an approving review, with no evidence, is 0.
+    unbacked = confidence.combine(self_rating=1.0, evidence_kind="none", reviewer_verdict="approve")
+    assert unbacked.value == 0.0
+    # The reviewer can lower, never raise; a rewrite costs a little.
+    assert confidence.combine(self_rating=0.9, evidence_kind="source", reviewer_verdict="rewrite").value < 0.9
+    assert confidence.combine(self_rating=0.9, evidence_kind="source", reviewer_verdict=None).value < 0.9
     assert confidence.should_auto_send(confidence=0.8, threshold=0.8, blocking_hits=0)  # at the threshold
     assert not confidence.should_auto_send(confidence=0.7999, threshold=0.8, blocking_hits=0)
+    # Below the absolute minimum the pipeline uses the minimum, whatever was stored.
+    assert not confidence.should_auto_send(confidence=0.3, threshold=0.1, blocking_hits=0)
     with pytest.raises(ValueError):
-        confidence.combine(self_rating=1, retrieval_support=1, reviewer_verdict="maybe")
+        confidence.combine(self_rating=1, evidence_kind="source", reviewer_verdict="maybe")
+    with pytest.raises(ValueError):
+        confidence.combine(self_rating=1, evidence_kind="the model says so", reviewer_verdict="approve")
 
 
-@given(self_rating=st.floats(-5, 5), support=st.floats(-5, 5),
+@given(self_rating=st.floats(-5, 5), kind=st.sampled_from(confidence.EVIDENCE_KINDS),
        verdict=st.sampled_from(["approve", "rewrite", "veto", None]),
        penalties=st.lists(st.floats(0, 1), max_size=3))
-def test_confidence_is_always_within_bounds(self_rating, support, verdict, penalties):
-    value = confidence.combine(self_rating=self_rating, retrieval_support=support, reviewer_verdict=verdict,
-                               penalties=penalties).value
-    assert 0.0 <= value <= 1.0
+def test_confidence_is_always_within_bounds_and_never_above_the_evidence(self_rating, kind, verdict, penalties):
+    result = confidence.combine(self_rating=self_rating, evidence_kind=kind, reviewer_verdict=verdict,
+                                penalties=penalties)
+    assert 0.0 <= result.value <= result.parts["evidence"] <= 1.0
 
 
 @given(st.text())
 def test_rules_never_crash_on_arbitrary_text(text):
     rules.check_inbound(text, language="fr", blacklist=["x y", "é"])
-    rules.check_draft(text, system_prompt="one two three four five six seven eight nine", blacklist=["z"])
+    outbound.check_draft(text, system_prompt="one two three four five six seven eight nine", blacklist=["z"])
