@@ -7,6 +7,10 @@ class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and workspaces"
 
+    def ready(self):
+        # The axes lockout receiver registers on import.
+        from accounts import throttle  # noqa: F401
+
 
 class SidekickAdminConfig(admin_apps.AdminConfig):
     """The Django admin, reachable only by super-admins (see accounts.admin_site)."""
