@@ -8,8 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and workspaces"
 
     def ready(self):
-        # The axes lockout receiver registers on import.
-        from accounts import throttle  # noqa: F401
+        # System checks (accounts.E001) and the axes lockout receiver register on import.
+        from accounts import checks, throttle  # noqa: F401
 
 
 class SidekickAdminConfig(admin_apps.AdminConfig):

@@ -205,6 +205,8 @@ _email_url = env.url("EMAIL_URL", {"smtp", "smtps", "smtp+tls", "smtp+ssl", "con
 if _email_url:
     vars().update(env.env.email_url_config(_email_url))
 else:
+    # Printed mails carry reset links into the logs: with DEBUG off the accounts.E001 check refuses to
+    # start on this (or any console, memory or dummy backend); EMAIL_URL must name a real one.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str_("DEFAULT_FROM_EMAIL", "Sidekick <sidekick@localhost>")
 
