@@ -172,3 +172,23 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.verb} {self.target}"
+
+
+class PasswordResetRequest(models.Model):
+    """A password-reset request that was let through, counted by accounts.throttle (last hour only).
+
+    The email is stored as a keyed digest: addresses people typed need not exist and are not kept.
+    """
+
+    email_key = models.CharField(max_length=64)
+    ip_address = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email_key", "created_at"], name="reset_request_email_idx"),
+            models.Index(fields=["ip_address", "created_at"], name="reset_request_ip_idx"),
+        ]
+
+    def __str__(self):
+        return f"reset request from {self.ip_address or '?'} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_auth
 from accounts.forms_auth import EmailAuthenticationForm, SetOrResetPasswordForm
 
 app_name = "accounts"
@@ -11,7 +11,7 @@ urlpatterns = [
         template_name="accounts/login.html", authentication_form=EmailAuthenticationForm,
         redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(
+    path("accounts/password-reset/", views_auth.ThrottledPasswordResetView.as_view(
         form_class=SetOrResetPasswordForm, template_name="accounts/password_reset.html",
         email_template_name="accounts/email/password_reset.txt",
         subject_template_name="accounts/email/password_reset_subject.txt",

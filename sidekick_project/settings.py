@@ -4,6 +4,7 @@ Every value comes from the environment (or a `.env` file beside manage.py); the 
 all. A malformed value stops start-up with an error that names the variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -159,6 +160,33 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, state in Postgres: Redis only carries work, login must not need it).
+# Every login form (dashboard and Django admin) goes through the axes backend first. A client is
+# locked out for AXES_COOLOFF_TIME once one account has AXES_FAILURE_LIMIT failures in it (from any
+# address), or one address has LOGIN_FAILURE_LIMIT_PER_ADDRESS (on any accounts): see accounts.throttle.
+INSTALLED_APPS.append("axes")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "accounts.throttle.AccountOrAddressHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env.int_("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+LOGIN_FAILURE_LIMIT_PER_ADDRESS = env.int_("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 20, minimum=1, maximum=10_000)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int_("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=24 * 60))
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.throttle.login_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not kept (AccessLog would grow without bound)
+AXES_VERBOSE = False
+# Hops that append to X-Forwarded-For in front of Sidekick (the TLS proxy): the client address is read
+# that many entries from the right. 0 uses REMOTE_ADDR (anything in the header could be forged).
+TRUSTED_PROXY_COUNT = env.int_("TRUSTED_PROXY_COUNT", 1 if env.bool_("BEHIND_TLS_PROXY", False) else 0,
+                               minimum=0, maximum=10)
+# Password reset requests, counted in Postgres (accounts.throttle): past either limit in the last hour
+# no mail is sent, and the answer is the same "check your email" page.
+PASSWORD_RESET_LIMIT_PER_EMAIL = env.int_("PASSWORD_RESET_LIMIT_PER_EMAIL", 5, minimum=1, maximum=1000)
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int_("PASSWORD_RESET_LIMIT_PER_ADDRESS", 20, minimum=1, maximum=10_000)
 
 # --- Secrets at rest ----------------------------------------------------------------------------
 # Fernet keys, comma-separated; the first encrypts, all decrypt (rotation). With DEBUG on and none
@@ -177,6 +205,8 @@ _email_url = env.url("EMAIL_URL", {"smtp", "smtps", "smtp+tls", "smtp+ssl", "con
 if _email_url:
     vars().update(env.env.email_url_config(_email_url))
 else:
+    # Printed mails carry reset links into the logs: with DEBUG off the accounts.E001 check refuses to
+    # start on this (or any console, memory or dummy backend); EMAIL_URL must name a real one.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str_("DEFAULT_FROM_EMAIL", "Sidekick <sidekick@localhost>")
 
@@ -239,6 +269,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
+# axes logs every login attempt at INFO; lockouts and failures (WARNING, addresses masked) are enough.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 
 # --- LLM gateway (integrations.llm) ---------------------------------------------------------------
 # Every LLM call goes through integrations.llm.gateway.llm_complete, which applies these.

@@ -2,7 +2,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from accounts.tests.factories import PASSWORD, MembershipFactory
+from accounts.tests.factories import MembershipFactory
 from knowledge import services
 from knowledge.models import Document, FaqEntry, KnowledgeSettings
 from knowledge.tests.helpers import upload
@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 
 def login(client, user):
-    assert client.login(email=user.email, password=PASSWORD)
+    # force_login: Client.login() calls authenticate() without a request, which the axes backend refuses.
+    client.force_login(user)
     return client
 
 

@@ -15,6 +15,7 @@ PRODUCTION = {
     "SECRET_KEY": GOOD_KEY,
     "ALLOWED_HOSTS": "sidekick.example.com",
     "FIELD_ENCRYPTION_KEYS": "dGVzdC1vbmx5LWtleS10ZXN0LW9ubHkta2V5LTAwMDA=",
+    "EMAIL_URL": "smtp+tls://sidekick:secret@smtp.example.com:587",  # accounts.E001 requires a real backend
 }
 
 
