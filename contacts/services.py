@@ -184,3 +184,97 @@ def _state_change_record(*, contact: Contact, actor) -> None:
 
     ContactStateChange.objects.create(workspace_id=contact.workspace_id, contact=contact, stage=contact.stage,
                                       sentiment=contact.sentiment, lead_score=contact.lead_score, changed_by=actor)
+
+
+# --- by-hand changes the `changes` mechanism applies and undoes ---------------------------------
+
+@transaction.atomic
+def contact_state_set(*, contact: Contact, actor, stage: str | None = None, sentiment: str | None = None,
+                      lead_score: int | None = None) -> bool:
+    """Set stage, sentiment and/or lead score by hand, as one history row. True if anything changed.
+
+    Unlike the reply engine's assessment, any stage may be set (a person may move a lead back).
+    """
+    from accounts.services import audit_event_record
+    from contacts.models import Sentiment, Stage
+
+    if stage is not None and stage not in Stage.values:
+        raise ValueError(f"unknown stage {stage!r}")
+    if sentiment is not None and sentiment not in Sentiment.values:
+        raise ValueError(f"unknown sentiment {sentiment!r}")
+    if lead_score is not None and not (isinstance(lead_score, int) and 0 <= lead_score <= 100):
+        raise ValueError("the lead score is a whole number from 0 to 100")
+    current = Contact.objects.select_for_update().only("stage", "sentiment", "lead_score").get(pk=contact.pk)
+    wanted = {"stage": stage, "sentiment": sentiment, "lead_score": lead_score}
+    changes = {name: value for name, value in wanted.items() if value is not None and getattr(current, name) != value}
+    contact.stage, contact.sentiment, contact.lead_score = current.stage, current.sentiment, current.lead_score
+    if not changes:
+        return False
+    Contact.objects.filter(pk=contact.pk).update(**changes, updated_at=timezone.now())
+    for name, value in changes.items():
+        setattr(contact, name, value)
+    _state_change_record(contact=contact, actor=actor)
+    audit_event_record(verb="contact.state_set", workspace=contact.workspace, actor=actor, target=contact,
+                       data={name: {"from": getattr(current, name), "to": value} for name, value in changes.items()})
+    return True
+
+
+@transaction.atomic
+def contact_booking_revert(*, event, actor, stage: str, booked_at: datetime | None,
+                           booking_canceled_at: datetime | None):
+    """Take back a booking outcome recorded by mistake: the event goes, the contact's booking state
+    and stage return to the given values (what they were before the event). The audit log keeps a
+    trace. The caller checks that nothing else changed the contact since."""
+    from accounts.services import audit_event_record
+    from contacts.models import Stage
+
+    if stage not in Stage.values:
+        raise ValueError(f"unknown stage {stage!r}")
+    contact = Contact.objects.select_for_update().get(pk=event.contact_id)
+    fields = {"booked_at": booked_at, "booking_canceled_at": booking_canceled_at, "stage": stage}
+    stage_changed = contact.stage != stage
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.save(update_fields=[*fields, "updated_at"])
+    if stage_changed:
+        _state_change_record(contact=contact, actor=actor)
+    audit_event_record(verb=f"contact.booking_{event.kind}_reverted", workspace=contact.workspace, actor=actor,
+                       target=contact, data={"at": event.occurred_at.isoformat(), "event": event.pk})
+    event.delete()
+    return contact
+
+
+@transaction.atomic
+def lead_memory_add(*, contact: Contact, kind: str, text: str, actor, expires_at: datetime | None = None):
+    """A fact, preference, availability or objection told to a person (setters and admins)."""
+    from django.core.exceptions import ValidationError
+
+    from accounts.services import audit_event_record
+    from contacts.models import LeadMemory, MemoryKind
+
+    if kind not in MemoryKind.values:
+        raise ValidationError(f"Unknown memory kind {kind!r}.")
+    text = " ".join((text or "").split())[:500]
+    if not text:
+        raise ValidationError("A memory entry needs text.")
+    extra = {"expires_at": expires_at} if expires_at is not None else {}
+    memory = LeadMemory.objects.create(workspace_id=contact.workspace_id, contact=contact, kind=kind, text=text,
+                                       created_by=actor, **extra)
+    audit_event_record(verb="contacts.lead_memory_added", workspace=contact.workspace, actor=actor, target=memory,
+                       data={"kind": kind})
+    return memory
+
+
+@transaction.atomic
+def lead_memory_retract(*, memory, actor) -> None:
+    """Undo of `lead_memory_add`: setters may take back an entry a person added; what the reply
+    pipeline remembered is deleted only by admins (`lead_memory_delete`)."""
+    from django.core.exceptions import PermissionDenied
+
+    from accounts.services import audit_event_record
+
+    if memory.created_by_id is None:
+        raise PermissionDenied("Only admins can delete what Sidekick remembered.")
+    audit_event_record(verb="contacts.lead_memory_retracted", workspace=memory.workspace, actor=actor,
+                       target=memory, data={"kind": memory.kind})
+    memory.delete()

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "contacts",
     "conversations",
     "knowledge",
+    "changes",
     "insights",
 ]
 

@@ -1,0 +1,200 @@
+"""Preview, apply and undo change sets (see `changes.models` and `changes.kinds`).
+
+Each function re-checks the actor's role for every kind in the set (prompt, knowledge, settings and
+lead memory removal: workspace admins; stage, score, bookings and new memories: setters too), so a
+view or a task calling it cannot widen what a person may do. Apply and undo are one transaction
+each: the targets are locked, every snapshot is checked first, and only then is anything written,
+through the owning apps' services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Membership, Role
+from accounts.services import audit_event_record
+from changes.kinds import kind_get
+from changes.models import ChangeSet, Operation, Source, Status
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """One requested change: a kind, its target's id (None for workspace-wide state or a new row),
+    and the values to set, as JSON."""
+
+    kind: str
+    after: dict = field(default_factory=dict)
+    target_id: int | None = None
+
+
+class ChangeConflict(ValidationError):
+    """The targets moved: a stale preview on apply, or a later change on undo. Nothing was written.
+    ``operations`` are the operations concerned (their ``label`` names them for a person)."""
+
+    def __init__(self, message: str, *, operations: list[Operation]):
+        super().__init__(message)
+        self.operations = operations
+
+
+class ChangeSetStateError(ValidationError):
+    """Applying a set that is not previewed, or undoing one that is not applied."""
+
+
+def _role(*, workspace, actor) -> str:
+    if actor is not None and getattr(actor, "is_superadmin", False):
+        return Role.ADMIN  # as `accounts.tenancy.workspace_access`: an admin in every workspace
+    role = Membership.objects.filter(workspace=workspace, user=actor).values_list("role", flat=True).first()
+    if role is None:
+        raise PermissionDenied("Not a member of this workspace.")
+    return role
+
+
+def _require_roles(*, workspace, actor, kinds) -> None:
+    role = _role(workspace=workspace, actor=actor)
+    refused = sorted({kind.label for kind in kinds if kind.admin_only and role != Role.ADMIN})
+    if refused:
+        raise PermissionDenied(f"Only workspace admins can change: {', '.join(refused)}.")
+
+
+def _as_spec(item) -> OperationSpec:
+    if isinstance(item, OperationSpec):
+        return item
+    if isinstance(item, dict):
+        return OperationSpec(kind=item.get("kind", ""), after=item.get("after") or {}, target_id=item.get("target_id"))
+    raise ValidationError("An operation is an OperationSpec or a dict with kind, target_id and after.")
+
+
+def change_set_preview(*, workspace, actor, operations, source: str = Source.MANUAL, title: str = "") -> ChangeSet:
+    """Validate each operation, record its target's current value (``before``) beside ``after``, and
+    keep the set as previewed. Nothing is applied. Raises ValidationError naming every step that is
+    refused (all of them, so a plan can be corrected at once), PermissionDenied for a role."""
+    if source not in Source.values:
+        raise ValidationError(f"Unknown source {source!r}.")
+    specs = [_as_spec(item) for item in operations or []]
+    if not specs:
+        raise ValidationError("A change set needs at least one operation.")
+    kinds = [kind_get(spec.kind) for spec in specs]
+    _require_roles(workspace=workspace, actor=actor, kinds=kinds)
+    ops, errors, written = [], [], {}
+    for position, (spec, kind) in enumerate(zip(specs, kinds, strict=True)):
+        op = Operation(position=position, kind=kind.name, result={})
+        try:
+            kind.resolve(workspace=workspace, op=op, target_id=spec.target_id)
+            op.after = kind.clean(workspace=workspace, op=op, after=spec.after)
+            op.before = kind.read(workspace=workspace, op=op)
+            op.label = kind.describe(workspace=workspace, op=op)[:200]
+            if kind.unchanged(op):
+                raise ValidationError("This is already the current value.")
+            for mark in kind.footprint(op):
+                if mark in written:
+                    raise ValidationError(f"Step {written[mark] + 1} already changes this; combine them.")
+                written[mark] = position
+        except ValidationError as exc:
+            errors.append(f"Step {position + 1} ({kind.label}): {' '.join(exc.messages)}")
+        ops.append(op)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        change_set = ChangeSet.objects.create(workspace=workspace, created_by=actor, source=source, title=title[:200])
+        for op in ops:
+            op.change_set = change_set
+        Operation.objects.bulk_create(ops)
+    return change_set
+
+
+def _locked(change_set: ChangeSet, expected: str) -> tuple[ChangeSet, list[Operation]]:
+    locked = ChangeSet.objects.select_for_update().select_related("workspace").get(pk=change_set.pk)
+    if locked.status != expected:
+        raise ChangeSetStateError(f"This change set is {locked.get_status_display().lower()}, not {expected}.")
+    ops = list(locked.operations.order_by("position"))
+    for op in ops:
+        op.change_set = locked
+    # Lock in one fixed order (kind, then target) so two sets touching the same rows cannot deadlock.
+    for op in sorted(ops, key=lambda o: (o.kind, o.target_key, o.target_id or 0)):
+        kind_get(op.kind).lock(workspace=locked.workspace, op=op)
+    return locked, ops
+
+
+def _names(ops: list[Operation]) -> str:
+    return "; ".join(f"step {op.position + 1}: {op.label}" for op in ops)
+
+
+def change_set_apply(*, change_set: ChangeSet, actor) -> ChangeSet:
+    """Apply every operation in one transaction, or none.
+
+    Refused as a whole (ChangeConflict, nothing written, the set marked failed) when any target no
+    longer holds the value the preview showed; a refusal by an owning service (ValidationError) also
+    rolls everything back and marks the set failed. PermissionDenied and ChangeSetStateError leave
+    the set as it was.
+    """
+    try:
+        with transaction.atomic():
+            locked, ops = _locked(change_set, Status.PREVIEWED)
+            workspace = locked.workspace
+            _require_roles(workspace=workspace, actor=actor, kinds=[kind_get(op.kind) for op in ops])
+            stale = [op for op in ops if kind_get(op.kind).read(workspace=workspace, op=op) != op.before]
+            if stale:
+                raise ChangeConflict(f"Changed since the preview, so nothing was applied ({_names(stale)}). "
+                                     "Preview again.", operations=stale)
+            for op in ops:
+                kind = kind_get(op.kind)
+                try:
+                    op.result = kind.apply(workspace=workspace, op=op, actor=actor) or {}
+                except (ValidationError, ValueError) as exc:  # refused by the owning service's own checks
+                    reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                    raise ValidationError(f"Step {op.position + 1} ({op.label}): {reason} "
+                                          "Nothing was applied.") from exc
+                op.applied = kind.read(workspace=workspace, op=op)
+                op.state = Status.APPLIED
+            Operation.objects.bulk_update(ops, ["target_id", "result", "applied", "state"])
+            locked.status, locked.applied_by, locked.applied_at, locked.error = Status.APPLIED, actor, timezone.now(), ""
+            locked.save(update_fields=["status", "applied_by", "applied_at", "error", "updated_at"])
+            audit_event_record(verb="changes.applied", workspace=workspace, actor=actor, target=locked,
+                               data=_audit_data(locked, ops))
+    except (ChangeSetStateError, PermissionDenied):
+        raise
+    except ValidationError as exc:
+        ChangeSet.objects.filter(pk=change_set.pk, status=Status.PREVIEWED).update(
+            status=Status.FAILED, error=" ".join(exc.messages)[:2000], updated_at=timezone.now())
+        Operation.objects.filter(change_set_id=change_set.pk).update(state=Status.FAILED)
+        change_set.refresh_from_db()
+        raise
+    change_set.refresh_from_db()
+    return change_set
+
+
+def change_set_undo(*, change_set: ChangeSet, actor) -> ChangeSet:
+    """Undo every operation, last first, in one transaction: a new revision with the previous text
+    where the target keeps revisions, the before values otherwise.
+
+    Refused as a whole (ChangeConflict naming each target, nothing written, the set stays applied)
+    when any target changed since the apply. An undo is recorded (audit, ``undone_by``); redoing is
+    a new change set previewed from the current values.
+    """
+    with transaction.atomic():
+        locked, ops = _locked(change_set, Status.APPLIED)
+        workspace = locked.workspace
+        _require_roles(workspace=workspace, actor=actor, kinds=[kind_get(op.kind) for op in ops])
+        moved = [op for op in ops if kind_get(op.kind).changed_since_apply(workspace=workspace, op=op)]
+        if moved:
+            raise ChangeConflict(f"Changed since this change set was applied, so nothing was undone "
+                                 f"({_names(moved)}).", operations=moved)
+        for op in reversed(ops):
+            kind_get(op.kind).undo(workspace=workspace, op=op, actor=actor)
+            op.state = Status.UNDONE
+        Operation.objects.bulk_update(ops, ["result", "state"])
+        locked.status, locked.undone_by, locked.undone_at = Status.UNDONE, actor, timezone.now()
+        locked.save(update_fields=["status", "undone_by", "undone_at", "updated_at"])
+        audit_event_record(verb="changes.undone", workspace=workspace, actor=actor, target=locked,
+                           data=_audit_data(locked, ops))
+    change_set.refresh_from_db()
+    return change_set
+
+
+def _audit_data(change_set: ChangeSet, ops: list[Operation]) -> dict:
+    return {"title": change_set.title[:200], "source": change_set.source,
+            "operations": [{"kind": op.kind, "label": op.label, "target_id": op.target_id} for op in ops]}
