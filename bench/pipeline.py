@@ -137,17 +137,26 @@ def inbound(thread, text: str, n: int):
 
 
 def model_handler(delay: float):
+    """An honest model: it answers from the first retrieved source (as a grounded reply would), cites it,
+    approves its review, and the screening model finds nothing."""
+    import re
+
     from integrations.llm.testing import Reply
+
+    source = re.compile(r'<source id="(K\d+)"[^>]*>\n(.*?)\n</source>', re.S)
 
     def handle(request):
         if request.schema_name == "review":
             return Reply.structured({"verdict": "approve", "reasons": ["grounded"]}, delay=delay)
-        cited = []
-        marker = "SOURCES (cite by id):\n["
-        if marker in request.system:
-            cited = [request.system.split(marker, 1)[1].split("]", 1)[0]]
+        if request.schema_name == "screen":
+            return Reply.structured({"flags": ["none"]}, delay=delay)
+        found = source.search(request.system)
+        cited, reply = [], "Thanks for your message! A teammate will confirm the details shortly."
+        if found:
+            cited = [found.group(1)]
+            reply = "Hi! " + found.group(2).split("A: ", 1)[-1].strip()
         return Reply.structured({
-            "reply": "Hi! A 60-minute session is $80, and we're open Monday to Saturday, 9am to 7pm.",
+            "reply": reply,
             "confidence": 0.95, "intent": "question", "stage": "engaged", "sentiment": "positive",
             "lead_score": 55, "human_requested": False, "cited_source_ids": cited,
             "memory_writes": []}, delay=delay)
