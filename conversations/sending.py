@@ -28,7 +28,6 @@ embarrassing, while a delayed one after a worker crash is rare and gets a human'
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from datetime import timedelta
 
@@ -44,6 +43,7 @@ from integrations.meta import client as graph
 from integrations.meta.client import GraphClient, GraphError
 from integrations.meta.limits import fit_text, send_window
 from integrations.services import channel_record_graph_error, channel_throttle
+from sidekick_project.backoff import backoff_delay
 from sidekick_project.db import savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
@@ -281,8 +281,7 @@ def _handle_error(message: Message, exc: GraphError) -> Message:
 
 
 def _backoff(attempts: int) -> timedelta:
-    ceiling = min(SEND_BACKOFF_CAP, SEND_BACKOFF_BASE * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+    return timedelta(seconds=backoff_delay(attempts, base=SEND_BACKOFF_BASE, cap=SEND_BACKOFF_CAP, jitter="equal"))
 
 
 def _defer(message: Message, *, until, error: str, code: str = "", count_attempt: bool = True) -> Message:
