@@ -28,7 +28,6 @@ embarrassing, while a delayed one after a worker crash is rare and gets a human'
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from datetime import timedelta
 
@@ -44,6 +43,7 @@ from integrations.meta import client as graph
 from integrations.meta.client import GraphClient, GraphError
 from integrations.meta.limits import fit_text, send_window
 from integrations.services import channel_record_graph_error, channel_throttle
+from sidekick_project.backoff import backoff_delay
 from sidekick_project.db import savepoint_if_in_transaction
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,26 @@ def message_send(*, message_id: int, loaded: Message | None = None) -> Message |
         from conversations.pipeline.record import action_log_settle
 
         action_log_settle(message)
+        _draft_decision_settle(message)
     return message
+
+
+def _draft_decision_settle(message: Message) -> None:
+    """A draft decided "send" whose send then failed or went into doubt must not read `sent`.
+
+    The decision commits before the send (the reply goes out from the same task, after the commit), so
+    it is corrected here: `escalated` when a human was flagged (window closed, token, 551, unknown),
+    `blocked` otherwise (opted out, paused, another app in control), with the send's error as the reason.
+    """
+    from conversations.models import Decision, ReplyDraft
+
+    if message.send_status not in (SendStatus.FAILED, SendStatus.UNKNOWN):
+        return
+    escalated = getattr(message, "escalated_for", None)  # set by _fail / _mark_unknown
+    reason = escalated or message.error_code or "send_failed"
+    ReplyDraft.objects.filter(outbound_message_id=message.pk, decision__in=[Decision.SENT, Decision.FAQ_ANSWERED]
+                              ).update(decision=Decision.ESCALATED if escalated else Decision.BLOCKED,
+                                       reason_code=reason[:40])
 
 
 def _message_send(message_id: int, loaded: Message | None = None) -> Message | None:
@@ -277,12 +296,13 @@ def _handle_error(message: Message, exc: GraphError) -> Message:
         Thread.objects.filter(pk=message.thread_id).update(app_has_control=False)
     escalate = {graph.WINDOW: "window_closed", graph.TOKEN: "channel_inactive", graph.THREAD_CONTROL: None,
                 graph.CANNOT_RECEIVE: None}.get(exc.kind, "send_failed")
+    if exc.code == 551:  # "this person isn't available right now": someone should try later or elsewhere
+        escalate = "recipient_unavailable"
     return _fail(message, code=exc.code_label, error=str(exc), escalate=escalate)
 
 
 def _backoff(attempts: int) -> timedelta:
-    ceiling = min(SEND_BACKOFF_CAP, SEND_BACKOFF_BASE * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+    return timedelta(seconds=backoff_delay(attempts, base=SEND_BACKOFF_BASE, cap=SEND_BACKOFF_CAP, jitter="equal"))
 
 
 def _defer(message: Message, *, until, error: str, code: str = "", count_attempt: bool = True) -> Message:
@@ -301,6 +321,7 @@ def _fail(message: Message, *, code: str, error: str, escalate: str | None) -> M
     Message.objects.filter(pk=message.pk, send_status__in=[SendStatus.SENDING, SendStatus.UNKNOWN]).update(
         send_status=SendStatus.FAILED, last_error=error[:2000], error_code=code[:40])
     message.refresh_from_db()
+    message.escalated_for = escalate
     if escalate:
         thread_flag_for_human(thread_id=message.thread_id, reason=escalate, message_id=message.pk)
     return message
@@ -312,6 +333,7 @@ def _mark_unknown(message: Message, *, error: str) -> Message:
     if updated:
         thread_flag_for_human(thread_id=message.thread_id, reason="send_unknown", message_id=message.pk)
     message.refresh_from_db()
+    message.escalated_for = "send_unknown"
     return message
 
 
@@ -341,6 +363,7 @@ def outbound_messages_sweep(*, limit: int = 500) -> dict:
     for message_id in stuck_ids:
         message = Message.objects.get(pk=message_id)
         _mark_unknown(message, error="the worker stopped after claiming this send; delivery is unknown")
+        _draft_decision_settle(message)
     due = list(Message.objects.filter(
         Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=30)),
         send_status=SendStatus.PENDING,

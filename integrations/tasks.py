@@ -25,7 +25,7 @@ def sweep_channels() -> dict:
     return {"events": services.webhook_events_sweep(), "sends": outbound_messages_sweep()}
 
 
-@shared_task(ignore_result=True, time_limit=300)
+@shared_task(ignore_result=True, time_limit=300, soft_time_limit=240)
 def refresh_instagram_tokens() -> int:
     """Fan out one refresh per Instagram channel whose token nears expiry."""
     ids = list(services.channels_needing_token_refresh().values_list("pk", flat=True))
@@ -34,6 +34,6 @@ def refresh_instagram_tokens() -> int:
     return len(ids)
 
 
-@shared_task(ignore_result=True, acks_late=True, time_limit=60)
+@shared_task(ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
 def refresh_instagram_token(channel_id: int) -> None:
     services.channel_refresh_instagram_token(channel_id=channel_id)

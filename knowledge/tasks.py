@@ -61,7 +61,7 @@ def chunks_fts_refresh(workspace_id: int) -> None:
     services.chunks_fts_refresh(workspace_id=workspace_id)
 
 
-@shared_task(ignore_result=True, time_limit=120)
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
 def knowledge_sweep() -> None:
     """Periodic: re-enqueue lost ingestions and embeddings left pending by a provider outage; drop
     partial indexes of deleted workspaces whose clean-up task was lost."""

@@ -1,7 +1,13 @@
 """`make run`: embedded services, migrations, demo data, then web + workers + beat in one terminal.
 
-Each child's output is prefixed with its name. Ctrl-C (or SIGTERM) stops the children, then the
-embedded Postgres and Redis this runner started.
+Each child's output is prefixed with its name. The runner supervises: a child that exits is started again
+after a backoff (1 s, doubling to 30 s; back to 1 s once it has run a minute) with a line saying so, and
+an embedded Postgres or Redis this checkout uses that stops is started again the same way. Ctrl-C (or
+SIGTERM) stops the children, then the embedded Postgres and Redis this runner started.
+
+Hand-written rather than circus or honcho: honcho stops everything when one process exits (what issue 12
+was about), circus brings a daemon, ZeroMQ and its own config format for five processes; and neither
+would watch the embedded services, which are daemons the runner starts through `embedded`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 COLOURS = {"web": "36", "intake": "33", "llm": "35", "beat": "32"}
+RESTART_DELAY_FIRST, RESTART_DELAY_MAX = 1.0, 30.0
+HEALTHY_AFTER = 60.0  # a child that ran this long starts again from the first delay
+WEB_WORKERS, WEB_THREADS = 2, 8  # as in the README's production command and bench/webhook.py
 
 
 def _pump(name: str, stream) -> None:
@@ -65,7 +74,12 @@ def main() -> int:
     host = os.environ.get("RUN_HOST", "127.0.0.1")
     port = os.environ.get("RUN_PORT", "8000")
     commands = {
-        "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+        # The production server (as in the README and bench/webhook.py), not runserver: a fixed number of
+        # request threads, each keeping at most one database connection, so a burst of webhooks cannot
+        # open more connections than Postgres allows (runserver's thread per request did, issue 12).
+        "web": [python, "-m", "gunicorn", "sidekick_project.wsgi:application", "--bind", f"{host}:{port}",
+                "--workers", str(WEB_WORKERS), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
+                "--keep-alive", "30", "--access-logfile", "-", "--log-level", "warning"],
         "intake": [python, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "intake,default",
                    "-n", "intake@%h", "-c", "2", "--loglevel", "INFO"],
         "llm": [python, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "llm", "-n", "llm@%h",
@@ -73,13 +87,17 @@ def main() -> int:
         "beat": [python, "-m", "celery", "-A", "sidekick_project", "beat", "--loglevel", "INFO",
                  "-s", str(var_dir / "celerybeat-schedule")],
     }
-    children: dict[str, subprocess.Popen] = {}
-    for name, cmd in commands.items():
-        proc = subprocess.Popen(cmd, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        children[name] = proc
-        threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
-    print(f"\nSidekick is running at http://{host}:{port}/  (Ctrl-C stops everything)\n")
+    services = []
+    if not os.environ.get("DATABASE_URL"):
+        services.append(Service("postgres", lambda: embedded.postgres_running(var_dir) is not None,
+                                lambda: embedded.ensure_postgres(var_dir)))
+    if not os.environ.get("REDIS_URL"):
+        services.append(Service("redis", lambda: embedded.redis_running(var_dir) is not None,
+                                lambda: embedded.ensure_redis(var_dir)))
+    children = {name: Child(name, cmd) for name, cmd in commands.items()}
+    for child in children.values():
+        child.start()
+    print(f"\nSidekick is running at http://{host}:{port}/  (Ctrl-C stops everything)\n", flush=True)
 
     stopping = threading.Event()
 
@@ -88,33 +106,120 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    exit_code = 0
     while not stopping.is_set():
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                print(f"{name} exited with code {proc.returncode}; stopping the rest")
-                exit_code = proc.returncode or 1
-                stopping.set()
-                break
+        for service in services:
+            service.check()
+        for child in children.values():
+            child.check()
         stopping.wait(0.5)
 
-    print("\nstopping…")
-    for proc in children.values():
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
+    print("\nstopping…", flush=True)
+    for child in children.values():
+        child.signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for proc in children.values():
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-    if started_redis:
+    for child in children.values():
+        child.wait_or_kill(deadline)
+    restarted = {service.name for service in services if service.restarted}
+    if started_redis or "redis" in restarted:
         embedded.stop_redis(var_dir)
-    if started_pg:
+    if started_pg or "postgres" in restarted:
         embedded.stop_postgres(var_dir)
-    print("stopped")
-    return exit_code
+    print("stopped", flush=True)
+    return 0
 
+
+class Backoff:
+    """1 s, 2 s, 4 s … up to 30 s between restarts; from 1 s again once the thing stayed up a minute."""
+
+    def __init__(self):
+        self.delay = RESTART_DELAY_FIRST
+        self.due = 0.0  # monotonic time of the next start, while waiting
+
+    def schedule(self, ran_for: float) -> float:
+        if ran_for >= HEALTHY_AFTER:
+            self.delay = RESTART_DELAY_FIRST
+        wait, self.delay = self.delay, min(RESTART_DELAY_MAX, self.delay * 2)
+        self.due = time.monotonic() + wait
+        return wait
+
+
+class Child:
+    """One supervised process (its own session, so a signal reaches its pool processes too)."""
+
+    def __init__(self, name: str, cmd: list[str]):
+        self.name, self.cmd = name, cmd
+        self.proc: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.restarts = 0
+        self.backoff = Backoff()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.cmd, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.started_at = time.monotonic()
+        threading.Thread(target=_pump, args=(self.name, self.proc.stdout), daemon=True).start()
+
+    def check(self) -> None:
+        if self.proc is None:
+            if time.monotonic() >= self.backoff.due:
+                self.restarts += 1
+                print(f"runner: starting {self.name} again (restart {self.restarts})", flush=True)
+                self.start()
+            return
+        code = self.proc.poll()
+        if code is None:
+            return
+        ran_for = time.monotonic() - self.started_at
+        wait = self.backoff.schedule(ran_for)
+        self.proc = None
+        print(f"runner: {self.name} exited with code {code} after {ran_for:.0f}s; restarting in {wait:.0f}s",
+              flush=True)
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait_or_kill(self, deadline: float) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+class Service:
+    """An embedded Postgres or Redis: started again when it stops (children reconnect on their own)."""
+
+    def __init__(self, name: str, running, start):
+        self.name, self.running, self.start = name, running, start
+        self.backoff = Backoff()
+        self.down = False
+        self.restarted = False  # the runner started it, so Ctrl-C stops it
+
+    def check(self) -> None:
+        if self.running():
+            if self.down:
+                print(f"runner: embedded {self.name} is running again", flush=True)
+                self.down = False
+            return
+        now = time.monotonic()
+        if not self.down:
+            self.down = True
+            self.backoff = Backoff()  # the first attempt at once
+            print(f"runner: embedded {self.name} stopped; starting it again", flush=True)
+        if now < self.backoff.due:
+            return
+        try:
+            self.start()
+            self.restarted = True
+        except Exception as exc:  # noqa: BLE001 - keep supervising; say why and try later
+            wait = self.backoff.schedule(0)
+            print(f"runner: embedded {self.name} did not start ({exc}); next try in {wait:.0f}s", flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())

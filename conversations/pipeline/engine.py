@@ -168,6 +168,10 @@ def _skip_reason(thread: Thread, contact: Contact, cfg) -> str:
         return "opted_out"
     if not thread.app_has_control:
         return "other_app_in_control"
+    if not thread.channel.can_send:
+        # Reconnect needed (or disabled): nothing could be sent, so no model call is paid for; the
+        # channel's admins were alerted when it was marked, and the thread waits for a human.
+        return f"channel_{thread.channel.status}"
     return ""
 
 

@@ -38,6 +38,7 @@ REASONS = {
     "invalid_output": "The language model's answer was unusable, even after one repair attempt.",
     "no_provider": "No LLM is configured and no FAQ entry matches.",
     "send_failed": "Sending failed permanently.",
+    "recipient_unavailable": "Meta says this person isn't available right now (error 551); try again later.",
     "send_unknown": "A send may or may not have reached the contact; check before resending.",
     "channel_inactive": "The channel needs reconnecting.",
     "empty": "The draft was empty.",

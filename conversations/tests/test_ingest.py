@@ -132,7 +132,7 @@ def test_nul_and_lone_surrogate_do_not_break_storage(channel):
            '"message":{"mid":"m.nul","text":"a\\u0000b\\ud800c"}}]}]}')
     event = WebhookEvent.objects.create(body=raw.encode(), signed_by="instagram")
     webhook_event_process(event_id=event.pk)
-    assert Message.objects.get().text == "ab?c"
+    assert Message.objects.get().text == "a bc"  # issue 12: was "ab?c"
 
 
 def test_unknown_items_and_unknown_accounts_are_ignored_not_errors(channel):

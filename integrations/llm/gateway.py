@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 
 from django.conf import settings
@@ -42,6 +41,7 @@ from integrations.llm.pricing import estimate_cost
 from integrations.llm.quotas import EMBEDDING_PURPOSE, Periods, member_role, quota_evaluate, quota_periods
 from integrations.llm.schema import SchemaViolation
 from integrations.llm.selectors import llm_provider_for
+from sidekick_project.backoff import backoff_delay
 from sidekick_project.db import in_autocommit, savepoint_if_in_transaction
 
 log = logging.getLogger("integrations.llm")
@@ -362,7 +362,7 @@ def _backoff(attempt: int, retry_after: float | None) -> float | None:
     longer than LLM_RETRY_MAX_DELAY means "not soon": a worker should not sleep on it.
     """
     cap = settings.LLM_RETRY_MAX_DELAY
-    delay = random.uniform(0, min(cap, settings.LLM_RETRY_BASE_DELAY * 2 ** (attempt - 1)))
+    delay = backoff_delay(attempt, base=settings.LLM_RETRY_BASE_DELAY, cap=cap)
     if retry_after is not None:
         if retry_after > cap:
             return None

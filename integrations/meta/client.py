@@ -9,7 +9,11 @@ full jitter; a rate limit whose advertised wait is longer than that is raised at
 Sending is not idempotent on Meta's side. The client therefore only retries a POST when Meta
 answered with an error (nothing was delivered) or the connection was never established; a request
 that may have reached Meta (read timeout, connection dropped mid-response) is raised as
-`GraphError(kind="ambiguous")` and never repeated here.
+`GraphError(kind="ambiguous")` and never repeated here. One exception: a pooled keep-alive connection the
+server had already closed fails at once with no answer (RemoteDisconnected, connection reset, broken
+pipe); the request never reached Meta, so it is sent once more on a fresh connection (issue 12: one reply
+in 200 was marked unknown that way). Only on a reused connection: on a fresh one the same error may mean
+Meta got the request.
 
 Access tokens travel in the Authorization header (or, for Instagram's token refresh endpoint, the
 query string); error messages are scrubbed of the token before they leave this module.
@@ -17,9 +21,9 @@ query string); error messages are scrubbed of the token before they leave this m
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +35,7 @@ from django.conf import settings
 from urllib3.exceptions import NewConnectionError
 
 from integrations.crypto import mask
+from sidekick_project.backoff import backoff_delay
 
 logger = logging.getLogger(__name__)
 
@@ -281,8 +286,7 @@ class GraphClient:
             except GraphError as exc:
                 if exc.permanent or attempt >= self.max_attempts:
                     raise
-                wait = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
-                wait = random.uniform(0, wait)  # full jitter
+                wait = backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP)
                 if exc.retry_after is not None:
                     if exc.retry_after > INLINE_WAIT_MAX:
                         raise
@@ -298,11 +302,20 @@ class GraphClient:
             params["access_token"] = self.token
         else:
             headers["Authorization"] = f"Bearer {self.token}"
+        url = self._url(path, versioned)
+        reused = _idle_connection_waiting(self.http, url)
         try:
-            response = self.http.request(method, self._url(path, versioned), json=json_body, params=params or None,
+            response = self.http.request(method, url, json=json_body, params=params or None,
                                          headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise self._transport_error(exc, idempotent) from None
+            if idempotent or not (reused and _stale_connection(exc)):
+                raise self._transport_error(exc, idempotent) from None
+            logger.info("graph %s %s: pooled connection was closed before the request went out (%s); "
+                        "sending once more on a fresh connection", method, path.split("/")[-1], type(exc).__name__)
+            try:
+                response = self._fresh_request(method, url, json=json_body, params=params or None, headers=headers)
+            except requests.RequestException as retry_exc:
+                raise self._transport_error(retry_exc, idempotent) from None
         wait = usage_wait_seconds(response.headers)
         if wait is not None:
             self.throttle_seconds = wait
@@ -328,6 +341,18 @@ class GraphClient:
                          http_status=response.status_code, retry_after=retry_after,
                          fbtrace_id=str(error.get("fbtrace_id") or "")[:64])
 
+    def _fresh_request(self, method: str, url: str, **kwargs) -> requests.Response:
+        """The same request on a new connection: a throwaway session with this session's special mounts
+        (the sandbox stand-in) but new HTTP adapters, so no pooled connection can be picked."""
+        fresh = requests.Session()
+        for prefix, adapter in self.http.adapters.items():
+            if type(adapter) is not requests.adapters.HTTPAdapter:
+                fresh.mount(prefix, adapter)
+        try:
+            return fresh.request(method, url, timeout=self.timeout, **kwargs)
+        finally:
+            fresh.close()
+
     def _transport_error(self, exc: requests.RequestException, idempotent: bool) -> GraphError:
         never_connected = isinstance(exc, requests.ConnectTimeout) or _caused_by(exc, NewConnectionError)
         if never_connected or idempotent:
@@ -335,6 +360,34 @@ class GraphClient:
         else:
             kind = AMBIGUOUS
         return GraphError(self._scrub(f"{type(exc).__name__}: {exc}")[:500], kind=kind)
+
+
+def _idle_connection_waiting(http: requests.Session, url: str) -> bool:
+    """Will this request go out on a pooled keep-alive connection (one used before)?
+
+    urllib3 keeps idle connections in a LIFO queue pre-filled with None placeholders; the next request
+    takes the top item, and a connection object there is a reused one. Anything unexpected answers False
+    (then no retry happens: the safe side)."""
+    try:
+        adapter = http.get_adapter(url)
+        if type(adapter) is not requests.adapters.HTTPAdapter:
+            return False
+        # The pool requests itself will use (same key: scheme, host, port and TLS settings).
+        # verify as Session.request merges it (REQUESTS_CA_BUNDLE and the like are part of the key).
+        verify = http.merge_environment_settings(url, {}, None, None, None)["verify"]
+        pool = adapter.get_connection_with_tls_context(requests.Request("POST", url).prepare(), verify=verify)
+        queue = pool.pool.queue
+        return bool(queue) and queue[-1] is not None
+    except Exception:  # noqa: BLE001 - internals moved: behave as before (no retry)
+        return False
+
+
+def _stale_connection(exc: requests.RequestException) -> bool:
+    """The failure of a request written to a connection the server had closed: no answer at all."""
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ConnectTimeout):
+        return False
+    return any(_caused_by(exc, cls) for cls in (http.client.RemoteDisconnected, ConnectionResetError,
+                                                 BrokenPipeError))
 
 
 def _caused_by(exc: BaseException, cls: type) -> bool:

@@ -28,7 +28,6 @@ Secrets (app secret, code, tokens) are scrubbed from every error message.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -39,6 +38,7 @@ from django.conf import settings
 from integrations.crypto import mask
 from integrations.meta import client as graph
 from integrations.meta.client import GraphError
+from sidekick_project.backoff import backoff_delay
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def _call(method: str, url: str, *, secrets: list[str], params: dict | None = No
         except GraphError as exc:
             if exc.permanent or attempt >= attempts or (exc.retry_after or 0) > graph.INLINE_WAIT_MAX:
                 raise
-            wait = random.uniform(0, min(graph.BACKOFF_CAP, graph.BACKOFF_BASE * 2 ** (attempt - 1)))
+            wait = backoff_delay(attempt, base=graph.BACKOFF_BASE, cap=graph.BACKOFF_CAP)
             graph._sleep(max(wait, exc.retry_after or 0))
     raise AssertionError("unreachable")
 

@@ -76,14 +76,18 @@ class Item:
 # --- scalar helpers -------------------------------------------------------------------------------
 
 def clean_str(value: Any, limit: int = MAX_TEXT) -> str:
-    """A string Postgres accepts (no NUL, no lone surrogates), at most ``limit`` characters."""
+    """A string Postgres accepts (no NUL, no lone surrogates), at most ``limit`` characters.
+
+    A NUL becomes a space (it separated two words: "nul\\0inside" is "nul inside"). A lone surrogate
+    (half of an emoji's escape) is dropped: it stands for no character, and a "?" in its place was
+    answered by the AI as a question."""
     if not isinstance(value, str):
         return ""
-    value = value.replace("\x00", "")
+    value = value.replace("\x00", " ")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
+        value = value.encode("utf-8", "ignore").decode("utf-8")
     return value[:limit]
 
 

@@ -37,13 +37,27 @@ def webhook(request):
     signed_by = signature.verify(body, request.headers.get("X-Hub-Signature-256"))
     if signed_by is None:
         return HttpResponseForbidden("bad signature", content_type="text/plain")
-    try:
-        json.loads(body)
-        error = ""
-    except (ValueError, UnicodeDecodeError) as exc:
-        error = f"malformed JSON: {exc}"[:500]
-    services.webhook_event_store(body=body, signed_by=signed_by, error=error)
+    services.webhook_event_store(body=body, signed_by=signed_by, error=_unusable(body))
     return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
+
+
+def _unusable(body: bytes) -> str:
+    """Why a signed body cannot be processed, or "" when it is a JSON object with an entry list.
+
+    Such a body is still stored (as failed, for inspection) and answered 200: Meta signed it, and
+    anything but a 200 makes it retry the same bytes until it disables the webhook.
+    """
+    try:
+        data = json.loads(body)
+    except RecursionError:  # nesting deeper than the interpreter's stack (a 2 MB body reaches ~1M)
+        return "malformed JSON: nested too deeply"
+    except ValueError as exc:  # includes UnicodeDecodeError (invalid UTF-8)
+        return f"malformed JSON: {exc}"[:500]
+    if not isinstance(data, dict):
+        return f"unusable JSON: the body is a {type(data).__name__}, not an object"
+    if not isinstance(data.get("entry"), list):
+        return "unusable JSON: no entry list"
+    return ""
 
 
 def _verify_subscription(request):

@@ -100,6 +100,21 @@ def test_non_utf8_body_with_valid_signature_is_kept_as_failed(post_webhook):
     assert WebhookEvent.objects.get().status == WebhookEventStatus.FAILED
 
 
+@pytest.mark.parametrize("raw, why", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # RecursionError: a 500 before issue 12
+    (b'{"entry": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (b'{"object": "instagram", "entry": [{"id": "\xc3\x28"}]}', "malformed JSON"),  # invalid UTF-8 inside
+    (b"[]", "not an object"), (b'"text"', "not an object"), (b"42", "not an object"), (b"null", "not an object"),
+    (b'{"object": "instagram", "entry": {"id": "1"}}', "no entry list"), (b'{"object": "page"}', "no entry list"),
+])
+def test_signed_body_that_is_no_usable_json_object_is_kept_as_failed_and_answered_200(post_webhook, raw, why):
+    response = post_webhook(None, raw=raw)
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.status == WebhookEventStatus.FAILED and why in event.error
+    assert bytes(event.body) == raw
+
+
 def test_oversized_body_is_refused_before_reading(post_webhook, settings):
     settings.META_WEBHOOK_MAX_BYTES = 2048
     response = post_webhook(None, raw=b'{"object": "page", "entry": []' + b" " * 4096 + b"}")

@@ -13,6 +13,7 @@ def test_channel_reuses_one_client_and_rebuilds_it_with_a_new_pool():
     share_redis_client()  # idempotent; the Celery app installed it already
     with Connection(app.conf.broker_url) as connection:
         channel = connection.default_channel
+        assert channel.pool is not None  # kombu builds the pool on the channel's first operation
         with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
             assert first is second
         seen = []
@@ -25,9 +26,15 @@ def test_channel_reuses_one_client_and_rebuilds_it_with_a_new_pool():
         run_concurrently(*[use] * 4)
         assert all(client is first for client in seen)
 
-        channel._pool = None  # kombu replaced the pool (reconnect): a client on the new one
+        channel._pool = None  # kombu dropped the pool (reconnect): its own method builds the next one
         with channel.conn_or_acquire() as third:
             assert third is not first and third.connection_pool is channel.pool
+        with channel.conn_or_acquire() as fourth, channel.conn_or_acquire() as fifth:
+            assert fourth is fifth and fourth is not first  # shared again, on the new pool
+        channel.closed = True  # closing (after a lost connection): always kombu's own method
+        with channel.conn_or_acquire() as closing:
+            assert closing is not fourth
+        channel.closed = False
         explicit = object()
         with channel.conn_or_acquire(explicit) as given:
             assert given is explicit
@@ -44,3 +51,4 @@ def test_a_queue_round_trip_still_works():
         finally:
             queue.queue.delete()
             queue.close()
+
