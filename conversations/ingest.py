@@ -1,6 +1,6 @@
 """Apply one normalised webhook item (`integrations.meta.parser.Item`) to contacts, threads, messages.
 
-Called by `integrations.services.webhook_event_process` inside a transaction per item. Every
+Called by `conversations.intake.webhook_event_process` inside a transaction per item. Every
 handler is idempotent, because Meta delivers duplicates and the worker may retry an event:
 - messages are keyed by (channel, mid), so a second delivery finds the first row;
 - thread and contact timestamps only move forward (GREATEST), counters only change on creation;

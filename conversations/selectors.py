@@ -371,3 +371,14 @@ def prompt_preview(*, workspace, text: str, now: datetime | None = None) -> str:
     sample_memory = [{"kind": "fact", "text": "(what this lead told us before appears here)"}]
     return P.system_prompt(prompt=text or DEFAULT_PROMPT, business=workspace.name, tz=workspace.timezone,
                            now=now or timezone.now(), hours_text=hours, sources=sample_sources, memory=sample_memory)
+
+
+def sandbox_thread(*, workspace, channel_id: int | None, sender_id: str) -> Thread | None:
+    """The thread of a sandbox contact, if it has written yet."""
+    if channel_id is None or not sender_id:
+        return None
+    thread = (Thread.objects.select_related("contact", "channel").defer("search_vector")
+              .filter(workspace=workspace, channel_id=channel_id, contact__external_id=sender_id).first())
+    if thread is not None:
+        thread.workspace = workspace
+    return thread

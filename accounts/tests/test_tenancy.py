@@ -45,8 +45,8 @@ EXPECTED_ROLES = {
     "integrations:llm_provider_test": "admin",
     "integrations:llm_provider_default": "admin",
     "integrations:llm_usage": "admin",
-    "integrations:sandbox": "admin",  # 404 unless META_SANDBOX
-    "integrations:sandbox_send": "admin",
+    "conversations:sandbox": "admin",  # 404 unless META_SANDBOX
+    "conversations:sandbox_send": "admin",
     "knowledge:home": "member",
     "knowledge:upload": "admin",
     "knowledge:document": "member",

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from contacts.models import Contact
+from conversations.intake import webhook_event_process
 from conversations.models import Direction, Message, MessageKind, SenderKind, Thread
 from integrations.models import WebhookEvent, WebhookEventStatus
-from integrations.services import webhook_event_process
 from integrations.tests import payloads as p
 from integrations.tests.factories import ChannelFactory
 

@@ -13,9 +13,9 @@ from accounts.models import AuditEvent
 from accounts.tests.factories import AdminMembershipFactory
 from contacts.models import Contact
 from conversations import sending
+from conversations.intake import webhook_event_process
 from conversations.models import Direction, Message, SenderKind, SendStatus, Thread
 from integrations.models import ChannelStatus, WebhookEvent
-from integrations.services import webhook_event_process
 from integrations.tests import payloads as p
 
 pytestmark = pytest.mark.django_db
