@@ -20,24 +20,11 @@ def home(request):
     workspaces = selectors.workspaces_for_user(user=request.user)
     last = request.session.get(SESSION_KEY)
     if last and workspaces.filter(slug=last).exists():
-        return redirect("accounts:overview", workspace_slug=last)
+        return redirect("insights:overview", workspace_slug=last)
     first = workspaces.first()
     if first is not None:
-        return redirect("accounts:overview", workspace_slug=first.slug)
+        return redirect("insights:overview", workspace_slug=first.slug)
     return render(request, "accounts/no_workspace.html")
-
-
-@workspace_required
-def overview(request):
-    workspace = request.workspace
-    from conversations.stats import workspace_overview
-
-    context = {
-        "member_count": selectors.workspace_members(workspace=workspace).count(),
-        "pending_invitations": selectors.workspace_invitations_pending(workspace=workspace).count(),
-        "stats": workspace_overview(workspace=workspace, days=30),
-    }
-    return render(request, "accounts/overview.html", context)
 
 
 @workspace_required
@@ -153,7 +140,7 @@ def invitation_accept(request, token):
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
                 return render(request, "accounts/invitation_accept.html", {"invitation": invitation}, status=400)
-            return redirect("accounts:overview", workspace_slug=invitation.workspace.slug)
+            return redirect("insights:overview", workspace_slug=invitation.workspace.slug)
         return render(request, "accounts/invitation_accept.html", {"invitation": invitation})
 
     form = AcceptInvitationForm(request.POST or None, email=invitation.email)
@@ -165,7 +152,7 @@ def invitation_accept(request, token):
             messages.error(request, " ".join(exc.messages))
             return render(request, "accounts/invitation_invalid.html", status=409)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("accounts:overview", workspace_slug=invitation.workspace.slug)
+        return redirect("insights:overview", workspace_slug=invitation.workspace.slug)
     return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form},
                   status=400 if form.errors else 200)
 

@@ -279,7 +279,7 @@ def _steady_rate(progress: list[tuple[float, int]], replies: int) -> float | Non
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
                        processes: int) -> dict:
     from conversations.models import Message, SendStatus
-    from conversations.receivers import reply_enqueue
+    from conversations.replies import reply_enqueue
 
     workspace, _, threads = setup_data(fake, n_contacts=replies)
     fake.handler = model_handler(delay)

@@ -87,6 +87,5 @@ def contact_booking_events(*, contact: Contact, limit: int = 50) -> QuerySet[Boo
 
 
 def contact_threads(*, contact: Contact):
-    from conversations.models import Thread
-
-    return Thread.objects.filter(contact=contact, workspace_id=contact.workspace_id).select_related("channel")
+    # Through the reverse relation: conversations sits above contacts, so this app does not import it.
+    return contact.threads.filter(workspace_id=contact.workspace_id).select_related("channel")

@@ -35,7 +35,7 @@ def webhook_event_enqueue(*, event_id: int) -> bool:
     """Hand an event to the intake queue. Never raises: a broker outage only delays the event."""
     from conversations.tasks import process_webhook_event  # the task module imports this one
 
-    return task_enqueue(process_webhook_event, event_id)
+    return task_enqueue(process_webhook_event, args=[event_id])
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:

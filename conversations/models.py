@@ -355,7 +355,7 @@ class ActionKind(models.TextChoices):
 
 class SidekickActionLog(models.Model):
     """What Sidekick did, newest first on the dashboard. `result` and `graph_message_id` are settled
-    when the send completes (`conversations.pipeline.record.action_log_settle`)."""
+    when the send completes (`conversations.action_log.action_log_settle`)."""
 
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="actions")

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.services import audit_event_record
 from accounts.tenancy import require_workspace_admin
+from conversations import action_log, escalations
 from conversations.models import (
     ActionKind,
     BusinessHoursPolicy,
@@ -32,7 +33,6 @@ from conversations.models import (
     SidekickSettings,
     Thread,
 )
-from conversations.pipeline import record
 from conversations.selectors import sidekick_settings_for, thread_reply_state
 from conversations.sending import SendRefused, outbound_message_create
 
@@ -106,7 +106,7 @@ def _send_as_setter(*, draft: ReplyDraft, text: str, disposition: str, actor) ->
     message = outbound_message_create(thread=draft.thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor,
                                       disposition=disposition, idempotency_key=f"draft:{draft.pk}")
     ReplyDraft.objects.filter(pk=draft.pk).update(outbound_message=message)
-    record.action_log_add(thread=draft.thread, draft=draft, message=message, text=message.text, actor=actor,
+    action_log.action_log_add(thread=draft.thread, draft=draft, message=message, text=message.text, actor=actor,
                           action=ActionKind.FOLLOW_UP_SENT if draft.kind == DraftKind.FOLLOW_UP
                           else ActionKind.SENT_REPLY, confidence=draft.confidence, result="queued")
     draft.refresh_from_db()
@@ -133,7 +133,7 @@ def draft_edit_and_send(*, draft: ReplyDraft, text: str, actor) -> Message:
         raise ValidationError("Write something to send.")
     _claim_draft(draft, disposition=DraftDisposition.EDITED, actor=actor)
     message = _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.EDITED, actor=actor)
-    record.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200])
+    escalations.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200])
     return message
 
 
@@ -157,7 +157,7 @@ def setter_reply_send(*, thread: Thread, text: str, actor) -> Message:
     if not state.allowed:
         raise SendRefused(state.reason)
     message = outbound_message_create(thread=thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor)
-    record.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
+    escalations.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
     return message
 
 

@@ -77,7 +77,7 @@ def publish_in_batches(ids: list[int]) -> None:
 
 def publish(ids: list[int]) -> bool:
     # By name: processing belongs to the conversations app, which this layer does not import.
-    return task_enqueue(PROCESS_TASK, ids)
+    return task_enqueue(PROCESS_TASK, args=[ids])
 
 
 def flush(timeout: float = 2.0) -> None:

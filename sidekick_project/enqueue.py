@@ -15,7 +15,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
-def task_enqueue(task, *args, **options) -> bool:
+def task_enqueue(task, *, args: list | tuple, **options) -> bool:
     """Publish `task(*args)` now, without kombu's publish retries (a dead broker answers at once).
 
     Never raises; returns False when the broker refused, so a sweeper can count what it re-enqueued.
@@ -25,7 +25,7 @@ def task_enqueue(task, *args, **options) -> bool:
     if isinstance(task, str):
         task = current_app.signature(task)  # runs as the registered task when known (eager mode honoured)
     try:
-        task.apply_async(args=list(args), retry=False, **options)
+        task.apply_async(args=args, retry=False, **options)
     except Exception as exc:  # noqa: BLE001 - any broker failure; the row stays for the sweeper
         name = task["task"] if isinstance(task, dict) else task.name
         logger.warning("%s%r not enqueued (%s: %s); the sweeper will retry", name, tuple(args),
@@ -34,6 +34,6 @@ def task_enqueue(task, *args, **options) -> bool:
     return True
 
 
-def task_enqueue_on_commit(task, *args, **options) -> None:
+def task_enqueue_on_commit(task, *, args: list | tuple, **options) -> None:
     """`task_enqueue` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: task_enqueue(task, *args, **options))
+    transaction.on_commit(lambda: task_enqueue(task, args=args, **options))

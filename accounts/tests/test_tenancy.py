@@ -26,7 +26,7 @@ NOT_TENANT_SCOPED = {
 # The role every workspace view requires, by URL name. A new view must be added here, so its role
 # is a reviewed decision; the tests below then check the view really enforces it.
 EXPECTED_ROLES = {
-    "accounts:overview": "member",
+    "insights:overview": "member",
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",

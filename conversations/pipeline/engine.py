@@ -41,6 +41,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, LeadMemory
+from contacts.services import contact_opt_out
+from conversations import action_log, escalations
 from conversations.models import (
     ActionKind,
     Decision,
@@ -177,7 +179,7 @@ def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
                                     tz=run.thread.workspace.timezone, opted_out=False)
     codes = {h.rule for h in run.hits if h.blocking}
     if "opt_out" in codes:
-        Contact.objects.filter(pk=run.contact.pk).update(opted_out=True, opted_out_at=now)
+        contact_opt_out(contact_id=run.contact.pk, at=now)
         raise Escalate("opt_out", decision=Decision.BLOCKED)
     for code in ("spam", "blacklist", "window"):
         if code in codes:
@@ -391,20 +393,20 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
                 reason_text = "The thread was taken over (or the contact opted out) while drafting."
         draft.decision, draft.reason_code, draft.decided_at = decision, reason, timezone.now()
         draft.reasons = {"rules": [h.as_dict() for h in run.hits], "overseer": run.overseer, "notes": run.notes,
-                         "text": reason_text or record.REASONS.get(reason, "")}
+                         "text": reason_text or escalations.REASONS.get(reason, "")}
         draft.input_tokens, draft.output_tokens = run.input_tokens, run.output_tokens
         if decision in (Decision.SENT, Decision.FAQ_ANSWERED) and not _send(run, draft, locked):
             decision, reason = Decision.BLOCKED, "empty"
             draft.decision, draft.reason_code = decision, reason
         elif decision == Decision.DRAFT_SAVED:
-            record.action_log_add(thread=thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
+            action_log.action_log_add(thread=thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
                                   confidence=draft.confidence, result=reason)
         if decision == Decision.ESCALATED or (decision == Decision.BLOCKED and record.BLOCKING_ESCALATES.get(reason))\
                 or (decision == Decision.DRAFT_SAVED and reason == "low_confidence"):
-            record.escalation_open(thread=thread, reason_code=reason, reason_text=reason_text, draft=draft,
+            escalations.escalation_open(thread=thread, reason_code=reason, reason_text=reason_text, draft=draft,
                                    message_id=run.message.pk)
             if decision != Decision.DRAFT_SAVED:
-                record.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft,
+                action_log.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft,
                                       text=draft.final_text or draft.text, confidence=draft.confidence, result=reason)
         draft.save()
         if decision != Decision.SUPERSEDED:
@@ -428,7 +430,7 @@ def _send(run: Run, draft: ReplyDraft, locked: Thread) -> bool:
         draft.reasons["text"] = str(exc)
         return False
     draft.outbound_message = message
-    record.action_log_add(thread=run.thread, action=ActionKind.SENT_REPLY, draft=draft, message=message,
+    action_log.action_log_add(thread=run.thread, action=ActionKind.SENT_REPLY, draft=draft, message=message,
                           text=message.text, confidence=draft.confidence, result="queued")
     # The send checks the thread, contact and channel as read under the lock, not the run's copies from
     # before the model calls.
