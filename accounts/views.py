@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
 from accounts.forms import AcceptInvitationForm, InviteForm, RoleForm
-from accounts.models import Invitation, Membership, User
-from accounts.tenancy import SESSION_KEY, admin_required, workspace_required
+from accounts.models import Invitation, User
+from accounts.tenancy import SESSION_KEY, admin_required, scoped_or_404, workspace_required
 
 
 @login_required
@@ -70,17 +70,10 @@ def member_invite(request):
     return _members_response(request)
 
 
-def _membership_or_404(request, membership_id):
-    try:
-        return selectors.workspace_membership(workspace=request.workspace, membership_id=membership_id)
-    except Membership.DoesNotExist:
-        raise Http404("No such member") from None
-
-
 @admin_required
 @require_POST
 def member_role(request, membership_id):
-    membership = _membership_or_404(request, membership_id)
+    membership = scoped_or_404(selectors.workspace_membership, request, membership_id=membership_id, what="member")
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose admin or setter.")
@@ -96,7 +89,7 @@ def member_role(request, membership_id):
 @admin_required
 @require_POST
 def member_remove(request, membership_id):
-    membership = _membership_or_404(request, membership_id)
+    membership = scoped_or_404(selectors.workspace_membership, request, membership_id=membership_id, what="member")
     try:
         services.member_remove(membership=membership, actor=request.user)
         messages.success(request, f"{membership.user.email} was removed.")

@@ -1,6 +1,7 @@
 from django import forms
 
 from contacts.models import Stage
+from conversations.models import BusinessHoursPolicy
 from integrations.models import Platform
 
 
@@ -61,8 +62,6 @@ class SidekickSettingsForm(forms.Form):
                                                   label="Email these members when Sidekick escalates")
 
     def __init__(self, *args, member_emails=(), **kwargs):
-        from conversations.models import BusinessHoursPolicy
-
         super().__init__(*args, **kwargs)
         self.fields["business_hours_policy"].choices = BusinessHoursPolicy.choices
         self.fields["escalation_emails"].choices = [(email, email) for email in member_emails]

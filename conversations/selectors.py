@@ -22,6 +22,7 @@ from conversations.models import (
     SidekickSettings,
     Thread,
 )
+from conversations.pipeline import prompt as P
 from conversations.pipeline.prompt import DEFAULT_PROMPT
 from conversations.pipeline.rules import MESSAGING_WINDOW, BusinessHours
 from integrations.meta.limits import HUMAN_AGENT_WINDOW, send_window
@@ -86,7 +87,9 @@ def thread_drafts(*, workspace, thread: Thread | None = None, decision: str | No
 
 
 def draft_for_workspace(*, workspace, draft_id: int) -> ReplyDraft:
-    return ReplyDraft.objects.select_related("thread__contact", "thread__channel").get(workspace=workspace, pk=draft_id)
+    draft = ReplyDraft.objects.select_related("thread__contact", "thread__channel").get(workspace=workspace, pk=draft_id)
+    draft.thread.workspace = workspace  # already loaded by the tenancy check; saves a query per use
+    return draft
 
 
 def open_escalations(*, workspace) -> QuerySet[Escalation]:
@@ -361,8 +364,6 @@ def prompt_preview(*, workspace, text: str, now: datetime | None = None) -> str:
 
     Sources and lead memory depend on each message; the preview shows where they go with a sample.
     """
-    from conversations.pipeline import prompt as P
-
     cfg = sidekick_settings_for(workspace=workspace)
     hours = ("always open" if cfg.business_hours_policy == "always" else
              f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")

@@ -1,6 +1,7 @@
 from celery import shared_task
 
-from conversations import intake, sending
+from conversations import intake, notifications, sending
+from conversations.pipeline import sweep
 
 # --- webhook events (the `intake` queue) ------------------------------------------------------------
 # The web process's relay (`integrations.relay`) publishes these by name.
@@ -58,13 +59,9 @@ def reply_to_message(message_id: int) -> None:
 @shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
 def sweep_replies() -> dict:
     """Beat, every minute: re-enqueue replies lost with Redis or a worker; hand interrupted runs to a human."""
-    from conversations.pipeline.sweep import replies_sweep
-
-    return replies_sweep()
+    return sweep.replies_sweep()
 
 
 @shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
 def notify_escalation(escalation_id: int) -> int:
-    from conversations.notifications import escalation_notify
-
-    return escalation_notify(escalation_id=escalation_id)
+    return notifications.escalation_notify(escalation_id=escalation_id)
