@@ -183,7 +183,7 @@ def _weekdays():
 
 class SidekickSettings(models.Model):
     """How Sidekick behaves in one workspace. Created lazily with these defaults
-    (`conversations.selectors.sidekick_settings_for`)."""
+    (`conversations.settings_rows.sidekick_settings_ensure`)."""
 
     workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="sidekick_settings")
     # Off: inbound messages are stored but never drafted.

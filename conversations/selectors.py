@@ -27,12 +27,14 @@ from conversations.pipeline.prompt import DEFAULT_PROMPT
 from conversations.pipeline.rules import MESSAGING_WINDOW, BusinessHours
 from integrations.meta.limits import HUMAN_AGENT_WINDOW, send_window
 from integrations.models import Platform
+from sidekick_project.db import first_unordered
 
 
 def sidekick_settings_for(*, workspace) -> SidekickSettings:
-    """The workspace's settings, created with the defaults on first use."""
-    found, _ = SidekickSettings.objects.get_or_create(workspace=workspace)
-    return found
+    """The workspace's settings, or an unsaved instance with the defaults (a read never writes; the row
+    is created by `settings_rows.sidekick_settings_ensure`, on the first reply or the first change)."""
+    return first_unordered(SidekickSettings.objects.filter(workspace=workspace)) or SidekickSettings(
+        workspace=workspace)
 
 
 def business_hours_of(cfg: SidekickSettings) -> BusinessHours:

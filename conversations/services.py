@@ -33,8 +33,9 @@ from conversations.models import (
     SidekickSettings,
     Thread,
 )
-from conversations.selectors import sidekick_settings_for, thread_reply_state
+from conversations.selectors import thread_reply_state
 from conversations.sending import SendRefused, outbound_message_create
+from conversations.settings_rows import sidekick_settings_ensure
 
 
 class DraftNotActionable(ValueError):
@@ -220,7 +221,7 @@ def prompt_revision_create(*, workspace, text: str, note: str = "", actor,
     if len(text) > 20000:
         raise ValidationError("Keep the prompt under 20,000 characters.")
     # Numbering under a lock on the settings row, so two admins saving at once get distinct numbers.
-    SidekickSettings.objects.select_for_update().filter(pk=sidekick_settings_for(workspace=workspace).pk).first()
+    SidekickSettings.objects.select_for_update().filter(pk=sidekick_settings_ensure(workspace=workspace).pk).first()
     last = PromptRevision.objects.filter(workspace=workspace).order_by("-number").values_list("number", flat=True).first()
     revision = PromptRevision.objects.create(workspace=workspace, number=(last or 0) + 1, text=text, note=note[:300],
                                              author=actor, restored_from=restored_from)
@@ -248,7 +249,7 @@ def sidekick_settings_update(*, workspace, actor, **changes) -> SidekickSettings
     unknown = set(changes) - _SETTINGS_FIELDS
     if unknown:
         raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}")
-    cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_for(workspace=workspace).pk)
+    cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_ensure(workspace=workspace).pk)
     if "threshold" in changes and not 0.0 <= float(changes["threshold"]) <= 1.0:
         raise ValidationError("The threshold is between 0.0 and 1.0.")
     if "blacklist" in changes:

@@ -57,8 +57,9 @@ from conversations.pipeline import prompt as P
 from conversations.pipeline import record, rules
 from conversations.pipeline.confidence import combine, should_auto_send
 from conversations.pipeline.finalize import plain_text
-from conversations.selectors import business_hours_of, prompt_text_current, sidekick_settings_for, thread_history
+from conversations.selectors import business_hours_of, prompt_text_current, thread_history
 from conversations.sending import SendRefused, message_send, outbound_message_create
+from conversations.settings_rows import sidekick_settings_ensure
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMProvider
@@ -123,7 +124,7 @@ def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     try:
         cfg = message.workspace.sidekick_settings
     except SidekickSettings.DoesNotExist:
-        cfg = sidekick_settings_for(workspace=message.workspace)  # first reply: created with the defaults
+        cfg = sidekick_settings_ensure(workspace=message.workspace)  # first reply: created with the defaults
     skip = _skip_reason(thread, contact, cfg)
     if skip:
         logger.info("reply pipeline: message %s skipped (%s)", message_id, skip)
