@@ -137,7 +137,7 @@ def inbound(thread, text: str, n: int):
 
 
 def model_handler(delay: float):
-    from integrations.llm.testing import Reply
+    from testing.fake_llm import Reply
 
     def handle(request):
         if request.schema_name == "review":
@@ -376,7 +376,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from integrations.llm.testing import FakeLLMServer
+        from testing.fake_llm import FakeLLMServer
 
         summary = {"machine": f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
                    "load_average_at_start": os.getloadavg()}

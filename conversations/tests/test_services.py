@@ -34,7 +34,7 @@ from conversations.selectors import (
     workspace_recent_actions,
 )
 from conversations.tests.pipeline_fixtures import draft_reply, review
-from integrations.llm.testing import Reply
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -117,7 +117,7 @@ def test_test_connection_and_make_default(client, admin, fake_llm):
 
 
 def test_test_connection_failure_does_not_leak_the_key(client, admin, fake_llm):
-    from integrations.llm.testing import Reply
+    from testing.fake_llm import Reply
 
     provider = fake_llm.provider(admin.workspace, kind="openai", api_key="sk-very-secret-key-123456")
     fake_llm.queue(Reply.unauthorized())
