@@ -46,28 +46,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 VAR_DIR = BASE_DIR / "var" / "bench-pipeline"
 
+from bench.common import percentile, server_env  # noqa: E402 - after the path
+
 
 def bench_env() -> dict:
-    from cryptography.fernet import Fernet
-
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "sidekick_project.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "FIELD_ENCRYPTION_KEYS": env.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
-        "SECURE_SSL_REDIRECT": "0",
-        "STATIC_MANIFEST": "0",
-        "SIDEKICK_VAR_DIR": str(VAR_DIR),
-        "META_SANDBOX": "1",
-        "LOG_LEVEL": "WARNING",
-        "LOG_FORMAT": "text",
-        "LLM_TIMEOUT_SECONDS": "30",
-    })
+    env = server_env(VAR_DIR, META_SANDBOX="1", LOG_FORMAT="text", LLM_TIMEOUT_SECONDS="30")
+    if os.environ.get("BENCH_FERNET_KEY"):
+        env["FIELD_ENCRYPTION_KEYS"] = os.environ["BENCH_FERNET_KEY"]
     env["BENCH_FERNET_KEY"] = env["FIELD_ENCRYPTION_KEYS"]
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        env.pop(name, None)
     # pgserver keeps a lock file in the runtime dir; keep it out of var/ so cleanup is complete.
     env["XDG_RUNTIME_DIR"] = env.get("BENCH_RUNTIME_DIR") or tempfile.mkdtemp(prefix="sidekick-bench-")
     env["BENCH_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
@@ -155,11 +141,6 @@ def model_handler(delay: float):
     return handle
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def measure_overhead(fake, replies: int, show_sql: bool = False) -> dict:
     from conversations.models import Decision
     from conversations.pipeline.engine import reply_pipeline_run
@@ -213,7 +194,7 @@ def measure_overhead(fake, replies: int, show_sql: bool = False) -> dict:
     sent = decisions.get(Decision.SENT, 0)
     return {"replies": len(overheads), "decisions": decisions, "sent": sent,
             "overhead_p50_ms": round(statistics.median(overheads), 1),
-            "overhead_p95_ms": round(percentile(overheads, 0.95), 1),
+            "overhead_p95_ms": round(percentile(overheads, 95), 1),
             "overhead_max_ms": round(max(overheads), 1),
             "llm_wait_p50_ms": round(statistics.median(llm_waits), 1),
             "cpu_p50_ms": round(statistics.median(cpus), 1),
