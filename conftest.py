@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 # The fake LLM server fixture (`fake_llm`) for every app's tests and the golden suite.
-pytest_plugins = ["integrations.llm.pytest_fixtures"]
+pytest_plugins = ["testing.pytest_fixtures"]
 
 SCREENSHOTS = Path(__file__).resolve().parent / "docs" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",

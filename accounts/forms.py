@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
-from accounts.models import Role
+from accounts.models import Role, User
 
 
 class InviteForm(forms.Form):
@@ -30,8 +30,6 @@ class AcceptInvitationForm(forms.Form):
         if p1 and p2 and p1 != p2:
             self.add_error("password2", "The two passwords differ.")
         elif p1:
-            from accounts.models import User
-
             try:
                 validate_password(p1, User(email=self.email, full_name=cleaned.get("full_name", "")))
             except forms.ValidationError as exc:

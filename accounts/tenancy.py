@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.utils import timezone
 
@@ -88,3 +88,18 @@ def require_workspace_admin(*, workspace_id: int, actor, message: str = "Only wo
         return
     if not Membership.objects.filter(workspace_id=workspace_id, user=actor, role=Role.ADMIN).exists():
         raise PermissionDenied(message)
+
+
+def scoped_or_404(selector, /, request, *, what: str = "object", **lookup):
+    """What a workspace-scoped selector finds for `request.workspace`, or a 404.
+
+    `selector(workspace=..., **lookup)` raises DoesNotExist or returns None when nothing matches; a row
+    of another workspace is simply not found, so its id does not leak.
+    """
+    try:
+        found = selector(workspace=request.workspace, **lookup)
+    except ObjectDoesNotExist:
+        found = None
+    if found is None:
+        raise Http404(f"No such {what}")
+    return found

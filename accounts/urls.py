@@ -24,7 +24,6 @@ urlpatterns = [
     path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(
         template_name="accounts/password_reset_complete.html"), name="password_reset_complete"),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
-    path("w/<slug:workspace_slug>/", views.overview, name="overview"),
     path("w/<slug:workspace_slug>/settings/members/", views.members, name="members"),
     path("w/<slug:workspace_slug>/settings/members/invite/", views.member_invite, name="member_invite"),
     path("w/<slug:workspace_slug>/settings/members/<int:membership_id>/role/", views.member_role, name="member_role"),

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
 from accounts.forms import AcceptInvitationForm, InviteForm, RoleForm
-from accounts.models import Invitation, Membership, User
-from accounts.tenancy import SESSION_KEY, admin_required, workspace_required
+from accounts.models import Invitation, User
+from accounts.tenancy import SESSION_KEY, admin_required, scoped_or_404, workspace_required
 
 
 @login_required
@@ -20,24 +20,11 @@ def home(request):
     workspaces = selectors.workspaces_for_user(user=request.user)
     last = request.session.get(SESSION_KEY)
     if last and workspaces.filter(slug=last).exists():
-        return redirect("accounts:overview", workspace_slug=last)
+        return redirect("insights:overview", workspace_slug=last)
     first = workspaces.first()
     if first is not None:
-        return redirect("accounts:overview", workspace_slug=first.slug)
+        return redirect("insights:overview", workspace_slug=first.slug)
     return render(request, "accounts/no_workspace.html")
-
-
-@workspace_required
-def overview(request):
-    workspace = request.workspace
-    from conversations.stats import workspace_overview
-
-    context = {
-        "member_count": selectors.workspace_members(workspace=workspace).count(),
-        "pending_invitations": selectors.workspace_invitations_pending(workspace=workspace).count(),
-        "stats": workspace_overview(workspace=workspace, days=30),
-    }
-    return render(request, "accounts/overview.html", context)
 
 
 @workspace_required
@@ -83,17 +70,10 @@ def member_invite(request):
     return _members_response(request)
 
 
-def _membership_or_404(request, membership_id):
-    try:
-        return selectors.workspace_membership(workspace=request.workspace, membership_id=membership_id)
-    except Membership.DoesNotExist:
-        raise Http404("No such member") from None
-
-
 @admin_required
 @require_POST
 def member_role(request, membership_id):
-    membership = _membership_or_404(request, membership_id)
+    membership = scoped_or_404(selectors.workspace_membership, request, membership_id=membership_id, what="member")
     form = RoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose admin or setter.")
@@ -109,7 +89,7 @@ def member_role(request, membership_id):
 @admin_required
 @require_POST
 def member_remove(request, membership_id):
-    membership = _membership_or_404(request, membership_id)
+    membership = scoped_or_404(selectors.workspace_membership, request, membership_id=membership_id, what="member")
     try:
         services.member_remove(membership=membership, actor=request.user)
         messages.success(request, f"{membership.user.email} was removed.")
@@ -153,7 +133,7 @@ def invitation_accept(request, token):
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
                 return render(request, "accounts/invitation_accept.html", {"invitation": invitation}, status=400)
-            return redirect("accounts:overview", workspace_slug=invitation.workspace.slug)
+            return redirect("insights:overview", workspace_slug=invitation.workspace.slug)
         return render(request, "accounts/invitation_accept.html", {"invitation": invitation})
 
     form = AcceptInvitationForm(request.POST or None, email=invitation.email)
@@ -165,7 +145,7 @@ def invitation_accept(request, token):
             messages.error(request, " ".join(exc.messages))
             return render(request, "accounts/invitation_invalid.html", status=409)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("accounts:overview", workspace_slug=invitation.workspace.slug)
+        return redirect("insights:overview", workspace_slug=invitation.workspace.slug)
     return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form},
                   status=400 if form.errors else 200)
 

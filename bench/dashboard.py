@@ -27,17 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ["SIDEKICK_VAR_DIR"] = str(ROOT / "var" / "bench-dashboard")
-os.environ.pop("DATABASE_URL", None)
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:9/0")  # never contacted; avoids starting Redis
-os.environ["DEBUG"] = "0"
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("STATIC_MANIFEST", "0")
-os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "YmVuY2gtb25seS1rZXktYmVuY2gtb25seS1rZXktMDA=")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick_project.settings")
+from bench.common import in_process_env, percentile  # noqa: E402 - after the path
+
+in_process_env(ROOT / "var" / "bench-dashboard")
 
 THREADS = 50_000
 PER_THREAD = 20
@@ -166,11 +158,6 @@ def seed(workspace, channels) -> dict:
     timings["indexes_s"] = round(time.perf_counter() - started, 1)
     print(f"  indexes, search documents, analyse: {timings['indexes_s']} s", flush=True)
     return timings
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
 def measure(client, paths, *, repeat, headers=None) -> tuple[float, float]:

@@ -46,28 +46,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 VAR_DIR = BASE_DIR / "var" / "bench-pipeline"
 
+from bench.common import percentile, server_env  # noqa: E402 - after the path
+
 
 def bench_env() -> dict:
-    from cryptography.fernet import Fernet
-
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "sidekick_project.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "FIELD_ENCRYPTION_KEYS": env.get("BENCH_FERNET_KEY") or Fernet.generate_key().decode(),
-        "SECURE_SSL_REDIRECT": "0",
-        "STATIC_MANIFEST": "0",
-        "SIDEKICK_VAR_DIR": str(VAR_DIR),
-        "META_SANDBOX": "1",
-        "LOG_LEVEL": "WARNING",
-        "LOG_FORMAT": "text",
-        "LLM_TIMEOUT_SECONDS": "30",
-    })
+    env = server_env(VAR_DIR, META_SANDBOX="1", LOG_FORMAT="text", LLM_TIMEOUT_SECONDS="30")
+    if os.environ.get("BENCH_FERNET_KEY"):
+        env["FIELD_ENCRYPTION_KEYS"] = os.environ["BENCH_FERNET_KEY"]
     env["BENCH_FERNET_KEY"] = env["FIELD_ENCRYPTION_KEYS"]
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        env.pop(name, None)
     # pgserver keeps a lock file in the runtime dir; keep it out of var/ so cleanup is complete.
     env["XDG_RUNTIME_DIR"] = env.get("BENCH_RUNTIME_DIR") or tempfile.mkdtemp(prefix="sidekick-bench-")
     env["BENCH_RUNTIME_DIR"] = env["XDG_RUNTIME_DIR"]
@@ -141,7 +127,7 @@ def model_handler(delay: float):
     approves its review, and the screening model finds nothing."""
     import re
 
-    from integrations.llm.testing import Reply
+    from testing.fake_llm import Reply
 
     source = re.compile(r'<source id="(K\d+)"[^>]*>\n(.*?)\n</source>', re.S)
 
@@ -162,11 +148,6 @@ def model_handler(delay: float):
             "memory_writes": []}, delay=delay)
 
     return handle
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def measure_overhead(fake, replies: int, show_sql: bool = False) -> dict:
@@ -222,7 +203,7 @@ def measure_overhead(fake, replies: int, show_sql: bool = False) -> dict:
     sent = decisions.get(Decision.SENT, 0)
     return {"replies": len(overheads), "decisions": decisions, "sent": sent,
             "overhead_p50_ms": round(statistics.median(overheads), 1),
-            "overhead_p95_ms": round(percentile(overheads, 0.95), 1),
+            "overhead_p95_ms": round(percentile(overheads, 95), 1),
             "overhead_max_ms": round(max(overheads), 1),
             "llm_wait_p50_ms": round(statistics.median(llm_waits), 1),
             "cpu_p50_ms": round(statistics.median(cpus), 1),
@@ -288,7 +269,7 @@ def _steady_rate(progress: list[tuple[float, int]], replies: int) -> float | Non
 def measure_throughput(fake, env: dict, replies: int, delay: float, concurrency: int, timeout: float,
                        processes: int) -> dict:
     from conversations.models import Message, SendStatus
-    from conversations.receivers import reply_enqueue
+    from conversations.replies import reply_enqueue
 
     workspace, _, threads = setup_data(fake, n_contacts=replies)
     fake.handler = model_handler(delay)
@@ -385,7 +366,7 @@ def main() -> int:
         import django
 
         django.setup()
-        from integrations.llm.testing import FakeLLMServer
+        from testing.fake_llm import FakeLLMServer
 
         summary = {"machine": f"{platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
                    "load_average_at_start": os.getloadavg()}

@@ -30,13 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ["SIDEKICK_VAR_DIR"] = str(ROOT / "var" / "bench")
-os.environ.pop("DATABASE_URL", None)
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:9/0")  # never contacted; avoids starting Redis
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-0123456789-0123456789")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sidekick_project.settings")
+from bench.common import in_process_env, percentile  # noqa: E402 - after the path
+
+in_process_env(ROOT / "var" / "bench", debug=os.environ.get("DEBUG", "1") == "1")
 
 import numpy as np  # noqa: E402
 
@@ -156,11 +152,6 @@ def server_configure(*, shared_buffers: str | None, effective_cache_size: str | 
         info = embedded.ensure_postgres(var_dir)
         started = True
     return started
-
-
-def percentile(values, q):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
 def timed(fn, repeat):

@@ -46,6 +46,8 @@ sys.path.insert(0, str(BASE_DIR))
 SECRET = "bench-instagram-app-secret"
 ACCOUNT_ID = "17841400000000042"
 
+from bench import common  # noqa: E402 - after the path
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -54,25 +56,8 @@ def free_port() -> int:
 
 
 def server_env(var_dir: Path) -> dict:
-    from cryptography.fernet import Fernet
-
-    env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "sidekick_project.settings",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-" + "x" * 60,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SECURE_SSL_REDIRECT": "0",
-        "STATIC_MANIFEST": "0",
-        "SIDEKICK_VAR_DIR": str(var_dir),
-        "INSTAGRAM_APP_SECRET": SECRET,
-        "META_APP_SECRET": "bench-meta-app-secret",
-        "LOG_LEVEL": "WARNING",
-        "BENCH": "1",
-    })
-    for name in ("DATABASE_URL", "REDIS_URL", "META_SANDBOX"):
-        env.pop(name, None)
+    env = common.server_env(var_dir, INSTAGRAM_APP_SECRET=SECRET, META_APP_SECRET="bench-meta-app-secret", BENCH="1")
+    env.pop("META_SANDBOX", None)
     return env
 
 
@@ -141,8 +126,8 @@ async def load(port: int, requests_: list[bytes], seconds: float, connections: i
     latencies.sort()
     return {
         "requests": len(latencies), "rps": len(latencies) / elapsed,
-        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else 0,
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0,
+        "p50_ms": 1000 * common.percentile(latencies, 50),
+        "p99_ms": 1000 * common.percentile(latencies, 99),
         "statuses": statuses,
     }
 

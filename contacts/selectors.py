@@ -87,6 +87,9 @@ def contact_booking_events(*, contact: Contact, limit: int = 50) -> QuerySet[Boo
 
 
 def contact_threads(*, contact: Contact):
-    from conversations.models import Thread
+    # Through the reverse relation: conversations sits above contacts, so this app does not import it.
+    return contact.threads.filter(workspace_id=contact.workspace_id).select_related("channel")
 
-    return Thread.objects.filter(contact=contact, workspace_id=contact.workspace_id).select_related("channel")
+
+def lead_memory_for_contact(*, workspace, contact: Contact, memory_id: int) -> LeadMemory:
+    return LeadMemory.objects.get(workspace=workspace, contact=contact, pk=memory_id)

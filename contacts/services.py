@@ -5,11 +5,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from contacts.models import Contact
+from accounts.services import audit_event_record
+from accounts.tenancy import require_workspace_admin
+from contacts.models import BookingEvent, Contact, ContactStateChange, LeadMemory, MemoryKind, Sentiment, Stage
+from integrations.meta.client import GraphClient, GraphError
+from integrations.services import channel_record_graph_error
+from sidekick_project.enqueue import task_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -24,17 +30,11 @@ def contact_get_or_create(*, channel, external_id: str) -> tuple[Contact, bool]:
         channel=channel, external_id=external_id, defaults={"workspace_id": channel.workspace_id},
     )
     if created:
-        from contacts.tasks import fetch_contact_profile
+        from contacts.tasks import fetch_contact_profile  # the task module imports this one
 
-        transaction.on_commit(lambda: _enqueue_quietly(fetch_contact_profile, contact.pk))
+        # A profile is a nicety: a lost enqueue never fails ingestion.
+        task_enqueue_on_commit(fetch_contact_profile, args=[contact.pk])
     return contact, created
-
-
-def _enqueue_quietly(task, *args) -> None:
-    try:
-        task.apply_async(args=list(args), retry=False)
-    except Exception as exc:  # noqa: BLE001 - a profile is a nicety; never fail ingestion over it
-        logger.warning("%s not enqueued: %s", task.name, exc)
 
 
 def contact_record_inbound(*, contact: Contact, at: datetime) -> None:
@@ -44,9 +44,6 @@ def contact_record_inbound(*, contact: Contact, at: datetime) -> None:
 
 def contact_fetch_profile(*, contact_id: int) -> Contact | None:
     """Fetch name/username once per contact. Failures are left for a later attempt by hand."""
-    from integrations.meta.client import GraphClient, GraphError
-    from integrations.services import channel_record_graph_error
-
     contact = Contact.objects.select_related("channel").filter(pk=contact_id, profile_fetched_at=None).first()
     if contact is None or not contact.channel.can_send:
         return None
@@ -69,8 +66,6 @@ def contact_fetch_profile(*, contact_id: int) -> Contact | None:
 
 def lead_memory_purge_expired(*, now=None, batch: int = 5000) -> int:
     """Delete lead memory past `expires_at` (the 90-day retention), in batches. Returns the count."""
-    from contacts.models import LeadMemory
-
     now = now or timezone.now()
     total = 0
     while True:
@@ -84,18 +79,12 @@ def lead_memory_purge_expired(*, now=None, batch: int = 5000) -> int:
 
 
 def _require_admin(*, workspace_id: int, actor) -> None:
-    from accounts.tenancy import require_workspace_admin
-
     require_workspace_admin(workspace_id=workspace_id, actor=actor, message="Only workspace admins can edit lead memory.")
 
 
 @transaction.atomic
 def lead_memory_update(*, memory, text: str, actor):
     """Admins correct what Sidekick remembered (setters only ever see redacted text)."""
-    from django.core.exceptions import ValidationError
-
-    from accounts.services import audit_event_record
-
     _require_admin(workspace_id=memory.workspace_id, actor=actor)
     text = " ".join((text or "").split())[:500]
     if not text:
@@ -108,8 +97,6 @@ def lead_memory_update(*, memory, text: str, actor):
 
 @transaction.atomic
 def lead_memory_delete(*, memory, actor) -> None:
-    from accounts.services import audit_event_record
-
     _require_admin(workspace_id=memory.workspace_id, actor=actor)
     audit_event_record(verb="contacts.lead_memory_deleted", workspace=memory.workspace, actor=actor, target=memory,
                        data={"kind": memory.kind})
@@ -121,9 +108,6 @@ def lead_memory_delete(*, memory, actor) -> None:
 @transaction.atomic
 def contact_stage_set(*, contact: Contact, stage: str, actor) -> bool:
     """Set the pipeline stage by hand (the reply engine may move it again later). True if it changed."""
-    from accounts.services import audit_event_record
-    from contacts.models import Stage
-
     if stage not in Stage.values:
         raise ValueError(f"unknown stage {stage!r}")
     # Locked: the reply engine may be applying its own assessment to this row right now.
@@ -147,9 +131,6 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
     customer). Canceled: `booking_canceled_at` is set and a booked contact goes back to qualified.
     A later booking clears an earlier cancellation.
     """
-    from accounts.services import audit_event_record
-    from contacts.models import BookingEvent, Stage
-
     if kind not in (BookingEvent.Kind.BOOKED, BookingEvent.Kind.CANCELED):
         raise ValueError(f"unsupported booking outcome {kind!r}")
     workspace = contact.workspace
@@ -179,9 +160,7 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
 
 
 def _state_change_record(*, contact: Contact, actor) -> None:
-    """A change made by hand, in the stage history the contact page charts (the engine writes its own)."""
-    from contacts.models import ContactStateChange
-
+    """A change made by hand, in the stage history the contact page charts."""
     ContactStateChange.objects.create(workspace_id=contact.workspace_id, contact=contact, stage=contact.stage,
                                       sentiment=contact.sentiment, lead_score=contact.lead_score, changed_by=actor)
 
@@ -278,3 +257,91 @@ def lead_memory_retract(*, memory, actor) -> None:
     audit_event_record(verb="contacts.lead_memory_retracted", workspace=memory.workspace, actor=actor,
                        target=memory, data={"kind": memory.kind})
     memory.delete()
+
+
+# --- the reply engine's assessment, lead memory and opt-out --------------------------------------------
+
+_STAGE_ORDER = [Stage.NEW, Stage.ENGAGED, Stage.QUALIFIED, Stage.BOOKED, Stage.CUSTOMER]
+
+
+def _next_stage(current: str, proposed: str) -> str:
+    """The model may move a lead forward or mark it lost; it never moves a booked lead or a customer
+    back, and never calls a contact who just wrote 'ghosted'."""
+    if proposed not in Stage.values or proposed == Stage.GHOSTED:
+        return current
+    if current in _STAGE_ORDER and proposed in _STAGE_ORDER:
+        if _STAGE_ORDER.index(current) >= _STAGE_ORDER.index(Stage.BOOKED) > _STAGE_ORDER.index(proposed):
+            return current
+    return proposed
+
+
+def contact_assessment_apply(*, contact: Contact, stage: str, sentiment: str, lead_score: int | None,
+                             source_draft_id: int | None) -> bool:
+    """Apply a drafting model's assessment (stage, sentiment, score) and keep the history. True if changed.
+
+    `contact` carries the state it was read with; the reply engine reads it under the row lock. The
+    write is conditional on that state, so a change made since (a setter's `contact_stage_set`) is
+    never overwritten: then the row is re-read under a lock and the assessment merged again.
+    """
+    for attempt in (1, 2):
+        new_stage = _next_stage(contact.stage, stage) if stage else contact.stage
+        new_sentiment = sentiment if sentiment in Sentiment.values else contact.sentiment
+        new_score = contact.lead_score if lead_score is None else max(0, min(100, lead_score))
+        if (new_stage, new_sentiment, new_score) == (contact.stage, contact.sentiment, contact.lead_score):
+            return False
+        if _assessment_write(contact=contact, stage=new_stage, sentiment=new_sentiment, score=new_score,
+                             source_draft_id=source_draft_id):
+            contact.stage, contact.sentiment, contact.lead_score = new_stage, new_sentiment, new_score
+            return True
+        if attempt == 2:
+            break
+        with transaction.atomic():
+            current = Contact.objects.select_for_update().only("stage", "sentiment", "lead_score").get(pk=contact.pk)
+            contact.stage, contact.sentiment, contact.lead_score = current.stage, current.sentiment, current.lead_score
+    raise AssertionError("the contact row changed under its own lock")
+
+
+def _assessment_write(*, contact: Contact, stage: str, sentiment: str, score: int | None,
+                      source_draft_id: int | None) -> bool:
+    """One statement for the new state and its history row (on the reply's hot path: one round trip and
+    one ORM compilation fewer than an UPDATE and an INSERT). False if the row no longer holds the state
+    `contact` was read with."""
+    qn = connection.ops.quote_name
+    contact_table, history_table = qn(Contact._meta.db_table), qn(ContactStateChange._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH changed AS (
+                UPDATE {contact_table} SET stage = %(stage)s, sentiment = %(sentiment)s, lead_score = %(score)s,
+                       updated_at = %(now)s
+                WHERE id = %(contact)s AND stage IS NOT DISTINCT FROM %(was_stage)s
+                      AND sentiment IS NOT DISTINCT FROM %(was_sentiment)s
+                      AND lead_score IS NOT DISTINCT FROM %(was_score)s
+                RETURNING id, workspace_id
+            )
+            INSERT INTO {history_table} (workspace_id, contact_id, stage, sentiment, lead_score, source_draft_id,
+                                         changed_by_id, created_at)
+            SELECT workspace_id, id, %(stage)s, %(sentiment)s, %(score)s, %(draft)s, NULL, %(now)s FROM changed
+        """, {"stage": stage, "sentiment": sentiment, "score": score, "now": timezone.now(),  # noqa: S608
+              "contact": contact.pk, "draft": source_draft_id, "was_stage": contact.stage,
+              "was_sentiment": contact.sentiment, "was_score": contact.lead_score})
+        return cursor.rowcount == 1
+
+
+def lead_memory_record(*, contact: Contact, writes: list[dict], source_message_id: int | None) -> list[LeadMemory]:
+    """Store what the contact stated (the drafting model's `memory_writes`); exact repeats are skipped."""
+    current = set(LeadMemory.objects.filter(contact=contact, expires_at__gt=timezone.now())
+                  .values_list("kind", "text"))
+    rows = []
+    for write in writes[:10]:
+        kind, text = write.get("kind"), " ".join(str(write.get("text", "")).split())[:500]
+        if kind not in MemoryKind.values or not text or (kind, text) in current:
+            continue
+        current.add((kind, text))
+        rows.append(LeadMemory(workspace_id=contact.workspace_id, contact=contact, kind=kind, text=text,
+                               source_message_id=source_message_id))
+    return LeadMemory.objects.bulk_create(rows)
+
+
+def contact_opt_out(*, contact_id: int, at: datetime) -> None:
+    """The contact asked for no more messages: every send path checks `opted_out` (see conversations.sending)."""
+    Contact.objects.filter(pk=contact_id).update(opted_out=True, opted_out_at=at)

@@ -11,6 +11,4 @@ def fetch_contact_profile(contact_id: int) -> None:
 @shared_task(ignore_result=True, time_limit=300, soft_time_limit=240)
 def purge_expired_lead_memory() -> None:
     """Daily (beat): delete lead memory past its 90-day retention."""
-    from contacts.services import lead_memory_purge_expired
-
-    lead_memory_purge_expired()
+    services.lead_memory_purge_expired()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.tenancy import admin_required, workspace_required
+from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from contacts import selectors, services
 from contacts.forms import BookingForm, ContactFilterForm, StageForm
 from contacts.models import Contact
@@ -29,13 +29,6 @@ def contact_list(request):
     fragment = request.htmx and not request.htmx.history_restore_request
     template = "contacts/list.html#contact-rows" if fragment else "contacts/list.html"
     return render(request, template, context)
-
-
-def _contact_or_404(request, contact_id) -> Contact:
-    try:
-        return selectors.contact_for_workspace(workspace=request.workspace, contact_id=contact_id)
-    except Contact.DoesNotExist:
-        raise Http404("No such contact") from None
 
 
 def _detail_context(request, contact: Contact, booking_form=None) -> dict:
@@ -62,7 +55,7 @@ def _extras_context(request, contact: Contact) -> dict:
 
 @workspace_required
 def contact_detail(request, contact_id):
-    contact = _contact_or_404(request, contact_id)
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
     context = _detail_context(request, contact) | _extras_context(request, contact)
     return render(request, "contacts/detail.html", context)
 
@@ -76,7 +69,7 @@ def _status_response(request, contact: Contact, booking_form=None):
 @workspace_required
 @require_POST
 def contact_stage(request, contact_id):
-    contact = _contact_or_404(request, contact_id)
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
     form = StageForm(request.POST)
     if form.is_valid():
         if services.contact_stage_set(contact=contact, stage=form.cleaned_data["stage"], actor=request.user):
@@ -89,7 +82,7 @@ def contact_stage(request, contact_id):
 @workspace_required
 @require_POST
 def contact_booking(request, contact_id):
-    contact = _contact_or_404(request, contact_id)
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
     form = BookingForm(request.POST)
     if form.is_valid():
         contact, event = services.contact_booking_record(
@@ -104,15 +97,6 @@ def contact_booking(request, contact_id):
 
 # --- Lead memory (admins edit; setters see it redacted) -------------------------------------------
 
-def _memory_or_404(request, contact: Contact, memory_id):
-    from contacts.models import LeadMemory
-
-    try:
-        return LeadMemory.objects.get(workspace=request.workspace, contact=contact, pk=memory_id)
-    except LeadMemory.DoesNotExist:
-        raise Http404("No such memory entry") from None
-
-
 def _memory_response(request, contact: Contact):
     if not request.htmx:
         return redirect("contacts:detail", workspace_slug=request.workspace.slug, contact_id=contact.pk)
@@ -122,10 +106,8 @@ def _memory_response(request, contact: Contact):
 @admin_required
 @require_POST
 def memory_edit(request, contact_id, memory_id):
-    from django.core.exceptions import ValidationError
-
-    contact = _contact_or_404(request, contact_id)
-    memory = _memory_or_404(request, contact, memory_id)
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
+    memory = scoped_or_404(selectors.lead_memory_for_contact, request, contact=contact, memory_id=memory_id, what="memory entry")
     try:
         services.lead_memory_update(memory=memory, text=request.POST.get("text", ""), actor=request.user)
         messages.success(request, "Memory updated.")
@@ -137,7 +119,7 @@ def memory_edit(request, contact_id, memory_id):
 @admin_required
 @require_POST
 def memory_delete(request, contact_id, memory_id):
-    contact = _contact_or_404(request, contact_id)
-    services.lead_memory_delete(memory=_memory_or_404(request, contact, memory_id), actor=request.user)
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
+    services.lead_memory_delete(memory=scoped_or_404(selectors.lead_memory_for_contact, request, contact=contact, memory_id=memory_id, what="memory entry"), actor=request.user)
     messages.success(request, "Memory deleted.")
     return _memory_response(request, contact)

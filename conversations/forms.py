@@ -1,6 +1,8 @@
 from django import forms
 
 from contacts.models import Stage
+from conversations.models import BusinessHoursPolicy
+from integrations.llm.models import LLMProvider
 from integrations.models import Platform
 
 
@@ -69,9 +71,6 @@ class SidekickSettingsForm(forms.Form):
                                                   label="Email these members when Sidekick escalates")
 
     def __init__(self, *args, member_emails=(), providers=None, **kwargs):
-        from conversations.models import BusinessHoursPolicy
-        from integrations.llm.models import LLMProvider
-
         super().__init__(*args, **kwargs)
         self.fields["business_hours_policy"].choices = BusinessHoursPolicy.choices
         self.fields["escalation_emails"].choices = [(email, email) for email in member_emails]

@@ -1,6 +1,6 @@
 """Apply one normalised webhook item (`integrations.meta.parser.Item`) to contacts, threads, messages.
 
-Called by `integrations.services.webhook_event_process` inside a transaction per item. Every
+Called by `conversations.intake.webhook_event_process` inside a transaction per item. Every
 handler is idempotent, because Meta delivers duplicates and the worker may retry an event:
 - messages are keyed by (channel, mid), so a second delivery finds the first row;
 - thread and contact timestamps only move forward (GREATEST), counters only change on creation;
@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.services import contact_get_or_create, contact_record_inbound
-from conversations import signals
+from conversations import replies
+from conversations.escalations import thread_pause
 from conversations.models import Direction, Message, MessageKind, SenderKind, SendStatus, Thread
 from integrations.meta import parser
 from integrations.meta.parser import Item
@@ -116,7 +117,7 @@ def _apply_inbound(channel, item: Item, at: datetime) -> str:
     _touch_thread(thread, at=at, inbound=True, unread=not message.is_deleted, standby=item.standby)
     if not message.is_deleted:
         message_id = message.pk
-        transaction.on_commit(lambda: signals.inbound_message_received.send(sender=Message, message_id=message_id))
+        transaction.on_commit(lambda: replies.reply_enqueue(message_id=message_id))
     return "created"
 
 
@@ -166,8 +167,6 @@ def _apply_echo(channel, item: Item, at: datetime) -> str:
     _touch_thread(thread, at=at, outbound=True)
     if not _is_our_app(item.app_id):
         # Someone on the team answered from the Meta inbox (or another tool): they have the thread now.
-        from conversations.pipeline.record import thread_pause
-
         thread_pause(thread_id=thread.pk, reason="a setter replied outside Sidekick")
     return "created"
 

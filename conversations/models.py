@@ -183,7 +183,7 @@ def _weekdays():
 
 class SidekickSettings(models.Model):
     """How Sidekick behaves in one workspace. Created lazily with these defaults
-    (`conversations.selectors.sidekick_settings_for`)."""
+    (`conversations.settings_rows.sidekick_settings_ensure`)."""
 
     workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="sidekick_settings")
     # Off: inbound messages are stored but never drafted.
@@ -363,7 +363,7 @@ class ActionKind(models.TextChoices):
 
 class SidekickActionLog(models.Model):
     """What Sidekick did, newest first on the dashboard. `result` and `graph_message_id` are settled
-    when the send completes (`conversations.pipeline.record.action_log_settle`)."""
+    when the send completes (`conversations.action_log.action_log_settle`)."""
 
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="actions")

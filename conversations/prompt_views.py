@@ -9,14 +9,12 @@ import difflib
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.tenancy import admin_required, workspace_required
+from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from conversations import selectors, services
 from conversations.forms import PromptForm
-from conversations.models import PromptRevision
 from conversations.pipeline.prompt import DEFAULT_PROMPT
 
 HISTORY_LIMIT = 200
@@ -78,19 +76,10 @@ def prompt_save(request):
     return render(request, "conversations/prompt/editor.html", _context(request, form), status=400)
 
 
-def _revision_or_404(request, revision_id) -> PromptRevision:
-    try:
-        return selectors.prompt_revision_for_workspace(workspace=request.workspace, revision_id=revision_id)
-    except PromptRevision.DoesNotExist:
-        raise Http404("No such revision") from None
-
-
 @workspace_required
 def prompt_diff(request, revision_id):
-    revision = _revision_or_404(request, revision_id)
+    revision = scoped_or_404(selectors.prompt_revision_for_workspace, request, revision_id=revision_id, what="revision")
     previous = selectors.prompt_revision_previous(revision=revision)
-    from conversations.pipeline.prompt import DEFAULT_PROMPT
-
     old = previous.text if previous else DEFAULT_PROMPT
     context = {"revision": revision, "previous": previous, "diff": diff_lines(old, revision.text)}
     template = "conversations/prompt/diff.html"
@@ -102,7 +91,7 @@ def prompt_diff(request, revision_id):
 @admin_required
 @require_POST
 def prompt_restore(request, revision_id):
-    revision = _revision_or_404(request, revision_id)
+    revision = scoped_or_404(selectors.prompt_revision_for_workspace, request, revision_id=revision_id, what="revision")
     restored = services.prompt_revision_restore(revision=revision, actor=request.user)
     messages.success(request, f"Revision {revision.number} restored as revision {restored.number}.")
     return redirect("conversations:prompt", workspace_slug=request.workspace.slug)

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.tenancy import workspace_required
+from accounts.tenancy import scoped_or_404, workspace_required
 from conversations import selectors, services
 from conversations.models import Escalation, Thread
 from conversations.sending import SendRefused
@@ -22,13 +22,6 @@ ESCALATIONS_LIMIT = 200
 def escalations(request):
     rows = list(selectors.open_escalations(workspace=request.workspace)[:ESCALATIONS_LIMIT])
     return render(request, "conversations/queues/escalations.html", {"escalations": rows})
-
-
-def _escalation_or_404(request, escalation_id) -> Escalation:
-    try:
-        return selectors.escalation_for_workspace(workspace=request.workspace, escalation_id=escalation_id)
-    except Escalation.DoesNotExist:
-        raise Http404("No such escalation") from None
 
 
 def _escalation_row(request, escalation: Escalation, error: str = ""):
@@ -45,7 +38,7 @@ def _escalation_row(request, escalation: Escalation, error: str = ""):
 @workspace_required
 @require_POST
 def escalation_claim(request, escalation_id):
-    escalation = _escalation_or_404(request, escalation_id)
+    escalation = scoped_or_404(selectors.escalation_for_workspace, request, escalation_id=escalation_id, what="escalation")
     try:
         services.escalation_claim(escalation=escalation, actor=request.user)
     except services.EscalationStateError as exc:
@@ -56,7 +49,7 @@ def escalation_claim(request, escalation_id):
 @workspace_required
 @require_POST
 def escalation_resolve(request, escalation_id):
-    escalation = _escalation_or_404(request, escalation_id)
+    escalation = scoped_or_404(selectors.escalation_for_workspace, request, escalation_id=escalation_id, what="escalation")
     try:
         services.escalation_resolve(escalation=escalation, actor=request.user,
                                     resume_ai=request.POST.get("resume_ai") == "1")

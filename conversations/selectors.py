@@ -22,16 +22,19 @@ from conversations.models import (
     SidekickSettings,
     Thread,
 )
+from conversations.pipeline import prompt as P
 from conversations.pipeline.prompt import DEFAULT_PROMPT
 from conversations.pipeline.rules import MESSAGING_WINDOW, BusinessHours
 from integrations.meta.limits import HUMAN_AGENT_WINDOW, send_window
 from integrations.models import Platform
+from sidekick_project.db import first_unordered
 
 
 def sidekick_settings_for(*, workspace) -> SidekickSettings:
-    """The workspace's settings, created with the defaults on first use."""
-    found, _ = SidekickSettings.objects.get_or_create(workspace=workspace)
-    return found
+    """The workspace's settings, or an unsaved instance with the defaults (a read never writes; the row
+    is created by `settings_rows.sidekick_settings_ensure`, on the first reply or the first change)."""
+    return first_unordered(SidekickSettings.objects.filter(workspace=workspace)) or SidekickSettings(
+        workspace=workspace)
 
 
 def business_hours_of(cfg: SidekickSettings) -> BusinessHours:
@@ -87,7 +90,9 @@ def thread_drafts(*, workspace, thread: Thread | None = None, decision: str | No
 
 
 def draft_for_workspace(*, workspace, draft_id: int) -> ReplyDraft:
-    return ReplyDraft.objects.select_related("thread__contact", "thread__channel").get(workspace=workspace, pk=draft_id)
+    draft = ReplyDraft.objects.select_related("thread__contact", "thread__channel").get(workspace=workspace, pk=draft_id)
+    draft.thread.workspace = workspace  # already loaded by the tenancy check; saves a query per use
+    return draft
 
 
 def open_escalations(*, workspace) -> QuerySet[Escalation]:
@@ -362,8 +367,6 @@ def prompt_preview(*, workspace, text: str, now: datetime | None = None) -> str:
 
     Sources and lead memory depend on each message; the preview shows where they go with a sample.
     """
-    from conversations.pipeline import prompt as P
-
     cfg = sidekick_settings_for(workspace=workspace)
     hours = ("always open" if cfg.business_hours_policy == "always" else
              f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")
@@ -372,3 +375,14 @@ def prompt_preview(*, workspace, text: str, now: datetime | None = None) -> str:
     sample_memory = [{"kind": "fact", "text": "(what this lead told us before appears here)"}]
     return P.system_prompt(prompt=text or DEFAULT_PROMPT, business=workspace.name, tz=workspace.timezone,
                            now=now or timezone.now(), hours_text=hours, sources=sample_sources, memory=sample_memory)
+
+
+def sandbox_thread(*, workspace, channel_id: int | None, sender_id: str) -> Thread | None:
+    """The thread of a sandbox contact, if it has written yet."""
+    if channel_id is None or not sender_id:
+        return None
+    thread = (Thread.objects.select_related("contact", "channel").defer("search_vector")
+              .filter(workspace=workspace, channel_id=channel_id, contact__external_id=sender_id).first())
+    if thread is not None:
+        thread.workspace = workspace
+    return thread

@@ -37,7 +37,8 @@ from django.db.models import CharField, DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from conversations import signals
+from conversations import escalations
+from conversations.action_log import SETTLED_ACTIONS, action_log_settle
 from conversations.models import Direction, Disposition, Message, SenderKind, SendStatus, Thread
 from integrations.meta import client as graph
 from integrations.meta.client import GraphClient, GraphError
@@ -45,6 +46,7 @@ from integrations.meta.limits import fit_text, send_window
 from integrations.services import channel_record_graph_error, channel_throttle
 from sidekick_project.backoff import backoff_delay
 from sidekick_project.db import savepoint_if_in_transaction
+from sidekick_project.enqueue import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +99,9 @@ def outbound_message_create(*, thread: Thread, text: str, sender_kind: str, sent
 
 
 def outbound_message_enqueue(*, message_id: int) -> bool:
-    from conversations.tasks import send_message
+    from conversations.tasks import send_message  # the task module imports this one
 
-    try:
-        send_message.apply_async(args=[message_id], retry=False)
-    except Exception as exc:  # noqa: BLE001 - broker down: the sweeper re-enqueues pending rows
-        logger.warning("send of message %s not enqueued (%s); the sweeper will retry", message_id, exc)
-        return False
-    return True
+    return task_enqueue(send_message, args=[message_id])  # broker down: the sweeper re-enqueues pending rows
 
 
 def _is_human(message: Message) -> bool:
@@ -124,8 +121,6 @@ def message_send(*, message_id: int, loaded: Message | None = None) -> Message |
     """
     message = _message_send(message_id, loaded)
     if message is not None and message.send_status != SendStatus.SENT:
-        from conversations.pipeline.record import action_log_settle
-
         action_log_settle(message)
         _draft_decision_settle(message)
     return message
@@ -218,7 +213,6 @@ def _record_sent_at_once(message: Message, *, mid: str, messaging_type: str, now
     path instead of BEGIN, three UPDATEs and COMMIT). Returns the stored mid, or None when another row
     already holds `mid` (nothing is written then)."""
     from conversations.models import SidekickActionLog
-    from conversations.pipeline.record import SETTLED_ACTIONS
 
     qn = connection.ops.quote_name
     messages, threads = qn(Message._meta.db_table), qn(Thread._meta.db_table)
@@ -251,8 +245,6 @@ def _record_sent_at_once(message: Message, *, mid: str, messaging_type: str, now
 @transaction.atomic
 def _record_sent_contested(message: Message, *, mid: str, messaging_type: str, now) -> Message:
     """Another row holds Meta's mid for this send: fold it in if it is our own echo, else keep ours mid-less."""
-    from conversations.pipeline.record import action_log_settle
-
     fields = {"send_status": SendStatus.SENT, "messaging_type": messaging_type, "sent_at": now, "last_error": "",
               "error_code": ""}
     echo_at = None
@@ -338,11 +330,11 @@ def _mark_unknown(message: Message, *, error: str) -> Message:
 
 
 def thread_flag_for_human(*, thread_id: int, reason: str, message_id: int | None = None) -> None:
-    """Raise the thread's needs-human flag and tell the escalation hook (after commit)."""
+    """Raise the thread's needs-human flag and open an escalation (after commit)."""
     Thread.objects.filter(pk=thread_id).update(needs_human=True, needs_human_reason=reason[:200],
                                                needs_human_at=timezone.now())
-    transaction.on_commit(lambda: signals.escalation_needed.send(
-        sender=Thread, thread_id=thread_id, reason=reason, message_id=message_id))
+    transaction.on_commit(lambda: escalations.escalation_open_after_send(
+        thread_id=thread_id, reason=reason, message_id=message_id))
 
 
 def outbound_message_retry(*, message: Message, actor) -> bool:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from accounts.services import audit_event_record
 from accounts.tenancy import require_workspace_admin
+from conversations import action_log, escalations
 from conversations.models import (
     ActionKind,
     BusinessHoursPolicy,
@@ -33,10 +34,10 @@ from conversations.models import (
     SidekickSettings,
     Thread,
 )
-from conversations.pipeline import record
 from conversations.pipeline.confidence import THRESHOLD_FLOOR, THRESHOLD_MINIMUM
-from conversations.selectors import sidekick_settings_for, thread_reply_state
+from conversations.selectors import thread_reply_state
 from conversations.sending import SendRefused, outbound_message_create
+from conversations.settings_rows import sidekick_settings_ensure
 
 
 class DraftNotActionable(ValueError):
@@ -108,7 +109,7 @@ def _send_as_setter(*, draft: ReplyDraft, text: str, disposition: str, actor) ->
     message = outbound_message_create(thread=draft.thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor,
                                       disposition=disposition, idempotency_key=f"draft:{draft.pk}")
     ReplyDraft.objects.filter(pk=draft.pk).update(outbound_message=message)
-    record.action_log_add(thread=draft.thread, draft=draft, message=message, text=message.text, actor=actor,
+    action_log.action_log_add(thread=draft.thread, draft=draft, message=message, text=message.text, actor=actor,
                           action=ActionKind.FOLLOW_UP_SENT if draft.kind == DraftKind.FOLLOW_UP
                           else ActionKind.SENT_REPLY, confidence=draft.confidence, result="queued")
     draft.refresh_from_db()
@@ -135,7 +136,7 @@ def draft_edit_and_send(*, draft: ReplyDraft, text: str, actor) -> Message:
         raise ValidationError("Write something to send.")
     _claim_draft(draft, disposition=DraftDisposition.EDITED, actor=actor)
     message = _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.EDITED, actor=actor)
-    record.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200])
+    escalations.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200])
     return message
 
 
@@ -159,7 +160,7 @@ def setter_reply_send(*, thread: Thread, text: str, actor) -> Message:
     if not state.allowed:
         raise SendRefused(state.reason)
     message = outbound_message_create(thread=thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor)
-    record.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
+    escalations.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
     return message
 
 
@@ -222,7 +223,7 @@ def prompt_revision_create(*, workspace, text: str, note: str = "", actor,
     if len(text) > 20000:
         raise ValidationError("Keep the prompt under 20,000 characters.")
     # Numbering under a lock on the settings row, so two admins saving at once get distinct numbers.
-    SidekickSettings.objects.select_for_update().filter(pk=sidekick_settings_for(workspace=workspace).pk).first()
+    SidekickSettings.objects.select_for_update().filter(pk=sidekick_settings_ensure(workspace=workspace).pk).first()
     last = PromptRevision.objects.filter(workspace=workspace).order_by("-number").values_list("number", flat=True).first()
     revision = PromptRevision.objects.create(workspace=workspace, number=(last or 0) + 1, text=text, note=note[:300],
                                              author=actor, restored_from=restored_from)
@@ -251,7 +252,7 @@ def sidekick_settings_update(*, workspace, actor, **changes) -> SidekickSettings
     unknown = set(changes) - _SETTINGS_FIELDS
     if unknown:
         raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}")
-    cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_for(workspace=workspace).pk)
+    cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_ensure(workspace=workspace).pk)
     if "threshold" in changes:
         threshold = float(changes["threshold"])
         floor = THRESHOLD_MINIMUM if actor.is_superadmin else THRESHOLD_FLOOR

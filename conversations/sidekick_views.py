@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors as account_selectors
-from accounts.tenancy import admin_required, workspace_required
+from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from conversations import selectors, services
 from conversations.forms import AutoModeForm, DraftEditForm, SidekickSettingsForm
 from conversations.models import ReplyDraft, Thread
@@ -31,19 +30,10 @@ def panel_context(thread: Thread) -> dict:
     }
 
 
-def _draft_or_404(request, draft_id) -> ReplyDraft:
-    try:
-        draft = selectors.draft_for_workspace(workspace=request.workspace, draft_id=draft_id)
-    except ReplyDraft.DoesNotExist:
-        raise Http404("No such draft") from None
-    draft.thread.workspace = request.workspace
-    return draft
-
-
 @workspace_required
 def draft_details(request, draft_id):
     """Why Sidekick wrote what it wrote: confidence and its parts, sources, overseer verdict, rule hits."""
-    draft = _draft_or_404(request, draft_id)
+    draft = scoped_or_404(selectors.draft_for_workspace, request, draft_id=draft_id, what="draft")
     return render(request, "conversations/sidekick/draft_details.html", {"draft": draft})
 
 
@@ -66,7 +56,7 @@ def _panel_response(request, draft: ReplyDraft, *, error: str = "", form=None):
 @workspace_required
 @require_POST
 def draft_approve(request, draft_id):
-    draft = _draft_or_404(request, draft_id)
+    draft = scoped_or_404(selectors.draft_for_workspace, request, draft_id=draft_id, what="draft")
     try:
         services.draft_approve(draft=draft, actor=request.user)
         messages.success(request, "Draft approved and sent.")
@@ -78,7 +68,7 @@ def draft_approve(request, draft_id):
 @workspace_required
 @require_POST
 def draft_edit(request, draft_id):
-    draft = _draft_or_404(request, draft_id)
+    draft = scoped_or_404(selectors.draft_for_workspace, request, draft_id=draft_id, what="draft")
     form = DraftEditForm(request.POST)
     if not form.is_valid():
         return _panel_response(request, draft, error="Write the message to send (up to 4000 characters).", form=form)
@@ -93,7 +83,7 @@ def draft_edit(request, draft_id):
 @workspace_required
 @require_POST
 def draft_discard(request, draft_id):
-    draft = _draft_or_404(request, draft_id)
+    draft = scoped_or_404(selectors.draft_for_workspace, request, draft_id=draft_id, what="draft")
     try:
         services.draft_discard(draft=draft, actor=request.user)
         messages.success(request, "Draft discarded.")

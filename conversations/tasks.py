@@ -1,6 +1,43 @@
 from celery import shared_task
 
-from conversations import sending
+from conversations import intake, notifications, sending
+from conversations.pipeline import sweep
+
+# --- webhook events (the `intake` queue) ------------------------------------------------------------
+# The web process's relay (`integrations.relay`) publishes these by name.
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=120, soft_time_limit=100)
+def process_webhook_event(event_id: int) -> None:
+    intake.webhook_event_process(event_id=event_id)
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=280, soft_time_limit=260)
+def process_webhook_events(event_ids: list[int]) -> None:
+    """A batch from the web process's relay; each event is claimed on its own."""
+    for event_id in event_ids:
+        intake.webhook_event_process(event_id=event_id)
+
+
+# The names these two had before they moved here (integrations.tasks), for messages already in the
+# broker when a deploy lands. The sweeper would re-enqueue their events anyway, 30 s later; the aliases
+# spare that delay. Remove them one release after the move.
+@shared_task(name="integrations.tasks.process_webhook_event", ignore_result=True, acks_late=True,
+             reject_on_worker_lost=True, time_limit=120, soft_time_limit=100)
+def process_webhook_event_old_name(event_id: int) -> None:
+    intake.webhook_event_process(event_id=event_id)
+
+
+@shared_task(name="integrations.tasks.process_webhook_events", ignore_result=True, acks_late=True,
+             reject_on_worker_lost=True, time_limit=280, soft_time_limit=260)
+def process_webhook_events_old_name(event_ids: list[int]) -> None:
+    for event_id in event_ids:
+        intake.webhook_event_process(event_id=event_id)
+
+
+@shared_task(ignore_result=True, time_limit=55, soft_time_limit=50)
+def sweep_channels() -> dict:
+    """Beat, every minute: nothing Redis or a worker dropped stays dropped (webhook events, sends)."""
+    return {"events": intake.webhook_events_sweep(), "sends": sending.outbound_messages_sweep()}
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=60, soft_time_limit=50)
@@ -22,13 +59,9 @@ def reply_to_message(message_id: int) -> None:
 @shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
 def sweep_replies() -> dict:
     """Beat, every minute: re-enqueue replies lost with Redis or a worker; hand interrupted runs to a human."""
-    from conversations.pipeline.sweep import replies_sweep
-
-    return replies_sweep()
+    return sweep.replies_sweep()
 
 
 @shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
 def notify_escalation(escalation_id: int) -> int:
-    from conversations.notifications import escalation_notify
-
-    return escalation_notify(escalation_id=escalation_id)
+    return notifications.escalation_notify(escalation_id=escalation_id)

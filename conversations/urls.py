@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversations import prompt_views, queue_views, sidekick_views, views
+from conversations import prompt_views, queue_views, sandbox_views, sidekick_views, views
 
 app_name = "conversations"
 
@@ -31,4 +31,7 @@ urlpatterns = [
     path(W + "escalations/<int:escalation_id>/resolve/", queue_views.escalation_resolve, name="escalation_resolve"),
     path(W + "follow-ups/", queue_views.follow_ups, name="follow_ups"),
     path(W + "follow-ups/<int:thread_id>/send/", queue_views.follow_up_send, name="follow_up_send"),
+    # META_SANDBOX only: write as a contact and watch the conversation (404 when the sandbox is off).
+    path(W + "sandbox/", sandbox_views.sandbox, name="sandbox"),
+    path(W + "sandbox/send/", sandbox_views.sandbox_send, name="sandbox_send"),
 ]

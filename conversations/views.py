@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.tenancy import workspace_required
+from accounts.tenancy import scoped_or_404, workspace_required
 from conversations import selectors, services
 from conversations.forms import InboxFilterForm, ReplyForm
 from conversations.models import Thread
@@ -47,13 +46,6 @@ def inbox(request):
     return render(request, template, context)
 
 
-def _thread_or_404(request, thread_id) -> Thread:
-    try:
-        return selectors.thread_for_workspace(workspace=request.workspace, thread_id=thread_id)
-    except Thread.DoesNotExist:
-        raise Http404("No such thread") from None
-
-
 def _live_context(request, thread: Thread) -> dict:
     before = request.GET.get("before")
     thread_messages, more = selectors.thread_messages(
@@ -69,7 +61,7 @@ def _live_context(request, thread: Thread) -> dict:
 @vary_on_headers("HX-Request", "HX-Target")
 def thread_detail(request, thread_id):
     """The conversation. HTMX polls re-render only the message list (`#thread-live`)."""
-    thread = _thread_or_404(request, thread_id)
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
     if _fragment(request) and request.htmx.target == "sidekick-panel":
         return render(request, "conversations/sidekick/panel.html", panel_context(thread))
     services.thread_mark_read(thread=thread)
@@ -92,7 +84,7 @@ def _controls_response(request, thread: Thread):
 @workspace_required
 @require_POST
 def thread_takeover(request, thread_id):
-    thread = _thread_or_404(request, thread_id)
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
     services.thread_takeover(thread=thread, actor=request.user)
     messages.success(request, "You have the conversation: Sidekick will not reply until you resume it.")
     return _controls_response(request, thread)
@@ -101,7 +93,7 @@ def thread_takeover(request, thread_id):
 @workspace_required
 @require_POST
 def thread_resume(request, thread_id):
-    thread = _thread_or_404(request, thread_id)
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
     services.thread_resume_ai(thread=thread, actor=request.user)
     messages.success(request, "Sidekick is answering this conversation again.")
     return _controls_response(request, thread)
@@ -110,7 +102,7 @@ def thread_resume(request, thread_id):
 @workspace_required
 @require_POST
 def thread_resolve(request, thread_id):
-    thread = _thread_or_404(request, thread_id)
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
     services.thread_needs_human_clear(thread=thread, actor=request.user)
     messages.success(request, "Marked as handled.")
     return _controls_response(request, thread)
@@ -119,7 +111,7 @@ def thread_resolve(request, thread_id):
 @workspace_required
 @require_POST
 def thread_reply(request, thread_id):
-    thread = _thread_or_404(request, thread_id)
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
     form = ReplyForm(request.POST)
     error = ""
     if form.is_valid():

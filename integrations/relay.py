@@ -7,7 +7,7 @@ thread that drains event ids from an in-memory queue and publishes one task per 
 a single id when traffic is light; it waits LINGER_SECONDS for company).
 
 Nothing is lost if the process dies with ids still queued, or the broker is down: the rows stay
-`pending` and the sweeper re-enqueues them (`integrations.services.webhook_events_sweep`).
+`pending` and the sweeper re-enqueues them (`conversations.intake.webhook_events_sweep`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ import queue
 import threading
 import time
 
+from sidekick_project.enqueue import task_enqueue
+
 logger = logging.getLogger(__name__)
 
+PROCESS_TASK = "conversations.tasks.process_webhook_events"
 MAX_BATCH = 50
 # After the first id arrives, wait this long for more: under load one publish carries several ids
 # (at most MAX_BATCH per task; a longer backlog goes out as several tasks at once).
@@ -73,15 +76,8 @@ def publish_in_batches(ids: list[int]) -> None:
 
 
 def publish(ids: list[int]) -> bool:
-    from integrations.tasks import process_webhook_events
-
-    try:
-        process_webhook_events.apply_async(args=[ids], retry=False)
-    except Exception as exc:  # noqa: BLE001 - broker down: the rows stay pending for the sweeper
-        logger.warning("%d webhook event(s) not enqueued (%s: %s); the sweeper will retry",
-                       len(ids), type(exc).__name__, exc)
-        return False
-    return True
+    # By name: processing belongs to the conversations app, which this layer does not import.
+    return task_enqueue(PROCESS_TASK, args=[ids])
 
 
 def flush(timeout: float = 2.0) -> None:

@@ -31,6 +31,4 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/settings/llm/<int:provider_id>/default/", llm_views.llm_provider_default,
          name="llm_provider_default"),
     path("w/<slug:workspace_slug>/settings/usage/", llm_views.llm_usage, name="llm_usage"),
-    path("w/<slug:workspace_slug>/sandbox/", views.sandbox, name="sandbox"),
-    path("w/<slug:workspace_slug>/sandbox/send/", views.sandbox_send, name="sandbox_send"),
 ]

@@ -1,4 +1,4 @@
-"""Channel settings: the list, the OAuth connect flows, connect by token, and the sandbox panel (admins only).
+"""Channel settings: the list, the OAuth connect flows and connect by token (admins only).
 
 Flow: POST connect_<platform> → Meta's dialog → Meta redirects to the fixed oauth_return_<platform>
 URI → that forwards to the workspace's callback_<platform>, which finishes the connection (or, for
@@ -8,7 +8,7 @@ Messenger, asks which Page). Errors end on the channels page with a message; not
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.tenancy import admin_required
 from integrations import channel_oauth, selectors, services
 from integrations.channel_oauth import ConnectError
-from integrations.forms import ChannelConnectForm, PageChoiceForm, SandboxMessageForm
+from integrations.forms import ChannelConnectForm, PageChoiceForm
 from integrations.meta import oauth
 from integrations.models import Platform
 
@@ -152,49 +152,3 @@ def channel_connect(request):
     if not request.htmx:
         return redirect("integrations:channels", workspace_slug=request.workspace.slug)
     return render(request, "integrations/channels.html#channel-area", _channels_context(request, form))
-
-
-# --- sandbox panel (META_SANDBOX=1) ----------------------------------------------------------------
-
-def _sandbox_context(request, form: SandboxMessageForm, sender: str, channel_id: int | None) -> dict:
-    from conversations import selectors as conversation_selectors
-
-    thread = selectors.sandbox_thread(workspace=request.workspace, channel_id=channel_id, sender_id=sender)
-    context = {"form": form, "thread": thread, "paged": False, "more": False, "thread_messages": []}
-    if thread is not None:
-        context["thread_messages"], context["more"] = conversation_selectors.thread_messages(thread=thread)
-    return context
-
-
-@admin_required
-def sandbox(request):
-    """Type as a contact and watch the conversation (and Sidekick's answers) arrive."""
-    if not settings.META_SANDBOX:
-        raise Http404("The sandbox is off (META_SANDBOX=0)")
-    channels = list(selectors.workspace_channels(workspace=request.workspace))
-    form = SandboxMessageForm(channels=channels, initial={"channel": channels[0].pk if channels else None})
-    context = _sandbox_context(request, form, form["sender"].initial, channels[0].pk if channels else None)
-    context["channels"] = channels
-    return render(request, "integrations/sandbox.html", context)
-
-
-@admin_required
-@require_POST
-def sandbox_send(request):
-    if not settings.META_SANDBOX:
-        raise Http404("The sandbox is off (META_SANDBOX=0)")
-    channels = list(selectors.workspace_channels(workspace=request.workspace))
-    form = SandboxMessageForm(request.POST, channels=channels)
-    sender, channel_id = request.POST.get("sender", ""), None
-    if form.is_valid():
-        channel = next(c for c in channels if c.pk == form.cleaned_data["channel"])
-        sender, channel_id = form.cleaned_data["sender"], channel.pk
-        services.sandbox_dm_deliver(channel=channel, sender_id=sender, text=form.cleaned_data["text"])
-        form = SandboxMessageForm(channels=channels, initial={"channel": channel.pk, "sender": sender})
-    else:
-        messages.error(request, "Choose a channel, a contact id (letters, digits, . _ -) and a message.")
-    if not request.htmx:
-        return redirect("integrations:sandbox", workspace_slug=request.workspace.slug)
-    context = _sandbox_context(request, form, sender, channel_id)
-    context["channels"] = channels
-    return render(request, "integrations/sandbox.html#sandbox-area", context)

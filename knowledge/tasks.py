@@ -11,8 +11,12 @@ import logging
 from celery import shared_task
 from django.db.models import Q
 
+from accounts.models import Workspace
 from integrations.embeddings import EmbeddingError
-from knowledge import services
+from knowledge import services, vector_index
+from knowledge.embedding import workspace_provider
+from knowledge.models import Chunk, KnowledgeSettings
+from knowledge.selectors import knowledge_settings_for
 
 logger = logging.getLogger(__name__)
 
@@ -40,20 +44,14 @@ def chunks_embed_pending(self, workspace_id: int) -> None:
 
 @shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3500)
 def vector_index_ensure(workspace_id: int) -> None:
-    from accounts.models import Workspace
-    from knowledge.embedding import workspace_provider
-    from knowledge.selectors import knowledge_settings_for
-    from knowledge.vector_index import fts_index_ensure, vector_indexes_drop_stale
-    from knowledge.vector_index import vector_index_ensure as ensure
-
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return
-    fts_index_ensure(workspace_id=workspace_id)
+    vector_index.fts_index_ensure(workspace_id=workspace_id)
     provider = workspace_provider(knowledge_settings_for(workspace=workspace))
-    vector_indexes_drop_stale(workspace_id=workspace_id, keep_model=provider.model, keep_dimension=provider.dimension)
+    vector_index.vector_indexes_drop_stale(workspace_id=workspace_id, keep_model=provider.model, keep_dimension=provider.dimension)
     if provider.enabled:
-        ensure(workspace_id=workspace_id, model=provider.model, dimension=provider.dimension)
+        vector_index.vector_index_ensure(workspace_id=workspace_id, model=provider.model, dimension=provider.dimension)
 
 
 @shared_task(ignore_result=True, time_limit=900, soft_time_limit=840)
@@ -65,16 +63,11 @@ def chunks_fts_refresh(workspace_id: int) -> None:
 def knowledge_sweep() -> None:
     """Periodic: re-enqueue lost ingestions and embeddings left pending by a provider outage; drop
     partial indexes of deleted workspaces whose clean-up task was lost."""
-    from accounts.models import Workspace
-    from knowledge.vector_index import workspace_partial_indexes
-
-    owners = list(workspace_partial_indexes())
+    owners = list(vector_index.workspace_partial_indexes())
     for workspace_id in set(owners) - set(Workspace.objects.filter(pk__in=owners).values_list("pk", flat=True)):
         workspace_indexes_drop.delay(workspace_id)
     for revision_id in services.revisions_requeue_stuck():
         document_revision_ingest.delay(revision_id)
-    from knowledge.models import Chunk, KnowledgeSettings
-
     embedding_workspaces = KnowledgeSettings.objects.exclude(embedding_provider="none").values("workspace_id")
     pending = (Chunk.objects.filter(workspace_id__in=embedding_workspaces)
                .filter(Q(embedding__isnull=True) | Q(embedding_model=""))
@@ -86,6 +79,4 @@ def knowledge_sweep() -> None:
 @shared_task(ignore_result=True, time_limit=600, soft_time_limit=540)
 def workspace_indexes_drop(workspace_id: int) -> None:
     """After a workspace is deleted: drop its partial HNSW and GIN indexes (no-op if it exists)."""
-    from knowledge.vector_index import indexes_drop_for_deleted_workspaces
-
-    indexes_drop_for_deleted_workspaces(workspace_id=workspace_id)
+    vector_index.indexes_drop_for_deleted_workspaces(workspace_id=workspace_id)

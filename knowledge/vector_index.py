@@ -33,6 +33,7 @@ import re
 from django.conf import settings
 from django.db import connection
 
+from accounts.models import Workspace
 from knowledge.models import Chunk, VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -150,8 +151,6 @@ def indexes_drop_for_deleted_workspaces(*, workspace_id: int | None = None) -> l
     and stay until dropped here. Never touches a workspace that still exists. Outside a transaction
     only (DROP INDEX CONCURRENTLY: retrieval of other workspaces is never blocked).
     """
-    from accounts.models import Workspace
-
     indexes = workspace_partial_indexes()
     if workspace_id is not None:
         indexes = {workspace_id: indexes.get(workspace_id, [])}

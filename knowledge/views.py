@@ -8,26 +8,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.tenancy import admin_required, workspace_required
+from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from integrations.crypto import mask
 from integrations.embeddings import local_provider_available
 from knowledge import selectors, services
 from knowledge.forms import CsvImportForm, FaqForm, KnowledgeSettingsForm, SearchForm, UploadForm
-from knowledge.models import Document, DocumentRevision, FaqEntry, FaqRevision
-
-
-def _document_or_404(request, document_id) -> Document:
-    try:
-        return selectors.document_for_workspace(workspace=request.workspace, document_id=document_id)
-    except Document.DoesNotExist:
-        raise Http404("No such document") from None
-
-
-def _faq_or_404(request, faq_id) -> FaqEntry:
-    try:
-        return selectors.faq_for_workspace(workspace=request.workspace, faq_id=faq_id)
-    except FaqEntry.DoesNotExist:
-        raise Http404("No such FAQ entry") from None
+from knowledge.models import DocumentRevision, FaqRevision
 
 
 @workspace_required
@@ -51,7 +37,7 @@ def document_upload(request):
     form = UploadForm(request.POST, request.FILES)
     document = None
     if request.POST.get("document"):
-        document = _document_or_404(request, request.POST["document"])
+        document = scoped_or_404(selectors.document_for_workspace, request, document_id=request.POST["document"], what="document")
     if not form.is_valid():
         messages.error(request, "Choose a file to upload.")
         return redirect("knowledge:home", workspace_slug=request.workspace.slug)
@@ -65,7 +51,7 @@ def document_upload(request):
 
 @workspace_required
 def document_detail(request, document_id):
-    document = _document_or_404(request, document_id)
+    document = scoped_or_404(selectors.document_for_workspace, request, document_id=document_id, what="document")
     context = {
         "document": document,
         "revisions": selectors.document_revisions(document=document),
@@ -78,7 +64,7 @@ def document_detail(request, document_id):
 @admin_required
 @require_POST
 def document_delete(request, document_id):
-    document = _document_or_404(request, document_id)
+    document = scoped_or_404(selectors.document_for_workspace, request, document_id=document_id, what="document")
     services.document_delete(document=document, actor=request.user)
     messages.success(request, f"{document.title} was deleted.")
     return redirect("knowledge:home", workspace_slug=request.workspace.slug)
@@ -146,7 +132,7 @@ def faq_import(request):
 @workspace_required
 def faq_detail(request, faq_id):
     """GET shows the entry and its history; POST (admins only) saves an edit as a new revision."""
-    faq = _faq_or_404(request, faq_id)
+    faq = scoped_or_404(selectors.faq_for_workspace, request, faq_id=faq_id, what="FAQ entry")
     form = FaqForm(initial={"question": faq.question, "answer": faq.answer})
     if request.method == "POST":
         if not request.access.is_admin:
@@ -168,7 +154,7 @@ def faq_detail(request, faq_id):
 @admin_required
 @require_POST
 def faq_delete(request, faq_id):
-    faq = _faq_or_404(request, faq_id)
+    faq = scoped_or_404(selectors.faq_for_workspace, request, faq_id=faq_id, what="FAQ entry")
     services.faq_delete(faq=faq, actor=request.user)
     messages.success(request, "FAQ entry deleted; restore it from its history.")
     return redirect("knowledge:faq_list", workspace_slug=request.workspace.slug)

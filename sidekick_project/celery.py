@@ -21,11 +21,14 @@ app.autodiscover_tasks()
 share_redis_client()
 
 app.conf.task_routes = {
-    "integrations.tasks.process_webhook_event": {"queue": "intake"},
+    "conversations.tasks.process_webhook_event": {"queue": "intake"},
+    "conversations.tasks.process_webhook_events": {"queue": "intake"},
+    "integrations.tasks.process_webhook_event": {"queue": "intake"},  # old names, see conversations.tasks
     "integrations.tasks.process_webhook_events": {"queue": "intake"},
     # Exact names win over the glob below: a send is a quick HTTP call, not an LLM job.
     "conversations.tasks.send_message": {"queue": "default"},
     "conversations.tasks.sweep_replies": {"queue": "default"},
+    "conversations.tasks.sweep_channels": {"queue": "default"},
     "conversations.tasks.notify_escalation": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
 }
@@ -41,7 +44,7 @@ app.conf.beat_schedule = {
     # Re-enqueue webhook events and sends left pending (Redis outage, lost task), settle dead claims.
     # Expires before the next run: a delayed sweep is simply superseded by the next one.
     "sweep-channels": {
-        "task": "integrations.tasks.sweep_channels",
+        "task": "conversations.tasks.sweep_channels",
         "schedule": MINUTE,
         "options": {"expires": 0.9 * MINUTE},
     },

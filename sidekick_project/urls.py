@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", account_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("insights.urls")),
     path("", include("integrations.urls")),
     path("", include("knowledge.urls")),
     path("", include("conversations.urls")),

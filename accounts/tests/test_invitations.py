@@ -38,7 +38,7 @@ def test_new_person_accepts_invitation_sets_password_and_lands_in_workspace(clie
     response = client.post(path, {"full_name": "New Person", "password1": "a-Long-enough-pass-42",
                                   "password2": "a-Long-enough-pass-42"})
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:overview", args=[admin.workspace.slug])
+    assert response["Location"] == reverse("insights:overview", args=[admin.workspace.slug])
     membership = Membership.objects.get(workspace=admin.workspace, user__email__iexact="new.person@example.com")
     assert membership.role == Role.ADMIN
     assert client.get(response["Location"]).status_code == 200  # logged in

@@ -81,7 +81,7 @@ def test_every_admin_changelist_loads_and_searches(client):
 def test_superadmin_sees_every_workspace_without_membership(client):
     other = AdminMembershipFactory().workspace
     client.force_login(UserFactory(email="cto@sidekick.test"))
-    response = client.get(reverse("accounts:overview", args=[other.slug]))
+    response = client.get(reverse("insights:overview", args=[other.slug]))
     assert response.status_code == 200
     assert other.name.encode() in response.content
 

@@ -26,7 +26,7 @@ NOT_TENANT_SCOPED = {
 # The role every workspace view requires, by URL name. A new view must be added here, so its role
 # is a reviewed decision; the tests below then check the view really enforces it.
 EXPECTED_ROLES = {
-    "accounts:overview": "member",
+    "insights:overview": "member",
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",
@@ -45,8 +45,8 @@ EXPECTED_ROLES = {
     "integrations:llm_provider_test": "admin",
     "integrations:llm_provider_default": "admin",
     "integrations:llm_usage": "admin",
-    "integrations:sandbox": "admin",  # 404 unless META_SANDBOX
-    "integrations:sandbox_send": "admin",
+    "conversations:sandbox": "admin",  # 404 unless META_SANDBOX
+    "conversations:sandbox_send": "admin",
     "knowledge:home": "member",
     "knowledge:upload": "admin",
     "knowledge:document": "member",

@@ -14,7 +14,7 @@ def test_home_redirects_to_the_users_workspace(client):
     membership = MembershipFactory()
     client.force_login(membership.user)
     response = client.get("/")
-    assert response["Location"] == reverse("accounts:overview", args=[membership.workspace.slug])
+    assert response["Location"] == reverse("insights:overview", args=[membership.workspace.slug])
 
 
 def test_home_without_workspace_explains_what_to_do(client, user):
@@ -28,15 +28,15 @@ def test_home_remembers_the_last_workspace(client):
     first = MembershipFactory()
     second = MembershipFactory(user=first.user)
     client.force_login(first.user)
-    client.get(reverse("accounts:overview", args=[second.workspace.slug]))
-    assert client.get("/")["Location"] == reverse("accounts:overview", args=[second.workspace.slug])
+    client.get(reverse("insights:overview", args=[second.workspace.slug]))
+    assert client.get("/")["Location"] == reverse("insights:overview", args=[second.workspace.slug])
 
 
 def test_workspace_switcher_lists_only_own_workspaces(client):
     mine = MembershipFactory()
     other = MembershipFactory()
     client.force_login(mine.user)
-    page = client.get(reverse("accounts:overview", args=[mine.workspace.slug])).content.decode()
+    page = client.get(reverse("insights:overview", args=[mine.workspace.slug])).content.decode()
     assert mine.workspace.name in page
     assert other.workspace.name not in page
 

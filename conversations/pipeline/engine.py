@@ -50,6 +50,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from contacts.models import Contact, LeadMemory
+from contacts.services import contact_opt_out
+from conversations import action_log, escalations
 from conversations.models import (
     ActionKind,
     Decision,
@@ -66,8 +68,9 @@ from conversations.pipeline import prompt as P
 from conversations.pipeline.confidence import combine, should_auto_send
 from conversations.pipeline.finalize import plain_text
 from conversations.pipeline.screen import URGENT
-from conversations.selectors import business_hours_of, prompt_text_current, sidekick_settings_for, thread_history
+from conversations.selectors import business_hours_of, prompt_text_current, thread_history
 from conversations.sending import SendRefused, message_send, outbound_message_create
+from conversations.settings_rows import sidekick_settings_ensure
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMProvider
@@ -135,7 +138,7 @@ def reply_pipeline_run(*, message_id: int) -> ReplyDraft | None:
     try:
         cfg = message.workspace.sidekick_settings
     except SidekickSettings.DoesNotExist:
-        cfg = sidekick_settings_for(workspace=message.workspace)  # first reply: created with the defaults
+        cfg = sidekick_settings_ensure(workspace=message.workspace)  # first reply: created with the defaults
     skip = _skip_reason(thread, contact, cfg)
     if skip:
         logger.info("reply pipeline: message %s skipped (%s)", message_id, skip)
@@ -198,7 +201,7 @@ def _pipeline(run: Run, draft: ReplyDraft) -> ReplyDraft:
                                     tz=run.thread.workspace.timezone, opted_out=False)
     codes = {h.rule for h in run.hits if h.blocking}
     if "opt_out" in codes:
-        Contact.objects.filter(pk=run.contact.pk).update(opted_out=True, opted_out_at=now)
+        contact_opt_out(contact_id=run.contact.pk, at=now)
     for code in ("crisis", "threat"):
         if code in codes:
             raise Escalate(code, rules.SCREEN_RULES[code], urgent=True)
@@ -471,20 +474,20 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
                 reason_text = "The thread was taken over (or the contact opted out) while drafting."
         draft.decision, draft.reason_code, draft.decided_at = decision, reason, timezone.now()
         draft.reasons = {"rules": [h.as_dict() for h in run.hits], "overseer": run.overseer, "notes": run.notes,
-                         "text": reason_text or record.REASONS.get(reason, "")}
+                         "text": reason_text or escalations.REASONS.get(reason, "")}
         draft.input_tokens, draft.output_tokens = run.input_tokens, run.output_tokens
         if decision in (Decision.SENT, Decision.FAQ_ANSWERED) and not _send(run, draft, locked):
             decision, reason = Decision.BLOCKED, "empty"
             draft.decision, draft.reason_code = decision, reason
         elif decision == Decision.DRAFT_SAVED:
-            record.action_log_add(thread=thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
+            action_log.action_log_add(thread=thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
                                   confidence=draft.confidence, result=reason)
         if decision == Decision.ESCALATED or (decision == Decision.BLOCKED and record.BLOCKING_ESCALATES.get(reason))\
                 or (decision == Decision.DRAFT_SAVED and reason == "low_confidence"):
-            record.escalation_open(thread=thread, reason_code=reason, reason_text=reason_text, draft=draft,
-                                   message_id=run.message.pk, urgent=run.urgent)
+            escalations.escalation_open(thread=thread, reason_code=reason, reason_text=reason_text, draft=draft,
+                                        message_id=run.message.pk, urgent=run.urgent)
             if decision != Decision.DRAFT_SAVED:
-                record.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft,
+                action_log.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft,
                                       text=draft.final_text or draft.text, confidence=draft.confidence, result=reason)
         draft.save()
         if decision != Decision.SUPERSEDED:
@@ -508,7 +511,7 @@ def _send(run: Run, draft: ReplyDraft, locked: Thread) -> bool:
         draft.reasons["text"] = str(exc)
         return False
     draft.outbound_message = message
-    record.action_log_add(thread=run.thread, action=ActionKind.SENT_REPLY, draft=draft, message=message,
+    action_log.action_log_add(thread=run.thread, action=ActionKind.SENT_REPLY, draft=draft, message=message,
                           text=message.text, confidence=draft.confidence, result="queued")
     # The send checks the thread, contact and channel as read under the lock, not the run's copies from
     # before the model calls.

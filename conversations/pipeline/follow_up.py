@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import LeadMemory
+from conversations import action_log, escalations
 from conversations.models import (
     ActionKind,
     Decision,
@@ -19,7 +20,6 @@ from conversations.models import (
     Thread,
 )
 from conversations.pipeline import prompt as P
-from conversations.pipeline import record
 from conversations.pipeline.confidence import combine, should_auto_send
 from conversations.pipeline.engine import Escalate, Run, overseer_gate, structured_call
 from conversations.pipeline.finalize import plain_text
@@ -116,16 +116,16 @@ def _done(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text: 
     with transaction.atomic():
         draft.decision, draft.reason_code, draft.decided_at = decision, reason, timezone.now()
         draft.reasons = {"rules": [h.as_dict() for h in run.hits], "overseer": run.overseer, "notes": run.notes,
-                         "text": reason_text or record.REASONS.get(reason, ""), "requested_by": actor.email}
+                         "text": reason_text or escalations.REASONS.get(reason, ""), "requested_by": actor.email}
         draft.input_tokens, draft.output_tokens = run.input_tokens, run.output_tokens
         if decision == Decision.SENT:
             message = outbound_message_create(thread=run.thread, text=draft.final_text, sender_kind=SenderKind.AI,
                                               idempotency_key=f"follow_up:{draft.pk}")
             draft.outbound_message = message
-            record.action_log_add(thread=run.thread, action=ActionKind.FOLLOW_UP_SENT, draft=draft, message=message,
+            action_log.action_log_add(thread=run.thread, action=ActionKind.FOLLOW_UP_SENT, draft=draft, message=message,
                                   text=message.text, confidence=draft.confidence, result="queued", actor=actor)
         elif decision == Decision.DRAFT_SAVED:
-            record.action_log_add(thread=run.thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
+            action_log.action_log_add(thread=run.thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
                                   confidence=draft.confidence, result=f"follow-up: {reason}", actor=actor)
         draft.save()
     logger.info("follow-up on thread %s -> %s %s", run.thread.pk, decision, reason)

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
+from conversations import action_log, escalations, replies
 from conversations.models import ActionKind, Decision, Direction, Message, ReplyDraft, Thread
-from conversations.pipeline import record
 from conversations.pipeline.rules import MESSAGING_WINDOW
 
 GRACE = timedelta(seconds=90)
@@ -54,20 +54,18 @@ def interrupted_drafts_settle(*, now, limit: int) -> int:
                     decision=Decision.ESCALATED, reason_code="pipeline_interrupted", decided_at=now):
                 continue
             draft = ReplyDraft.objects.select_related("thread").get(pk=draft_id)
-            draft.reasons = {**draft.reasons, "text": record.REASONS["pipeline_interrupted"]}
+            draft.reasons = {**draft.reasons, "text": escalations.REASONS["pipeline_interrupted"]}
             draft.save(update_fields=["reasons"])
-            record.escalation_open(thread=draft.thread, reason_code="pipeline_interrupted", draft=draft,
+            escalations.escalation_open(thread=draft.thread, reason_code="pipeline_interrupted", draft=draft,
                                    message_id=draft.inbound_message_id)
-            record.action_log_add(thread=draft.thread, action=ActionKind.ESCALATED, draft=draft,
+            action_log.action_log_add(thread=draft.thread, action=ActionKind.ESCALATED, draft=draft,
                                   result="pipeline_interrupted")
             settled += 1
     return settled
 
 
 def replies_sweep(*, now=None, limit: int = 200) -> dict:
-    from conversations.receivers import reply_enqueue
-
     now = now or timezone.now()
     missing = unanswered_messages(now=now, limit=limit)
-    enqueued = sum(1 for message_id in missing if reply_enqueue(message_id=message_id, countdown=0))
+    enqueued = sum(1 for message_id in missing if replies.reply_enqueue(message_id=message_id, countdown=0))
     return {"enqueued": enqueued, "interrupted": interrupted_drafts_settle(now=now, limit=limit)}

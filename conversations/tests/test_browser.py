@@ -23,7 +23,7 @@ def team(sandbox):
 
 
 def _deliver(channel, sender, text):
-    from integrations.services import sandbox_dm_deliver
+    from conversations.intake import sandbox_dm_deliver
 
     sandbox_dm_deliver(channel=channel, sender_id=sender, text=text)
 

@@ -25,8 +25,8 @@ from conversations.models import (
     Thread,
 )
 from conversations.tests.pipeline_fixtures import draft_reply, review
-from integrations.llm.testing import Reply
 from integrations.tests.factories import ChannelFactory
+from testing.fake_llm import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -4,9 +4,8 @@ from django.core.exceptions import ValidationError
 
 from accounts.tests.factories import MembershipFactory
 from conftest import queued_tasks
-from conversations import services
+from conversations import escalations, services
 from conversations.notifications import escalation_notify
-from conversations.pipeline import record
 from conversations.selectors import sidekick_settings_for
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +17,7 @@ def test_chosen_members_are_emailed_when_an_escalation_opens(scene, django_captu
     assert sidekick_settings_for(workspace=scene.workspace).escalation_emails == [scene.setter.email]
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        escalation = record.escalation_open(thread=scene.thread, reason_code="human_requested")
+        escalation = escalations.escalation_open(thread=scene.thread, reason_code="human_requested")
     job = ("conversations.tasks.notify_escalation", f"({escalation.pk},)")
     before = queued_tasks("default").count(job)
     for callback in callbacks:
@@ -35,14 +34,14 @@ def test_a_joined_escalation_does_not_email_again(scene, django_capture_on_commi
     services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin,
                                       escalation_emails=[scene.admin.email])
     with django_capture_on_commit_callbacks(execute=False) as first:
-        record.escalation_open(thread=scene.thread, reason_code="low_confidence")
+        escalations.escalation_open(thread=scene.thread, reason_code="low_confidence")
     with django_capture_on_commit_callbacks(execute=False) as second:
-        record.escalation_open(thread=scene.thread, reason_code="human_requested")
+        escalations.escalation_open(thread=scene.thread, reason_code="human_requested")
     assert len(first) == 1 and len(second) == 0
 
 
 def test_nobody_is_emailed_by_default_or_after_leaving_the_workspace(scene):
-    escalation = record.escalation_open(thread=scene.thread, reason_code="llm_error")
+    escalation = escalations.escalation_open(thread=scene.thread, reason_code="llm_error")
     assert escalation_notify(escalation_id=escalation.pk) == 0
     services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin,
                                       escalation_emails=[scene.setter.email])

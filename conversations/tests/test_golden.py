@@ -50,8 +50,8 @@ from conversations.pipeline.engine import reply_pipeline_run
 from conversations.selectors import prompt_text_current, sidekick_settings_for
 from conversations.tests.pipeline_fixtures import draft_reply
 from integrations.llm.models import LLMQuotaPolicy
-from integrations.llm.testing import Reply
 from knowledge.services import faq_create
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from contacts.models import Contact
+from conversations.intake import webhook_event_process
 from conversations.models import Direction, Message, MessageKind, SenderKind, Thread
 from integrations.models import WebhookEvent, WebhookEventStatus
-from integrations.services import webhook_event_process
 from integrations.tests import payloads as p
 from integrations.tests.factories import ChannelFactory
 
@@ -261,22 +261,20 @@ def test_handover_events(messenger_channel, kind, expected_control, needs_human)
     assert thread.needs_human is needs_human
 
 
-def test_inbound_signal_fires_once_after_commit(channel, django_capture_on_commit_callbacks):
-    from conversations.signals import inbound_message_received
+def test_inbound_signal_fires_once_after_commit(channel, django_capture_on_commit_callbacks, monkeypatch):
+    # The in-app signal became a direct call on commit (conversations.replies.reply_enqueue).
+    from conversations import replies
 
     received = []
 
-    def receiver(sender, message_id, **kwargs):
+    def receiver(*, message_id, **kwargs):
         received.append(message_id)
 
-    inbound_message_received.connect(receiver)
-    try:
-        item = p.text(channel, "1", "hi", mid="sig.1")
-        with django_capture_on_commit_callbacks(execute=True):
-            deliver(p.envelope(channel, item))
-            deliver(p.envelope(channel, item))
-    finally:
-        inbound_message_received.disconnect(receiver)
+    monkeypatch.setattr(replies, "reply_enqueue", receiver)
+    item = p.text(channel, "1", "hi", mid="sig.1")
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(p.envelope(channel, item))
+        deliver(p.envelope(channel, item))
     assert received == [Message.objects.get().pk]
 
 

@@ -11,8 +11,8 @@ from conversations.models import ActionKind, Decision, Message, SendStatus, Side
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.sending import message_send, outbound_messages_sweep
 from conversations.tests.pipeline_fixtures import draft_reply, review
-from integrations.llm.testing import Reply
 from integrations.models import SandboxSend
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

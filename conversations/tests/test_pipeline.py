@@ -8,8 +8,8 @@ from contacts.models import ContactStateChange, LeadMemory
 from conversations.models import ActionKind, Decision, Escalation, ReplyDraft, SidekickActionLog
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.tests.pipeline_fixtures import draft_reply, review, screen
-from integrations.llm.testing import Reply
 from knowledge.services import faq_create
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from conversations.models import Decision
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.sending import message_send
 from conversations.tests.pipeline_fixtures import draft_reply, review
-from integrations.llm.testing import Reply
 from knowledge.services import faq_create
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

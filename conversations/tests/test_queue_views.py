@@ -19,7 +19,7 @@ from conversations.models import (
 )
 from conversations.tests.factories import ThreadFactory
 from conversations.tests.pipeline_fixtures import draft_reply, review
-from integrations.llm.testing import Reply
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

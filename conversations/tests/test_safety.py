@@ -17,8 +17,8 @@ from conversations.pipeline import outbound
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.services import sidekick_settings_update
 from conversations.tests.pipeline_fixtures import draft_reply, review, screen
-from integrations.llm.testing import Reply
 from knowledge.services import faq_create
+from testing.fake_llm import Reply
 
 GROUNDING = outbound.Grounding(
     sources_text="A drop-in class is $25; a 10-class pack is $200. Book at glowstudio.com or call +1 (555) 010-2030. "

@@ -13,9 +13,9 @@ from accounts.models import AuditEvent
 from accounts.tests.factories import AdminMembershipFactory
 from contacts.models import Contact
 from conversations import sending
+from conversations.intake import webhook_event_process
 from conversations.models import Direction, Message, SenderKind, SendStatus, Thread
 from integrations.models import ChannelStatus, WebhookEvent
-from integrations.services import webhook_event_process
 from integrations.tests import payloads as p
 
 pytestmark = pytest.mark.django_db
@@ -252,22 +252,22 @@ def test_token_error_emails_admins_after_commit(channel, django_capture_on_commi
 
 @pytest.mark.parametrize("code,subcode", [(10, 2018278), (10, 2534022)])
 @responses.activate
-def test_window_errors_fail_and_escalate(channel, code, subcode, django_capture_on_commit_callbacks):
-    from conversations.signals import escalation_needed
+def test_window_errors_fail_and_escalate(channel, code, subcode, django_capture_on_commit_callbacks, monkeypatch):
+    # The in-app signal became a direct call on commit (conversations.escalations.escalation_open_after_send).
+    from conversations import escalations
 
     seen = []
+    escalate = escalations.escalation_open_after_send
 
-    def receiver(sender, thread_id, reason, message_id, **kwargs):
+    def receiver(*, thread_id, reason, message_id):
         seen.append((thread_id, reason, message_id))
+        escalate(thread_id=thread_id, reason=reason, message_id=message_id)
 
-    escalation_needed.connect(receiver)
-    try:
-        message = create(make_thread(channel))
-        responses.post(url_for(channel), **error(code, subcode))
-        with django_capture_on_commit_callbacks(execute=True):
-            sending.message_send(message_id=message.pk)
-    finally:
-        escalation_needed.disconnect(receiver)
+    monkeypatch.setattr(escalations, "escalation_open_after_send", receiver)
+    message = create(make_thread(channel))
+    responses.post(url_for(channel), **error(code, subcode))
+    with django_capture_on_commit_callbacks(execute=True):
+        sending.message_send(message_id=message.pk)
     message.refresh_from_db()
     assert message.send_status == SendStatus.FAILED
     thread = Thread.objects.get()
@@ -473,8 +473,8 @@ def test_human_retry_of_unknown_send(channel, user):
 def test_recording_a_send_updates_message_thread_and_its_own_log_rows(channel):
     """The usual case is one statement: the message, the thread's activity (a setter's send also marks it
     read) and the send's action log rows; other rows are left alone."""
+    from conversations.action_log import action_log_add
     from conversations.models import ActionKind, SidekickActionLog
-    from conversations.pipeline.record import action_log_add
 
     thread = make_thread(channel)
     Thread.objects.filter(pk=thread.pk).update(unread_count=3)

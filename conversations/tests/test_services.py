@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from accounts.tests.factories import WorkspaceFactory
 from contacts.models import Contact
-from conversations import services
+from conversations import action_log, escalations, services
 from conversations.models import (
     ActionKind,
     Decision,
@@ -24,7 +24,6 @@ from conversations.models import (
     SidekickActionLog,
     Thread,
 )
-from conversations.pipeline import record
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.selectors import (
     contacts_needing_follow_up,
@@ -35,7 +34,7 @@ from conversations.selectors import (
     workspace_recent_actions,
 )
 from conversations.tests.pipeline_fixtures import draft_reply, review
-from integrations.llm.testing import Reply
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -188,7 +187,7 @@ def test_escalation_lifecycle(scene, fake_llm):
     with pytest.raises(services.EscalationStateError):
         services.escalation_resolve(escalation=escalation, actor=scene.setter)
     # A new problem opens a new escalation.
-    record.escalation_open(thread=scene.thread, reason_code="send_failed")
+    escalations.escalation_open(thread=scene.thread, reason_code="send_failed")
     assert open_escalations(workspace=scene.workspace).get().reason_code == "send_failed"
 
 
@@ -253,7 +252,7 @@ def test_recent_actions_and_drafts_are_scoped_to_the_workspace(scene, fake_llm):
     assert thread_drafts(workspace=scene.workspace, thread=scene.thread).count() == 1
     assert not thread_drafts(workspace=other).exists()
     for n in range(12):
-        record.action_log_add(thread=scene.thread, action=ActionKind.ESCALATED, result=str(n))
+        action_log.action_log_add(thread=scene.thread, action=ActionKind.ESCALATED, result=str(n))
     recent = workspace_recent_actions(workspace=scene.workspace)
     assert len(recent) == 10 and recent[0].result == "11"
 
@@ -292,7 +291,7 @@ def test_follow_up_boundary_exactly_24_hours(scene, quiet):
 
 def test_follow_up_recent_action_boundary(scene, quiet):
     now = quiet(timedelta(hours=30))
-    action = record.action_log_add(thread=scene.thread, action=ActionKind.SENT_REPLY)
+    action = action_log.action_log_add(thread=scene.thread, action=ActionKind.SENT_REPLY)
     SidekickActionLog.objects.filter(pk=action.pk).update(created_at=now - timedelta(hours=24) + timedelta(seconds=1))
     assert ids(scene.workspace, now) == []  # acted within the last 24 h
     SidekickActionLog.objects.filter(pk=action.pk).update(created_at=now - timedelta(hours=24))

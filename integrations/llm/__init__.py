@@ -8,6 +8,6 @@ Public API, for the rest of Sidekick:
 - `integrations.llm.services`: `llm_provider_save`, `llm_provider_test`.
 - `integrations.llm.selectors`: `llm_provider_for`, `llm_providers_for_workspace`, `llm_usage_for_workspace`.
 - `integrations.llm.quotas`: `quota_check`, `usage_totals`, `quota_periods`.
-- Tests and benchmarks: `integrations.llm.testing.FakeLLMServer` / `Reply`, and the `fake_llm` and
-  `llm_workspace` pytest fixtures (integrations/llm/pytest_fixtures.py, loaded by the root conftest).
+- Tests and benchmarks: `testing.fake_llm.FakeLLMServer` / `Reply`, and the `fake_llm` and
+  `llm_workspace` pytest fixtures (testing/pytest_fixtures.py, loaded by the root conftest).
 """

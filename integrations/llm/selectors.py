@@ -25,6 +25,13 @@ def llm_providers_for_workspace(*, workspace) -> QuerySet[LLMProvider]:
     return LLMProvider.objects.filter(workspace=workspace).select_related("user")
 
 
+def llm_provider_for_workspace(*, workspace, provider_id: int) -> LLMProvider | None:
+    provider = llm_providers_for_workspace(workspace=workspace).filter(pk=provider_id).first()
+    if provider is not None:
+        provider.workspace = workspace  # already loaded by the tenancy check
+    return provider
+
+
 def llm_usage_for_workspace(*, workspace) -> QuerySet[LLMUsage]:
     return LLMUsage.objects.filter(workspace=workspace).select_related("user")
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.tenancy import admin_required
+from accounts.tenancy import admin_required, scoped_or_404
 from integrations.llm import selectors, services
 from integrations.llm.forms import ProviderForm
-from integrations.llm.models import LLMProvider
 
 USAGE_DAYS = 30
 
@@ -61,18 +59,10 @@ def llm_provider_add(request):
     return _providers_response(request, form)
 
 
-def _provider_or_404(request, provider_id) -> LLMProvider:
-    provider = selectors.llm_providers_for_workspace(workspace=request.workspace).filter(pk=provider_id).first()
-    if provider is None:
-        raise Http404("No such provider")
-    provider.workspace = request.workspace
-    return provider
-
-
 @admin_required
 @require_POST
 def llm_provider_test(request, provider_id):
-    provider = _provider_or_404(request, provider_id)
+    provider = scoped_or_404(selectors.llm_provider_for_workspace, request, provider_id=provider_id, what="provider")
     result = services.llm_provider_test(provider=provider, timeout=10.0)
     if not request.htmx:
         (messages.success if result.ok else messages.error)(request, f"{provider}: {result.message}")
@@ -82,7 +72,7 @@ def llm_provider_test(request, provider_id):
 @admin_required
 @require_POST
 def llm_provider_default(request, provider_id):
-    provider = _provider_or_404(request, provider_id)
+    provider = scoped_or_404(selectors.llm_provider_for_workspace, request, provider_id=provider_id, what="provider")
     if provider.user_id:
         messages.error(request, "A personal override cannot be the workspace default.")
     else:

@@ -7,10 +7,10 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.tests.factories import WorkspaceFactory
+from conversations.intake import webhook_event_process
 from conversations.models import Message, SendStatus, Thread
 from integrations.meta import client as graph
 from integrations.models import Channel, SandboxSend, WebhookEvent
-from integrations.services import webhook_event_process
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from conversations import tasks
+from conversations.intake import EVENT_PROCESSING_STALE, webhook_event_process, webhook_events_sweep
 from conversations.models import Message
-from integrations import tasks
 from integrations.models import WebhookEvent, WebhookEventStatus
-from integrations.services import EVENT_PROCESSING_STALE, webhook_event_process, webhook_events_sweep
 from integrations.tests import payloads as p
 from sidekick_project.celery import app as celery_app
 
@@ -40,7 +40,7 @@ def _queued_event_ids(queue="intake") -> list[tuple[bytes, int]]:
     for raw in client.lrange(queue, 0, -1):
         message = json.loads(raw)
         headers = message.get("headers", {})
-        if headers.get("task") == "integrations.tasks.process_webhook_event":
+        if headers.get("task") == "conversations.tasks.process_webhook_event":
             found.append((raw, json.loads(headers["argsrepr"].replace("(", "[").replace(",)", "]").replace(")", "]"))[0]))
     return found
 
@@ -125,7 +125,7 @@ def test_relay_publishes_committed_events_in_batches(post_webhook, channel):
     while time.monotonic() < deadline and not ids <= published:
         for raw in client.lrange("intake", 0, -1):
             message = json.loads(raw)
-            if message.get("headers", {}).get("task") == "integrations.tasks.process_webhook_events":
+            if message.get("headers", {}).get("task") == "conversations.tasks.process_webhook_events":
                 batch = set(json.loads(__import__("base64").b64decode(message["body"]))[0][0])
                 if batch & ids:
                     published |= batch & ids

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conversations.tasks import process_webhook_event
 from integrations.meta import parser
 from integrations.models import WebhookEvent, WebhookEventStatus
-from integrations.tasks import process_webhook_event
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
                     st.text(max_size=30))

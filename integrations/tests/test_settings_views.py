@@ -1,4 +1,4 @@
-"""Admin settings pages: channels by token, LLM providers, token usage with quotas, the sandbox panel."""
+"""Admin settings pages: channels by token, LLM providers, token usage with quotas."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.tests.factories import AdminMembershipFactory, MembershipFactory
-from conversations.models import Direction, Message, Thread
 from integrations.llm.models import LLMProvider, LLMQuotaPolicy, LLMUsage
 from integrations.models import Channel, ChannelStatus
 from integrations.tests.factories import ChannelFactory
@@ -118,7 +117,7 @@ def test_test_connection_and_make_default(client, admin, fake_llm):
 
 
 def test_test_connection_failure_does_not_leak_the_key(client, admin, fake_llm):
-    from integrations.llm.testing import Reply
+    from testing.fake_llm import Reply
 
     provider = fake_llm.provider(admin.workspace, kind="openai", api_key="sk-very-secret-key-123456")
     fake_llm.queue(Reply.unauthorized())
@@ -173,35 +172,3 @@ def test_usage_query_count_does_not_grow_with_rows(client, admin):
     for i in range(45):
         _usage(admin.workspace, MembershipFactory(workspace=admin.workspace).user, tokens=10, days_ago=i % 30)
     assert queries() == few
-
-
-# --- sandbox ---------------------------------------------------------------------------------------
-
-def test_sandbox_is_404_when_off(client, admin, settings):
-    settings.META_SANDBOX = False
-    assert client.get(_url(admin, "sandbox")).status_code == 404
-    assert client.post(_url(admin, "sandbox_send")).status_code == 404
-
-
-def test_sandbox_message_goes_through_intake_into_the_inbox(client, admin, settings):
-    settings.META_SANDBOX = True
-    channel = ChannelFactory(workspace=admin.workspace)
-    page = client.get(_url(admin, "sandbox"))
-    assert page.status_code == 200 and "Send as contact" in page.content.decode()
-    response = client.post(_url(admin, "sandbox_send"), {
-        "channel": channel.pk, "sender": "sandbox-contact-1", "text": "Hi, how much is coaching?"}, **HTMX)
-    html = response.content.decode()
-    assert "Hi, how much is coaching?" in html and 'id="thread-live"' in html
-    thread = Thread.objects.get(workspace=admin.workspace, contact__external_id="sandbox-contact-1")
-    message = Message.objects.get(thread=thread)
-    assert message.direction == Direction.IN and thread.unread_count == 1
-    inbox = client.get(reverse("conversations:inbox", args=[admin.workspace.slug])).content.decode()
-    assert "Hi, how much is coaching?" in inbox
-
-
-def test_sandbox_refuses_a_channel_of_another_workspace(client, admin, settings):
-    settings.META_SANDBOX = True
-    ChannelFactory(workspace=admin.workspace)
-    other = ChannelFactory()
-    client.post(_url(admin, "sandbox_send"), {"channel": other.pk, "sender": "x1", "text": "hi"}, **HTMX)
-    assert not Message.objects.exists()

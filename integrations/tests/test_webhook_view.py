@@ -2,9 +2,9 @@ import json
 
 import pytest
 
+from conversations.intake import webhook_event_process
 from conversations.models import Message
 from integrations.models import WebhookEvent, WebhookEventStatus
-from integrations.services import webhook_event_process
 from integrations.tests import payloads as p
 from integrations.tests.fixtures import META_SECRET, VERIFY_TOKEN
 

@@ -10,14 +10,14 @@ from accounts.models import Workspace
 from knowledge.embedding import texts_embed, workspace_provider
 from knowledge.models import Chunk, Document
 from knowledge.selectors import knowledge_settings_for
+from sidekick_project.enqueue import task_enqueue_on_commit
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:
-    """Send a knowledge task after the current transaction commits."""
-    from knowledge import tasks
+    """Send a knowledge task after the current transaction commits (a loss is caught by `knowledge_sweep`)."""
+    from knowledge import tasks  # the task module imports these services
 
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
+    task_enqueue_on_commit(getattr(tasks, task_name), args=args)
 
 
 def search_vector(language: str):

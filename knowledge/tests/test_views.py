@@ -134,5 +134,5 @@ def test_settings_store_an_encrypted_key_and_show_it_masked(client, workspace, a
 
 def test_sidebar_links_to_knowledge(client, workspace, setter):
     login(client, setter)
-    page = client.get(reverse("accounts:overview", args=[workspace.slug]))
+    page = client.get(reverse("insights:overview", args=[workspace.slug]))
     assert url("home", workspace).encode() in page.content

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from conftest import run_concurrently
-from integrations.llm.testing import FakeLLMServer, Reply
+from testing.fake_llm import FakeLLMServer, Reply
 
 
 def _openai(fake, **kwargs):

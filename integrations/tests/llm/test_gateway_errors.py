@@ -7,7 +7,7 @@ import pytest
 from integrations.llm.errors import ErrorKind, LLMError, LLMOutputError, NoProviderConfigured
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import LLMUsage
-from integrations.llm.testing import Reply
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.tests.factories import UserFactory, WorkspaceFactory
 from integrations.llm.models import LLMProvider, LLMUsage
 from integrations.llm.services import llm_provider_save, llm_provider_test
-from integrations.llm.testing import Reply
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

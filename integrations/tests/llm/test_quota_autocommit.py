@@ -10,8 +10,8 @@ from accounts.models import Role
 from accounts.tests.factories import MembershipFactory
 from integrations.llm.errors import QuotaExceeded
 from integrations.llm.models import LLMQuotaPolicy, LLMUsage
-from integrations.llm.testing import Reply
 from integrations.tests.llm.quota_helpers import llm_call, usage_row
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

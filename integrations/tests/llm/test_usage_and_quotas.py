@@ -13,8 +13,8 @@ from integrations.llm.errors import LLMGatewayError, QuotaExceeded
 from integrations.llm.models import LLMQuotaPolicy, LLMUsage
 from integrations.llm.pricing import estimate_cost, price_for
 from integrations.llm.quotas import quota_check, quota_periods, usage_totals
-from integrations.llm.testing import Reply
 from integrations.tests.llm.quota_helpers import llm_call, usage_row
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from integrations.llm.gateway import llm_complete
-from integrations.llm.testing import Reply
+from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ Routes: POST /v1/messages (Anthropic), POST /v1/chat/completions and POST .../ch
 (OpenAI, Ollama, compatible servers), POST /openai/deployments/{name}/chat/completions?api-version=
 (Azure). Each request takes the next queued reply, else asks `handler`, else answers `default`
 (the text "OK"). A reply is written in the wire format of the request that receives it, so one
-script serves every provider kind. Used by tests (see integrations/llm/pytest_fixtures.py) and by
+script serves every provider kind. Used by tests (see testing/pytest_fixtures.py) and by
 benchmarks (`Reply.text(..., delay=2.0)`); stdlib only, one thread per connection.
 """
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conversations.models import Escalation, SenderKind
-from conversations.stats import workspace_overview
 from conversations.tests.factories import ThreadFactory
+from insights.stats import workspace_overview
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_other_workspaces_do_not_count(scene):
 
 def test_overview_page_queries_are_constant(client, scene):
     client.force_login(scene.setter)
-    url = reverse("accounts:overview", args=[scene.workspace.slug])
+    url = reverse("insights:overview", args=[scene.workspace.slug])
 
     def fill(n):
         for i in range(n):

@@ -2,10 +2,15 @@ import os
 import secrets
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from accounts.models import Workspace
+from accounts.models import User, Workspace
+from integrations.models import Channel
+from integrations.services import channel_connect
+from knowledge.samples import SAMPLES_DIR
+from knowledge.services import document_upload, faq_import_csv
 
 ADMIN_EMAIL = "admin@example.com"
 SETTER_EMAIL = "setter@example.com"
@@ -20,8 +25,6 @@ class Command(BaseCommand):
             call_command("create_workspace", "demo", name="Harbor Light Studio (demo)", admin=ADMIN_EMAIL,
                          password=password, timezone="Europe/London", stdout=self.stdout)
         call_command("add_member", "demo", SETTER_EMAIL, role="setter", stdout=self.stdout)
-        from accounts.models import User
-
         for email in (ADMIN_EMAIL, SETTER_EMAIL):
             user = User.objects.get(email__iexact=email)
             user.set_password(password)
@@ -35,9 +38,6 @@ class Command(BaseCommand):
 
     def _sandbox_channels(self) -> None:
         """With META_SANDBOX on, the demo workspace gets channels answered by the Graph stand-in."""
-        from integrations.models import Channel
-        from integrations.services import channel_connect
-
         workspace = Workspace.objects.get(slug="demo")
         for platform, account_id, name in (("instagram", "17841400000000001", "Harbor Light (sandbox Instagram)"),
                                            ("messenger", "100000000000001", "Harbor Light (sandbox Page)")):
@@ -53,11 +53,6 @@ class Command(BaseCommand):
 
         Both imports are idempotent (same CSV rows and same file bytes change nothing).
         """
-        from django.core.files.uploadedfile import SimpleUploadedFile
-
-        from knowledge.samples import SAMPLES_DIR
-        from knowledge.services import document_upload, faq_import_csv
-
         workspace = Workspace.objects.get(slug="demo")
         faq = SAMPLES_DIR / "harbor-studio-faq.csv"
         faq_import_csv(workspace=workspace, actor=None,

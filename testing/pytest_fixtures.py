@@ -9,7 +9,7 @@
 
 import pytest
 
-from integrations.llm.testing import FakeLLMServer
+from testing.fake_llm import FakeLLMServer
 
 
 @pytest.fixture
