@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from changes.kinds import OperationKind, jsonable, parse_datetime_value, register
+from changes.kinds.base import OperationKind, jsonable, parse_datetime_value, register
 from contacts import services
 from contacts.models import BookingEvent, Contact, LeadMemory, MemoryKind, Sentiment, Stage
 

@@ -6,7 +6,7 @@ from datetime import time
 
 from django.core.exceptions import ValidationError
 
-from changes.kinds import OperationKind, jsonable, register
+from changes.kinds.base import OperationKind, jsonable, register
 from conversations import services
 from conversations.models import BusinessHoursPolicy, PromptRevision, SidekickSettings
 from conversations.selectors import prompt_text_current, sidekick_settings_for

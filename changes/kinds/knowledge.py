@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from changes.kinds import OperationKind, register
+from changes.kinds.base import OperationKind, register
 from knowledge import services
 from knowledge.models import FaqEntry, FaqRevision
 

@@ -93,7 +93,7 @@ _GREETING = set(("hi hello hey hiya yo howdy morning evening afternoon good than
                  "mille perfetto ola oi bom dia boa tarde noite obrigado obrigada muito otimo perfeito legal valeu there "
                  "all team guys you u again have a an day weekend bye goodbye see later take care night soon talk "
                  "adios chao chau hasta luego pronto bonne journee soiree tschuss schonen buona giornata serata tchau "
-                 "ate logo").split())
+                 "ate logo buen buena bueno feliz bonne bom boa buon bel").split())
 _THANKS_OR_BYE = set(("thanks thank thx ty tysm cheers appreciate gracias merci danke grazie obrigado obrigada valeu "
                       "bye goodbye later care adios chao chau luego journee tschuss tchau").split())
 _ACK = set("yes yeah yep ok okay sure si sim oui ja vale".split())

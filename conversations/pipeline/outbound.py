@@ -33,8 +33,9 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"']+", re.I)
 _DOMAIN = re.compile(r"(?<![\w@.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + "|".join(_TLDS) +
                      r"))(?![\w-])(?:/[^\s<>()\"']*)?", re.I)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w$€£])\+?\(?\d[\d\s().-]{5,}\d(?![\w%])")
-_DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")
+_PHONE = re.compile(r"(?<![\w$€£/=:#])\+?\(?\d[\d\s().-]{5,}\d(?![\w%])")
+# Dates and times are numbers too: taken out before phone numbers are looked for.
+_DATES_AND_TIMES = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{1,2}[:h]\d{2}\b", re.I)
 _MARKDOWN_LINK = re.compile(r"\[[^\]\n]{1,300}\]\(\s*[^)\s]+[^)]*\)|<a\s[^>]*href", re.I)
 _SHORTENERS = {"bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly",
                "shorturl.at", "tiny.cc", "rb.gy", "t.ly", "s.id", "bl.ink", "short.io", "lnkd.in", "shorte.st",
@@ -117,10 +118,9 @@ def links_in(text: str) -> list[str]:
 
 def phones_in(text: str) -> list[str]:
     found = []
-    for match in _PHONE.finditer(text):
-        candidate = match.group(0).strip()
-        digits = re.sub(r"\D", "", candidate)
-        if 7 <= len(digits) <= 15 and not _DATE.match(candidate.replace(" ", "")):
+    for match in _PHONE.finditer(_DATES_AND_TIMES.sub(" ", text)):
+        candidate = match.group(0).strip().strip("()")
+        if 7 <= len(re.sub(r"\D", "", candidate)) <= 15:
             found.append(candidate)
     return found
 

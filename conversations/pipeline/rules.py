@@ -67,10 +67,12 @@ def looks_like_spam(text: str) -> bool:
 
 
 def _stem(token: str) -> str:
-    """A crude plural-folding stem, enough for blacklist phrases in six languages ("refunds" -> "refund")."""
-    for suffix in ("es", "s"):
-        if len(token) > 3 + len(suffix) - 1 and token.endswith(suffix) and not token.endswith("ss"):
-            return token[: -len(suffix)]
+    """A crude plural-folding stem, enough for blacklist phrases in six languages ("refunds" -> "refund",
+    "classes" -> "class", "codes" -> "code")."""
+    if token.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return token[:-2]
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+        return token[:-1]
     return token
 
 

@@ -10,8 +10,9 @@ from conftest import queued_tasks
 from conversations.models import ActionKind, Decision, Message, SendStatus, SidekickActionLog
 from conversations.pipeline.engine import reply_pipeline_run
 from conversations.sending import message_send, outbound_messages_sweep
-from conversations.tests.pipeline_fixtures import draft_reply, review
+from conversations.tests.pipeline_fixtures import draft_reply, review, screen
 from integrations.models import SandboxSend
+from knowledge.services import faq_create
 from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
@@ -22,8 +23,12 @@ def _send_job(message_id: int) -> tuple[str, str]:
 
 
 def _confident_reply(scene, fake_llm, text="Yes, Fridays 9am to 6pm."):
+    """A reply that earns auto-send: grounded in a retrieved FAQ it cites, reviewed, screened."""
     fake_llm.provider(scene.workspace)
-    fake_llm.queue(Reply.structured(draft_reply(text, intent="small_talk")), Reply.structured(review()))
+    faq = faq_create(workspace=scene.workspace, question="Are you open on Fridays?", answer="Yes, Fridays 9am to 6pm.",
+                     actor=None)
+    fake_llm.queue(Reply.structured(draft_reply(text, cited_source_ids=[f"K{faq.chunks.get().pk}"])),
+                   Reply.structured(review()), Reply.structured(screen()))
     return reply_pipeline_run(message_id=scene.inbound("Are you open on Friday?").pk)
 
 

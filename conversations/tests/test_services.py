@@ -33,7 +33,7 @@ from conversations.selectors import (
     thread_drafts,
     workspace_recent_actions,
 )
-from conversations.tests.pipeline_fixtures import draft_reply, review
+from conversations.tests.pipeline_fixtures import draft_reply, review, screen
 from testing.fake_llm import Reply
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,8 @@ def test_takeover_pauses_and_resume_hands_back(scene, fake_llm):
     scene.refresh()
     assert not scene.thread.ai_paused and not scene.thread.needs_human
     fake_llm.provider(scene.workspace)
-    fake_llm.queue(Reply.structured(draft_reply("Hi!", intent="small_talk")), Reply.structured(review()))
+    fake_llm.queue(Reply.structured(draft_reply("Hi!", intent="small_talk")), Reply.structured(review()),
+                   Reply.structured(screen()))
     later = scene.inbound("hello again")
     assert reply_pipeline_run(message_id=later.pk).decision == Decision.SENT
     assert list(AuditEvent.objects.values_list("verb", flat=True).order_by("pk")) == [
@@ -195,7 +196,7 @@ def test_permanent_send_error_opens_escalation_and_pauses(scene, fake_llm, djang
     fake_llm.provider(scene.workspace)
     message = scene.inbound("thanks!")
     fake_llm.queue(Reply.structured(draft_reply("Anytime! [sandbox:error=10/2018278]", intent="small_talk")),
-                   Reply.structured(review()))
+                   Reply.structured(review()), Reply.structured(screen()))
     draft = reply_pipeline_run(message_id=message.pk)
     assert draft.decision == Decision.SENT
     with django_capture_on_commit_callbacks(execute=True):
