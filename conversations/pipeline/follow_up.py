@@ -20,8 +20,9 @@ from conversations.models import (
     Thread,
 )
 from conversations.pipeline import prompt as P
+from conversations.pipeline.calls import Escalate, structured_call
 from conversations.pipeline.confidence import combine, should_auto_send
-from conversations.pipeline.engine import Escalate, Run, overseer_gate, structured_call
+from conversations.pipeline.draft import Run, overseer_gate
 from conversations.pipeline.finalize import plain_text
 from conversations.selectors import (
     FOLLOW_UP_REPEAT_AFTER,

@@ -123,16 +123,17 @@ def test_a_loaded_copy_never_overrides_the_claim(scene, fake_llm):
 def test_a_channel_disabled_while_drafting_stops_the_inline_send(scene, fake_llm, monkeypatch,
                                                                  django_capture_on_commit_callbacks):
     """The channel is read with the thread lock, after the model calls, not at the start of the run."""
+    from conversations.pipeline import draft as drafting
     from integrations.models import Channel, ChannelStatus
 
-    real = reply_pipeline_run.__globals__["overseer_gate"]
+    real = drafting.overseer_gate
 
     def gate_then_disconnect(run, draft, text):
         result = real(run, draft, text)
         Channel.objects.filter(pk=scene.channel.pk).update(status=ChannelStatus.DISABLED)
         return result
 
-    monkeypatch.setattr("conversations.pipeline.engine.overseer_gate", gate_then_disconnect)
+    monkeypatch.setattr(drafting, "overseer_gate", gate_then_disconnect)
     with django_capture_on_commit_callbacks(execute=True):
         draft = _confident_reply(scene, fake_llm)
     outbound = Message.objects.get(pk=draft.outbound_message_id)

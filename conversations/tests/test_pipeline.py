@@ -70,18 +70,18 @@ def test_burst_is_answered_once_to_the_latest(scene, fake_llm):
 
 
 def test_message_arriving_while_drafting_supersedes_the_draft(scene, fake_llm, monkeypatch):
-    from conversations.pipeline import engine
+    from conversations.pipeline import draft as drafting
 
     fake_llm.provider(scene.workspace)
     message = scene.inbound("what are your prices?")
     fake_llm.queue(Reply.structured(draft_reply("It's 50 per session.")), Reply.structured(review()))
-    original = engine.evidence_for
+    original = drafting.evidence_for
 
     def contact_writes_again(*args):  # runs after the model calls, before the act step
         scene.inbound("actually, for two people")
         return original(*args)
 
-    monkeypatch.setattr(engine, "evidence_for", contact_writes_again)
+    monkeypatch.setattr(drafting, "evidence_for", contact_writes_again)
     draft = reply_pipeline_run(message_id=message.pk)
     assert draft.decision == Decision.SUPERSEDED
     assert scene.deliver_sends() == []
