@@ -96,9 +96,10 @@ def draft_for_workspace(*, workspace, draft_id: int) -> ReplyDraft:
 
 
 def open_escalations(*, workspace) -> QuerySet[Escalation]:
-    """Open and claimed escalations, oldest first (the queue a setter works through)."""
+    """Open and claimed escalations, urgent ones (a crisis, a threat) first, then oldest first (the queue a
+    setter works through)."""
     return (Escalation.objects.filter(workspace=workspace, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
-            .select_related("thread__contact", "draft", "claimed_by").order_by("created_at", "pk"))
+            .select_related("thread__contact", "draft", "claimed_by").order_by("-urgent", "created_at", "pk"))
 
 
 def escalation_for_workspace(*, workspace, escalation_id: int) -> Escalation:

@@ -35,6 +35,17 @@ REASONS = {
     "send_failed": "A message could not be sent.",
     "send_unknown": "A send may or may not have reached the contact; check before resending.",
     "control_requested": "Another app asked for control of this conversation.",
+    "crisis": "Someone may be in danger (self-harm, a medical emergency, abuse)",
+    "threat": "A threat of violence",
+    "legal": "A legal matter (lawyer, claim, chargeback, data request)",
+    "prompt_injection": "An attempt to change or reveal Sidekick's instructions",
+    "model_screen": "Flagged by the screening model",
+    "unverified_link": "The draft carried a link the knowledge base does not give",
+    "unverified_phone": "The draft carried a phone number the knowledge base does not give",
+    "ungrounded_offer": "The draft stated a price or offer no source gives",
+    "markdown_link": "The draft hid a link",
+    "hidden_characters": "The draft held invisible characters",
+    "mixed_script": "The draft mixed alphabets in a word",
 }
 
 

@@ -170,3 +170,18 @@ def test_follow_ups_queries_do_not_grow_with_rows(client, quiet):
     html = client.get(url("follow_ups", quiet.workspace)).content.decode()
     assert html.count('<tr id="follow-up-') == 51
     assert _count(client, url("follow_ups", quiet.workspace)) == few
+
+
+def test_urgent_escalations_come_first_and_say_so(client, scene):
+    from contacts.models import Contact
+
+    older = escalate(scene)
+    contact = Contact.objects.create(workspace=scene.workspace, channel=scene.channel, external_id="5002",
+                                     display_name="Robin")
+    thread = Thread.objects.create(workspace=scene.workspace, channel=scene.channel, contact=contact)
+    urgent = Escalation.objects.create(workspace=scene.workspace, thread=thread, reason_code="crisis", urgent=True)
+    client.force_login(scene.setter)
+    html = client.get(url("escalations", scene.workspace)).content.decode()
+    assert html.index(f'id="escalation-{urgent.pk}"') < html.index(f'id="escalation-{older.pk}"')
+    row = html[html.index(f'id="escalation-{urgent.pk}"'):html.index(f'id="escalation-{older.pk}"')]
+    assert "Urgent" in row and "Someone may be in danger" in row
