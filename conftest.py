@@ -43,6 +43,35 @@ def user(db):
     return UserFactory()
 
 
+# A workspace with an admin and a setter, and a second workspace to prove isolation (apps' tests share them).
+@pytest.fixture
+def workspace(db):
+    from accounts.tests.factories import WorkspaceFactory
+
+    return WorkspaceFactory()
+
+
+@pytest.fixture
+def other_workspace(db):
+    from accounts.tests.factories import WorkspaceFactory
+
+    return WorkspaceFactory()
+
+
+@pytest.fixture
+def admin(workspace):
+    from accounts.tests.factories import AdminMembershipFactory
+
+    return AdminMembershipFactory(workspace=workspace).user
+
+
+@pytest.fixture
+def setter(workspace):
+    from accounts.tests.factories import MembershipFactory
+
+    return MembershipFactory(workspace=workspace).user
+
+
 def queued_tasks(queue: str) -> list[tuple[str, str]]:
     """(task name, argsrepr) of every message waiting in a Celery queue of the real Redis broker.
 

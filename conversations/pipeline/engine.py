@@ -141,29 +141,6 @@ def _newer_inbound(message: Message) -> bool:
     ).exists()
 
 
-def _skip_reason(thread: Thread, contact: Contact, cfg) -> str:
-    if not cfg.enabled:
-        return "automation_off"
-    if thread.ai_paused:
-        return "ai_paused"
-    if contact.opted_out:
-        return "opted_out"
-    if not thread.app_has_control:
-        return "other_app_in_control"
-    if not thread.channel.can_send:
-        # Reconnect needed (or disabled): nothing could be sent, so no model call is paid for; the
-        # channel's admins were alerted when it was marked, and the thread waits for a human.
-        return f"channel_{thread.channel.status}"
-    return ""
-
-
-def _newer_inbound(message: Message) -> bool:
-    return Message.objects.filter(
-        Q(sent_at__gt=message.sent_at) | Q(sent_at=message.sent_at, pk__gt=message.pk),
-        thread_id=message.thread_id, direction=Direction.IN, is_deleted=False,
-    ).exists()
-
-
 # --- act and record -----------------------------------------------------------------------------------
 
 def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text: str = "") -> ReplyDraft:

@@ -15,8 +15,6 @@ import re
 import pytest
 import responses
 
-from accounts.tests.factories import AdminMembershipFactory, MembershipFactory, WorkspaceFactory
-
 FAKE_BASE_URL = "http://embeddings.test/v1"
 FAKE_MODEL = "fake-embed"
 FAKE_DIM = 32
@@ -67,26 +65,6 @@ def eager_celery():
 def run_tasks(eager_celery, django_capture_on_commit_callbacks):
     """Context manager: on-commit callbacks (task enqueues) run, and tasks run eagerly, on exit."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
-def workspace(db):
-    return WorkspaceFactory()
-
-
-@pytest.fixture
-def other_workspace(db):
-    return WorkspaceFactory()
-
-
-@pytest.fixture
-def admin(workspace):
-    return AdminMembershipFactory(workspace=workspace).user
-
-
-@pytest.fixture
-def setter(workspace):
-    return MembershipFactory(workspace=workspace).user
 
 
 @pytest.fixture
