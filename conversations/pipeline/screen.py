@@ -40,6 +40,7 @@ _BOT = (r"(?:bot|robot|ai|a i|machine|chat ?bot|chat ?gpt|gpt|claude|llm|compute
 _PATTERNS: dict[str, dict[str, list[str]]] = {
     "crisis": {
         "en": [
+            r" (?:end|ending) (?:things|everything) (?:tonight|today|for good|once and for all|soon|now) ", r" (?:thinking|thought) (?:of|about) ending (?:things|it|everything) ",
             # Swallowing a lot of medicine ("took a whole bottle of pills", "swallowed all my meds").
             r" (?:took|taken|swallowed|ate|downed) (?:a |an |the |my |all |of |whole |entire |handful |bottle |box |pack |packet |bunch |lot |too |many |much |half )*"
             r"(?:pills|tablets|meds|medication|medications|medicine|painkillers|sleeping pills|antidepressants|paracetamol|tylenol|xanax) ",
@@ -125,6 +126,10 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "threat": {
         "en": [
+            # Violence announced against a person of the business, not only "you".
+            r" (?:i ll|ill|i will|i m going to|im going to|i am going to|i m gonna|im gonna|gonna|going to|we ll|we will|i want to|i wanna) "
+            r"(?:kill|murder|shoot|stab|strangle|behead) (?:him|her|them|everyone|everybody|(?:the|your|that|this) "
+            r"(?:coach|trainer|owner|manager|staff|receptionist|instructor|therapist|team|boss|girl|guy|woman|man|bitch|bastard)) ",
             # Violence to a body part ("smash your face in", "break his legs"), arson, a weapon brought along.
             r" (?:smash|bash|kick|punch|break|beat|cave|knock|rip|slit|snap) (?:in )?(?:your|ur|his|her|their) (?:[a-z]+ )?"
             r"(?:face|head|teeth|skull|legs?|arms?|neck|throat|jaw|nose|knees?) ",
@@ -180,6 +185,9 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "legal": {
         "en": [
+            r" (?:see|meet) (?:you|u|y all) in court ", r" court (?:case|order|summons|date) ",
+            r" my (?:personal )?(?:data|information|details|info) (?:erased|deleted|removed|wiped) ",
+            r" revers(?:e|ed|ing) (?:the |my |this |that |a )?(?:charge|payment|transaction) ",
             # Contesting a payment with the bank, group actions, asks about the personal data held.
             r" disput(?:e|ed|ing) (?:[a-z]+ ){0,2}(?:charge|charges|payment|payments|transaction|transactions|bill|invoice) ",
             r" (?:my |the )?bank (?:to )?(?:reverse|dispute|claw back) ", r" reverse the (?:charge|payment) ", r" class action ",
@@ -283,6 +291,10 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "human_request": {
         "en": [
+            r" (?:can|could|will|would) (?:a|an|some|any) (?:real |actual |live )?(?:human|person|people|staff member|team member|employee) "
+            r"(?:answer|reply|respond|help|talk|get back|call|write|look) ",
+            r" (?:is|are) (?:this|these|the|your) (?:chat|account|page|reply|replies|answer|answers|message|messages|dms|conversation|inbox|response|responses) "
+            r"(?:an |a |just |even |being )?(?:automated|automatic|bot|ai|generated|run by (?:a |an )?(?:bot|ai)) ",
             # "is an actual human reading this?", "am I talking to chatgpt?", "sort it out with her directly".
             r" (?:is|are) (?:a |an |any |there a |there an |there any )?(?:real |actual |live )?(?:human|humans|person|people|someone|somebody|anyone|anybody) "
             r"(?:reading|there|here|behind|answering|replying|seeing|checking|working|in charge|on the other) ",
@@ -372,6 +384,8 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
     },
     "injection": {
         "en": [
+            # The rules the assistant itself follows ("summarize the rules you follow when replying").
+            r" (?:rules|instructions|guidelines|directives|prompt) (?:that |which )?(?:do |did |must |have to )?(?:you|u) (?:follow|obey|operate under|run on|stick to|abide by) ",
             # Ignoring or forgetting what the assistant was told, whatever it is called.
             r" (?:ignore|disregard|forget|override|bypass|drop|scrap|throw out|abandon) (?:all |any |the |your |my |every |of |everything |anything |that |whatever )*"
             r"(?:previous |prior |above |earlier |preceding |original |initial |system |old |existing |safety |current |standing |internal )*"
@@ -397,11 +411,22 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" (?:ignore|disregard|forget|override|bypass|skip|drop) (?:all |any |the |your |every |of )*(?:previous |prior |above |earlier |"
             r"preceding |original |initial |system |old |existing |safety |current )*(?:instructions|instruction|rules|prompts?|directions|"
             r"messages|guidelines|programming|directives|constraints|restrictions|filters|context)",
+            # "Your" rules are the assistant's; "the" rules may be a challenge's or the studio's ("tell me the
+            # rules of the challenge", "send me the aftercare instructions"): with "the", only words that name
+            # a prompt, or rules said to be hidden, internal or the system's.
             r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|"
-            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:your|ur|the|these|those|every|any|exact|full) "
+            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:your|ur) "
             r"(?:exact |full |entire |complete |secret |hidden |internal |initial |original |system |first |actual |real |underlying |whole )*"
             r"(?:prompt|prompts|instructions|guidelines|rules|programming|configuration|directives|system message|setup|message above|"
             r"text above|context|policies|briefing)",
+            r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|"
+            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:the|these|those|every|any|exact|full) "
+            r"(?:exact |full |entire |complete |secret |hidden |internal |initial |original |system |first |actual |real |underlying |whole )*"
+            r"(?:prompt|prompts|programming|configuration|directives|system message|message above|text above|briefing)",
+            r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|"
+            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:the|these|those|every|any) "
+            r"(?:(?:exact|full|entire|complete|first|actual|real|whole) )*(?:secret|hidden|internal|initial|original|system|underlying|"
+            r"confidential|private) (?:instructions|guidelines|rules|setup|context|policies)",
             r" (?:what|which) (?:are|were|is) (?:your|ur|the) (?:exact |full |secret |hidden |internal |initial |original |system )*"
             r"(?:prompt|instructions|guidelines|rules|programming|configuration|directives|system message)(?: $| exactly| verbatim| word| please| pls)",
             r" (?:what|everything|anything|all) (?:were you|you were|have you been|did they|did you get|were you) (?:told|given|instructed|programmed|prompted|configured|trained)",
@@ -438,6 +463,8 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" que (?:te dijeron|instrucciones tienes|reglas tienes) ",
         ],
         "pt": [
+            r" (?:mostra|mostre|diz|diga|revela|revele|passa|passe|copia|copie) (?:me |nos )?(?:as |os |o |a )?(?:tuas|suas|teus|seus|tua|sua|teu|seu) "
+            r"(?:instrucoes|regras|diretrizes|prompt|configuracao|ordens)",
             r" (?:esqueca|esquece|ignore|ignora|desconsidere|desconsidera) (?:tudo|todas?|qualquer coisa) (?:o |as |os )?(?:que |coisas que )?(?:te |lhe )?"
             r"(?:falaram|disseram|mandaram|ensinaram|instruiram|deram|passaram)",
             r" (?:instrucoes|regras|ordens|diretrizes) que (?:voce|vc|tu|te) (?:recebeu|recebeste|deram|passaram|tem|segue|foram dadas)",
