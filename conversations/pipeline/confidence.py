@@ -89,12 +89,12 @@ def grounded_share(reply: str, sources_text: str) -> float:
 _GREETING = set(("hi hello hey hiya yo howdy morning evening afternoon good thanks thank you thx ty tysm cheers appreciate "
                  "it much so very lots great awesome perfect cool nice amazing wonderful lovely love hola buenas "
                  "buenos dias tardes noches gracias muchas mil genial bonjour salut bonsoir merci beaucoup super "
-                 "parfait hallo moin guten tag morgen abend danke vielen schon toll ciao buongiorno buonasera salve grazie "
+                 "parfait hallo moin guten tag morgen abend danke dank vielen herzlichen schon toll ciao buongiorno buonasera salve grazie "
                  "mille perfetto ola oi bom dia boa tarde noite obrigado obrigada muito otimo perfeito legal valeu there "
                  "all team guys you u again have a an day weekend bye goodbye see later take care night soon talk "
                  "adios chao chau hasta luego pronto bonne journee soiree tschuss schonen buona giornata serata tchau "
                  "ate logo buen buena bueno feliz bonne bom boa buon bel").split())
-_THANKS_OR_BYE = set(("thanks thank thx ty tysm cheers appreciate gracias merci danke grazie obrigado obrigada valeu "
+_THANKS_OR_BYE = set(("thanks thank thx ty tysm cheers appreciate gracias merci danke dank grazie obrigado obrigada valeu "
                       "bye goodbye later care adios chao chau luego journee tschuss tchau").split())
 _ACK = set("yes yeah yep ok okay sure si sim oui ja vale".split())
 _AFFIRM = set(("yes yeah yep yup sure ok okay perfect great works work fine good sounds confirmed confirm book lets "

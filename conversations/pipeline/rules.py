@@ -67,34 +67,49 @@ def looks_like_spam(text: str) -> bool:
 
 
 def _stem(token: str) -> str:
-    """A crude plural-folding stem, enough for blacklist phrases in six languages ("refunds" -> "refund",
-    "classes" -> "class", "codes" -> "code")."""
-    if token.endswith(("ches", "shes", "xes", "sses", "zes")):
-        return token[:-2]
+    """A crude plural-folding stem, the same for a word's singular and plural in six languages: a final
+    "s" goes, then a final "e" after a consonant ("refunds" -> "refund", "codes"/"code" -> "cod",
+    "classes"/"class" -> "class", "devoluciones"/"devolucion" -> "devolucion")."""
     if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
-        return token[:-1]
+        token = token[:-1]
+    if len(token) > 3 and token.endswith("e") and token[-2] not in "aeiouy":
+        token = token[:-1]
     return token
 
 
-def _phrase_in(needle: list[str], tokens: list[str]) -> bool:
+@dataclass(frozen=True)
+class _Tokens:
+    """One word form of a text, prepared once for every blacklisted phrase (see `_phrase_in`)."""
+
+    stems: list[str]
+    stem_set: frozenset[str]
+    joined: frozenset[str]  # the stem of every run of 1 to 4 consecutive words written as one word
+
+    @classmethod
+    def of(cls, tokens: list[str]) -> _Tokens:
+        stems = [_stem(t) for t in tokens]
+        joined = {_stem("".join(tokens[i:j])) for i in range(len(tokens)) for j in range(i + 1, min(len(tokens), i + 4) + 1)}
+        return cls(stems, frozenset(stems), frozenset(joined))
+
+
+def _phrase_in(needle: list[str], text: _Tokens) -> bool:
     """Whether the phrase's words stand in the text: in order, written as one word or hyphenated
     ("money back" ~ "moneyback" ~ "money-back"), or in any order within a few words of each other
     ("guarantee your money back" for "money back guarantee")."""
-    joined = "".join(needle)
-    stems = [_stem(t) for t in tokens]
     # One word in the text for the whole phrase, or the phrase's one word split in the text.
-    for i in range(len(tokens)):
-        for j in range(i + 1, min(len(tokens), i + 4) + 1):
-            if _stem("".join(tokens[i:j])) == _stem(joined):
-                return True
+    if _stem("".join(needle)) in text.joined:
+        return True
     wanted = [_stem(t) for t in needle]
     if len(wanted) == 1:
-        return wanted[0] in stems
+        return wanted[0] in text.stem_set
+    if not all(w in text.stem_set for w in wanted):
+        return False
     window = len(wanted) + 2
-    for start in range(len(stems)):
-        span = stems[start:start + window]
-        if all(w in span for w in wanted) and span[0] in wanted:
-            return True
+    for start, stem in enumerate(text.stems):
+        if stem in wanted:
+            span = text.stems[start:start + window]
+            if all(w in span for w in wanted):
+                return True
     return False
 
 
@@ -108,7 +123,7 @@ def blacklisted_phrase(text: str, phrases: list[str]) -> str | None:
     if not phrases:
         return None
     forms = match_forms(text)
-    token_lists = [f.split() for f in forms] + [squeeze(f).split() for f in forms]
+    token_lists = [_Tokens.of(f.split()) for f in dict.fromkeys([*forms, *(squeeze(f) for f in forms)])]
     for phrase in phrases:
         needle = words(phrase).split()
         if not needle:

@@ -33,10 +33,26 @@ URGENT = frozenset({"crisis", "threat"})
 
 # Determiners and the like, shared by the phrase patterns below.
 _A = r"(?:a |an |the |your |ur |some |one of (?:your|the) |any )?"
+# What people call an assistant when they ask whether they are talking to one.
+_BOT = (r"(?:bot|robot|ai|a i|machine|chat ?bot|chat ?gpt|gpt|claude|llm|computer|automated system|auto ?responder|"
+        r"artificial intelligence)")
 
 _PATTERNS: dict[str, dict[str, list[str]]] = {
     "crisis": {
         "en": [
+            r" (?:end|ending) (?:things|everything) (?:tonight|today|for good|once and for all|soon|now) ", r" (?:thinking|thought) (?:of|about) ending (?:things|it|everything) ",
+            # Swallowing a lot of medicine ("took a whole bottle of pills", "swallowed all my meds").
+            r" (?:took|taken|swallowed|ate|downed) (?:a |an |the |my |all |of |whole |entire |handful |bottle |box |pack |packet |bunch |lot |too |many |much |half )*"
+            r"(?:pills|tablets|meds|medication|medications|medicine|painkillers|sleeping pills|antidepressants|paracetamol|tylenol|xanax) ",
+            # Wishing to be dead or gone, announcing one will not be around, and the ways people name a method.
+            r" wish (?:i was|i were|i d be|i could be|to be|i was just|i were just) (?:dead|gone) ", r" wish i (?:was|were|d been|had been) never born ",
+            r" (?:won t|wont|will not|not going to|not gonna) be (?:alive|around|here) (?:much longer|for long|anymore|any more|tomorrow|next week|by) ",
+            r" (?:hang|hanging|drown|drowning|shoot|shooting|poison|poisoning) my ?self ",
+            r" jump(?:ing)? (?:off|from|in front of) (?:a |the |my |this )?(?:bridge|building|roof|balcony|cliff|train|window|tower) ",
+            r" can t (?:go on|keep going) (?:living|anymore|like this any) ", r" (?:plan|planning|planned) (?:how |when )?to (?:die|end (?:it|my life)) ",
+            # Someone collapsing or not breathing right now; fear for one's life at home.
+            r" (?:isn t|is not|isnt|not|stopped|has stopped|s not|s stopped) breathing ", r" (?:collapsed|no pulse|convulsing) ",
+            r" (?:not|don t feel|never feel) safe (?:at home|with (?:him|her|my))", r" threaten(?:ed|s|ing)? to (?:kill|hurt|beat|stab|shoot) (?:me|us|my) ",
             r" (?:kill|killing|hurt|hurting|harm|harming|cut|cutting|end|ending|off|offing) my ?self ", r" kms ",
             r" (?:end|ending|take|taking) (?:my|my own) (?:life|lives) ", r" end it all ", r" suicid",
             r" (?:want|wanna|going|gonna|ready) (?:to )?die ", r" (?:don t|dont|do not) want to (?:live|be alive|exist)",
@@ -52,6 +68,9 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r"(?:hits|beats|hurts|abuses|chokes|strangles) me ",
         ],
         "es": [
+            r" (?:me )?(?:tome|trague|he tomado|me he tomado|tragado|ingeri) (?:toda |todas |todos |las |los |mis |una |un |caja |bote |de |monton |muchas |muchos |"
+            r"demasiadas |demasiados )*(?:pastillas|pildoras|medicamentos|medicinas|somniferos|calmantes|ansioliticos|antidepresivos) ",
+            r" no respira", r" (?:se )?(?:desplomo|ha desplomado|ha colapsado|colapso) ", r" no tiene pulso ",
             r" suicid", r" matarme ", r" (?:quitarme|quitar me) la vida ", r" acabar con mi vida ",
             r" no quiero (?:seguir )?vivir ", r" quiero morir", r" hacerme dano ", r" autolesion",
             r" cortarme las venas ", r" sobredosis ", r" infarto ", r" ataque al corazon ", r" no puedo respirar ",
@@ -61,6 +80,9 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" maltrato ", r" violencia (?:domestica|de genero) ", r" abus(?:aron|o) de mi ", r" me violo ", r" violacion ",
         ],
         "pt": [
+            r" (?:tomei|engoli|ingeri) (?:todos |todas |os |as |meus |minhas |um |uma |monte |de |cartela |caixa |muitos |muitas |vidro )*"
+            r"(?:remedios|comprimidos|pilulas|medicamentos|calmantes) ",
+            r" nao (?:esta )?respira", r" (?:desmaiou|desabou) ", r" nao aguento mais (?:viver|a vida|essa vida|estar viv)", r" (?:quero|vou) sumir (?:para sempre|pra sempre|de vez) ",
             r" suicid", r" me matar ", r" tirar (?:a )?minha (?:propria )?vida ", r" acabar com (?:a )?minha vida ",
             r" nao quero (?:mais )?viver ", r" quero morrer ", r" me machucar ", r" automutil", r" overdose ",
             r" infarto ", r" ataque cardiaco ", r" nao consigo respirar ", r" dor no peito ", r" convuls", r" desmai",
@@ -69,6 +91,8 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" violencia domestica ", r" abuso sexual ", r" estupr",
         ],
         "fr": [
+            r" (?:avale|pris|ingere) (?:tous |toutes |mes |les |une |boite |de |plaquette |trop |plein |tout )*(?:medicaments|cachets|comprimes|pilules|somniferes|anxiolytiques) ",
+            r" ne respire (?:plus|pas) ", r" (?:fait|faire|fais) un malaise ", r" s est effondre", r" (?:ne plus me reveiller|disparaitre pour toujours) ",
             r" suicid", r" me tuer ", r" mettre fin a (?:ma vie|mes jours) ", r" en finir ", r" (?:je )?veux mourir ",
             r" envie de mourir ", r" me faire du mal ", r" automutil", r" scarifi", r" surdose ", r" overdose ",
             r" crise cardiaque ", r" infarctus ", r" (?:n arrive|arrive) (?:pas|plus) a respirer ",
@@ -78,6 +102,8 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" violences? conjugales? ", r" violences? domestiques? ", r" abus sexuel", r" viole?e? ",
         ],
         "de": [
+            r" (?:alle |meine |die |zu viele |viele |eine |ganze |packung |schachtel )*(?:tabletten|pillen|medikamente|schlaftabletten) (?:geschluckt|genommen|eingenommen) ",
+            r" atmet nicht", r" (?:zusammengebrochen|kollabiert|umgekippt) ", r" keinen puls ",
             r" selbstmord", r" suizid", r" mich umbringen ", r" mir das leben nehmen ", r" nicht mehr leben ",
             r" (?:will|mochte) sterben ", r" sterben (?:will|mochte) ", r" mich selbst verletzen ", r" ritze mich ",
             r" uberdosis ", r" herzinfarkt ", r" keine luft ", r" kann nicht (?:mehr )?atmen ", r" brustschmerz",
@@ -87,6 +113,9 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" hausliche gewalt ", r" missbrauch", r" vergewaltig",
         ],
         "it": [
+            r" (?:preso|ingoiato|inghiottito) (?:tutte |tutti |le |i |mie |miei |troppe |troppi |una |scatola |di |flacone |intera |intero )*"
+            r"(?:pillole|pastiglie|medicine|compresse|farmaci|sonniferi|medicinali) ",
+            r" non respira", r" (?:e )?(?:crollat[oa]|collassat[oa]) ", r" non (?:si sveglia|reagisce) ",
             r" suicid", r" uccidermi ", r" togliermi la vita ", r" farla finita ", r" non voglio (?:piu )?vivere ",
             r" voglio morire ", r" farmi del male ", r" autolesion", r" overdose ", r" infarto ", r" attacco di cuore ",
             r" non riesco a respirare ", r" dolore al petto ", r" convulsion", r" svenut", r" svenimento ",
@@ -97,6 +126,16 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "threat": {
         "en": [
+            # Violence announced against a person of the business, not only "you".
+            r" (?:i ll|ill|i will|i m going to|im going to|i am going to|i m gonna|im gonna|gonna|going to|we ll|we will|i want to|i wanna) "
+            r"(?:kill|murder|shoot|stab|strangle|behead) (?:him|her|them|everyone|everybody|(?:the|your|that|this) "
+            r"(?:coach|trainer|owner|manager|staff|receptionist|instructor|therapist|team|boss|girl|guy|woman|man|bitch|bastard)) ",
+            # Violence to a body part ("smash your face in", "break his legs"), arson, a weapon brought along.
+            r" (?:smash|bash|kick|punch|break|beat|cave|knock|rip|slit|snap) (?:in )?(?:your|ur|his|her|their) (?:[a-z]+ )?"
+            r"(?:face|head|teeth|skull|legs?|arms?|neck|throat|jaw|nose|knees?) ",
+            r" (?:torch|firebomb|set fire to|burn down|burn) (?:your|ur|the|this) (?:[a-z]+ )?(?:store|shop|place|studio|house|office|building|salon|gym|clinic|car) ",
+            r" (?:bring|bringing|brought|grab|grabbing|get|getting|got|have|carrying|pack|packing) (?:my |a |the |his )?"
+            r"(?:gun|guns|knife|knives|rifle|pistol|shotgun|weapon|machete) ",
             r" (?:i ll|ill|i will|i m going to|im going to|i am going to|i m gonna|im gonna|gonna|going to|i could|we ll|we will)"
             r" (?:kill|murder|shoot|stab|hurt|beat up|come for|slap|punch) (?:you|u|ya|y all|all of you) ",
             r" (?:kill|murder|shoot|stab) (?:you|u|ya|y all|all of you|everyone) ", r" you(?: re| are|re) (?:dead|going to die|gonna die) ",
@@ -107,28 +146,38 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" beat the (?:crap|shit|hell) out of ", r" shoot up ",
         ],
         "es": [
+            r" (?:romper|rompo|partir|parto|reventar|reviento) (?:te |le |les )?(?:la cara|la boca|las piernas|la cabeza|los dientes|el alma) ",
+            r" (?:te|los|les) (?:voy a|vamos a) (?:meter|dar) (?:un tiro|una paliza|una punalada|de hostias) ",
             r" (?:te|los|las|les) (?:voy a|vamos a) (?:matar|pegar|golpear|romper la cara|buscar|encontrar) ", r" te mato ",
             r" (?:vas|van) a morir ", r" se donde (?:vives|trabajas|viven) ", r" quemar (?:tu|su|el|vuestro) (?:local|negocio|tienda|casa|estudio) ",
             r" (?:poner|pondre|puse) una bomba ", r" una bomba en ", r" te vas a arrepentir ", r" se van a arrepentir ",
         ],
         "pt": [
+            r" (?:encher|enchendo|encho) (?:voce |voces |te |vcs |vc )?de (?:porrada|pancada|soco|tapa|tiro|bala) ",
+            r" (?:quebrar|quebro|arrebentar|arrebento) (?:a |sua |tua |a sua |a tua |seus |teus |os seus )?(?:cara|fuca|dentes|pernas|cabeca) ",
             r" (?:vou|vamos) (?:te matar|matar voce|matar voces|te bater|acabar com voce) ", r" te mato ",
             r" (?:voce vai|voces vao|vai) morrer ", r" sei onde (?:voce mora|voce trabalha|voces ficam|mora) ",
             r" (?:vou|vamos) (?:queimar|incendiar|explodir) ", r" (?:colocar|botar) uma bomba ", r" uma bomba n[ao] ",
             r" (?:vai|vao) se arrepender ",
         ],
         "fr": [
+            r" (?:casser|peter|exploser|defoncer|eclater|fracasser) (?:la |ta |votre |sa |les |tes |vos )?(?:gueule|figure|tete|dents|jambes|crane) ",
+            r" (?:vous|te|les) (?:flinguer|buter|planter|egorger|crever|cramer) ",
+            r" (?:bruler|incendier|cramer|faire sauter) (?:ton |votre |le |la |ta )?(?:magasin|salon|local|studio|boutique|cabinet|maison|voiture) ",
             r" (?:je vais|on va) (?:te|vous) (?:tuer|frapper|buter|defoncer|retrouver) ", r" je (?:te|vous) tue ",
             r" (?:tu vas|vous allez) mourir ", r" je sais ou (?:tu habites|vous habitez|tu travailles) ",
             r" (?:bruler|incendier) (?:ton|votre|le) (?:magasin|salon|local|studio|boutique) ", r" (?:poser|mettre) une bombe ",
             r" une bombe (?:dans|chez|a) ", r" (?:tu vas|vous allez) le regretter ",
         ],
         "de": [
+            r" stech(?:e)? (?:ich |wir )?(?:dich|euch|sie|ihn) ab ", r" (?:dich|euch|ihn) (?:abstechen|abknallen|erschiessen|erschlagen|kaltmachen|umlegen|plattmachen) ",
+            r" (?:mach|mache|machen) (?:ich |wir )?(?:dich|euch|ihn) (?:kalt|platt) ", r" (?:schlag|schlage|hau|haue) (?:dir|euch|ihm) (?:die fresse|den schadel|die zahne) ",
             r" (?:ich )?(?:bringe|bring) (?:dich|euch|sie) um ", r" ich werde (?:dich|euch|sie) (?:umbringen|toten|finden|schlagen|fertigmachen) ",
             r" du bist tot ", r" ich weiss wo (?:du wohnst|sie wohnen|du arbeitest) ", r" (?:laden|geschaft|studio|haus) anzunden ",
             r" (?:eine|die) bombe ", r" das (?:wirst du|werden sie|werdet ihr) bereuen ",
         ],
         "it": [
+            r" (?:ti|vi|gli) (?:spacco|rompo|sfascio|spezzo) (?:la faccia|la testa|il muso|le gambe|le ossa|i denti) ", r" (?:vi|ti) (?:brucio|incendio|do fuoco|faccio saltare) ",
             r" ti (?:ammazzo|uccido) ", r" vi (?:ammazzo|uccido) ", r" ti faccio del male ", r" sei morto ",
             r" so dove (?:abiti|lavori|abitate) ", r" dare fuoco ", r" (?:mettere|mettero|piazzare) una bomba ",
             r" una bomba (?:nel|nella|in|al) ", r" te ne pentirai ", r" ve ne pentirete ",
@@ -136,13 +185,23 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "legal": {
         "en": [
+            r" (?:see|meet) (?:you|u|y all) in court ", r" court (?:case|order|summons|date) ",
+            r" my (?:personal )?(?:data|information|details|info) (?:erased|deleted|removed|wiped) ",
+            r" revers(?:e|ed|ing) (?:the |my |this |that |a )?(?:charge|payment|transaction) ",
+            # Contesting a payment with the bank, group actions, asks about the personal data held.
+            r" disput(?:e|ed|ing) (?:[a-z]+ ){0,2}(?:charge|charges|payment|payments|transaction|transactions|bill|invoice) ",
+            r" (?:my |the )?bank (?:to )?(?:reverse|dispute|claw back) ", r" reverse the (?:charge|payment) ", r" class action ",
+            r" (?:data|information|info|details) (?:you (?:hold|have|keep|store|stored|collected|process)|(?:held|stored|kept) by you) (?:about|on) me ",
+            r" (?:copy|export|record) of (?:all )?(?:the |my )?(?:personal )?(?:data|information|info) ",
+            r" (?:erase|remove|wipe|purge) (?:all )?(?:of )?my (?:personal )?(?:data|information|details) ",
             r" (?:my|our) (?:lawyer|attorney|solicitor)s? ", r" lawyer up ", r" legal action ", r" lawsuit", r" sued ",
             r" (?:call|calling|contact|contacting|get|getting|hire|hiring|talk to|talking to|speak to|consult|consulting|involve|"
             r"involving|with) (?:a |my |our )?(?:lawyer|attorney|solicitor)s? ",
             r" (?:sue|suing) (?:you|u|your|the|this|y all|them|the studio|the business) ", r" (?:will|ll|gonna|going to) sue ",
             r" take (?:you|u|this|y all) to court ", r" small claims ", r" charge ?backs? ",
             r" dispute (?:the |this |my )?(?:charge|payment|transaction) ", r" report (?:you|u|this|your business) to ",
-            r" consumer protection ", r" better business bureau ", r" bbb ", r" gdpr ", r" ccpa ",
+            # b{3}: a squeezed " bbb " would be " b " (see _compiled), which any lone letter b matches.
+            r" consumer protection ", r" better business bureau ", r" b{3} ", r" gdpr ", r" ccpa ",
             r" data (?:protection|request|access request|deletion) ", r" delete (?:all )?(?:of )?my (?:data|information|info|personal)",
             r" right to (?:be forgotten|erasure) ", r" subject access request ", r" what (?:data|information|info) do you (?:have|hold|store|keep) ",
             r" trading standards ", r" cease and desist ", r" defamation ",
@@ -178,6 +237,9 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "opt_out": {
         "en": [
+            r" enough (?:with )?(?:the |your |these |ur |all the |all these )?(?:messages|msgs|dms|texts|emails|spam|promos|offers) ",
+            r" stop (?:the |these |those |your |ur |all |all the |all your |all these |sending (?:me )?)?(?:messages|msgs|dms|texts|emails|spam|promos|offers|follow ups|marketing) ",
+            r" (?:don t|do not|dont|never) want to (?:hear from|be contacted by|get messages from) (?:you|u|your|this|ur) ",
             r" unsubscribe", r" opt (?:me )?out ", r" optout ",
             r" stop (?:messaging|texting|contacting|writing|sending|spamming|dming|dm ing|bothering|pestering|emailing|"
             r"following up|hitting me up|reaching out|the messages|these messages|all (?:the )?messages|with the messages|msging) ",
@@ -197,24 +259,30 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" dejenme en paz ",
         ],
         "pt": [
+            r" me (?:tira|tire|tirem|remova|removam|remove|exclua|excluam|apague|apaguem) d[a-z]* (?:[a-z]+ )?lista", r" nao quero (?:mais )?(?:receber )?(?:mais )?(?:nenhuma )?mensage",
             r" (?:pare|parem|para) de (?:me )?(?:mandar|enviar|escrever|incomodar|chamar)",
             r" nao (?:me )?(?:mande|mandem|envie|enviem|escreva|escrevam|contate|contatem|procure|procurem) mais ",
             r" (?:quero )?sair da lista ", r" me (?:tira|tire|remova|remove) da (?:sua |sua |)lista ", r" me remova ",
             r" descadastr", r" nao quero (?:mais )?(?:receber )?mensage", r" me (?:deixa|deixe) em paz ",
         ],
         "fr": [
+            r" ne (?:me |m )?(?:contactez|contacte|ecrivez|ecris|relancez|relance|envoyez|envoie) plus ",
             r" (?:arretez|arrete|cessez|cesse) de m (?:ecrire|envoyer|contacter|spammer|harceler|relancer)",
             r" ne (?:me )?(?:contactez|contacte|ecrivez|ecris|relancez|relance) plus ", r" (?:desabonnez|desinscrivez) moi ",
             r" je ne veux plus (?:de |recevoir|vos|tes|aucun)", r" (?:retirez|enlevez|supprimez) moi de ",
             r" laisse[sz]? moi tranquille ", r" plus de messages ",
         ],
         "de": [
+            r" lass(?:t|en sie|en)? (?:mich|uns) (?:bitte |endlich |doch )*in ruhe ",
             r" (?:schreib|schreiben sie|schreibt) mir nicht mehr ", r" (?:kontaktier|kontaktieren sie|kontaktiert|nerv|nerven sie|nervt) mich nicht mehr ",
             r" (?:hor|hore|horen sie|hort) auf (?:mir |mich )?(?:zu schreiben|zu kontaktieren|nachrichten zu schicken|mir zu schreiben|mich zu kontaktieren)",
             r" melden sie mich ab ", r" melde mich ab ", r" keine (?:weiteren )?nachrichten mehr ",
             r" lass(?:en sie| mich| uns)? (?:mich )?in ruhe ", r" von (?:der|ihrer|eurer|deiner) liste ", r" austragen ",
         ],
         "it": [
+            r" smett(?:i|ila|ete|etela|etele) di (?:scrivermi|contattarmi|mandarmi|messaggiarmi|disturbarmi|cercarmi)",
+            r" (?:toglietemi|rimuovetemi|cancellatemi|toglimi|rimuovimi|cancellami) da(?:lla|lle|i|l)? (?:vostra |tua )?(?:lista|liste|mailing list|newsletter)",
+            r" rimuovetemi ", r" cancellatemi ",
             r" smetti(?:la)? di (?:scrivermi|contattarmi|mandarmi)", r" smettete di (?:scrivermi|contattarmi|mandarmi)",
             r" non (?:scrivermi|contattarmi|mandarmi|scrivetemi|contattatemi|mi scrivete|mi scrivere) piu ",
             r" non voglio piu (?:ricevere|messaggi)", r" cancellami ", r" (?:toglimi|rimuovimi|toglietemi) dalla lista ",
@@ -223,6 +291,17 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
     },
     "human_request": {
         "en": [
+            r" (?:can|could|will|would) (?:a|an|some|any) (?:real |actual |live )?(?:human|person|people|staff member|team member|employee) "
+            r"(?:answer|reply|respond|help|talk|get back|call|write|look) ",
+            r" (?:is|are) (?:this|these|the|your) (?:chat|account|page|reply|replies|answer|answers|message|messages|dms|conversation|inbox|response|responses) "
+            r"(?:an |a |just |even |being )?(?:automated|automatic|bot|ai|generated|run by (?:a |an )?(?:bot|ai)) ",
+            # "is an actual human reading this?", "am I talking to chatgpt?", "sort it out with her directly".
+            r" (?:is|are) (?:a |an |any |there a |there an |there any )?(?:real |actual |live )?(?:human|humans|person|people|someone|somebody|anyone|anybody) "
+            r"(?:reading|there|here|behind|answering|replying|seeing|checking|working|in charge|on the other) ",
+            r" (?:talking|speaking|chatting|texting|writing) (?:to|with) " + _A + _BOT + " ",
+            r" (?:talk|speak|discuss|chat|deal|sort (?:it|this|that) out|sort out|settle|go over) (?:[a-z]+ ){0,5}(?:with|to) (?:[a-z]+ ){0,2}"
+            r"(?:herself|himself|themselves|directly|personally|face to face) ",
+            r" (?:talk|speak|chat) (?:directly|personally|in person) (?:to|with) ",
             r" (?:talk|speak|chat|text|speaking|talking|chatting) (?:to|with) " + _A + r"(?:real |actual |live |human |other )?"
             r"(?:human|humans|person|agent|rep|representative|manager|owner|boss|staff|someone|somebody|anyone|"
             r"team ?member|member of (?:staff|the team|your team)|employee|operator|supervisor|customer service|whoever|"
@@ -253,6 +332,7 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" (?:is|are) (?:you|u|this) (?:a |an )?(?:real|actual) (?:human|person) ",
         ],
         "es": [
+            r" (?:me )?(?:atiende|contesta|responde|lee|escribe|habla) (?:alguien|una persona|un humano)(?: de verdad| real)? ", r" (?:alguien|persona|humano) de verdad ",
             r" hablar con (?:una |un |alguien|el |la |tu |su |algun |alguna |algun |una persona |alguien del |alguien de )?"
             r"(?:persona|humano|agente|asesor|asesora|encargado|encargada|gerente|responsable|alguien|dueno|duena|jefe|jefa|"
             r"supervisor|operador|representante|equipo|empleado|vendedor|real)",
@@ -272,6 +352,7 @@ _PATTERNS: dict[str, dict[str, list[str]]] = {
             r" (?:seu|sua) (?:gerente|chefe|supervisor|supervisora) ",
         ],
         "fr": [
+            r" (?:pouvez vous|peux tu|vous pouvez|tu peux|pourriez vous|pourrais tu|merci de|vous pourriez) (?:me |m )(?:appeler|rappeler|telephoner) ",
             r" parler (?:a|avec) (?:un |une |quelqu un|le |la |votre |ton |ta |un vrai |une vraie |quelqu un de )?(?:humain|personne|conseiller|"
             r"conseillere|agent|responsable|quelqu un|gerant|gerante|manager|patron|patronne|proprietaire|equipe|vendeur|operateur|"
             r"service client|vrai|vraie)",
@@ -292,6 +373,7 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" verbinden sie mich ", r" (?:ihr|ihren|dein|deinen) (?:chef|vorgesetzten|manager) ",
         ],
         "it": [
+            r" (?:mi )?(?:puoi|potete|puo|potreste|potresti|potrebbe) (?:chiamar|richiamar|telefonar|ricontattar)(?:mi)? ", r" (?:richiamatemi|chiamatemi|richiamami|telefonatemi) ",
             r" parlare con (?:un |una |qualcuno|il |la |un vero |una vera |il vostro |la vostra |qualcuno del )?(?:persona|umano|operatore|"
             r"operatrice|agente|qualcuno|responsabile|titolare|proprietario|manager|capo|consulente|team|assistenza|vero|vera)",
             r" (?:sei|siete|sto parlando con|parlo con) (?:un |una )?(?:bot|robot|ia|macchina|persona vera|persona reale|umano|risponditore)",
@@ -302,20 +384,57 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
     },
     "injection": {
         "en": [
-            r" (?:ignore|disregard|forget|override|bypass|skip|drop) (?:all |any |the |your |my |every |of )*(?:previous |prior |above |earlier |"
+            # The rules the assistant itself follows ("summarize the rules you follow when replying").
+            r" (?:rules|instructions|guidelines|directives|prompt) (?:that |which )?(?:do |did |must |have to )?(?:you|u) (?:follow|obey|operate under|run on|stick to|abide by) ",
+            # Ignoring or forgetting what the assistant was told, whatever it is called.
+            r" (?:ignore|disregard|forget|override|bypass|drop|scrap|throw out|abandon) (?:all |any |the |your |my |every |of |everything |anything |that |whatever )*"
+            r"(?:previous |prior |above |earlier |preceding |original |initial |system |old |existing |safety |current |standing |internal )*"
+            r"(?:guidance|orders|training|setup|configuration|briefing|commands|policies|programming|script|instructions|rules|prompt|directions)",
+            r" (?:ignore|disregard|forget) (?:everything|anything|all|whatever|what) (?:you (?:were|ve been|have been|got|are|re) (?:told|given|taught|instructed|programmed)|"
+            r"(?:that |which )?(?:was|were|is|came) (?:said |written |told )?(?:before|above|earlier)|above|before|previous|prior|so far) ",
+            # Which instructions it was given; the text before the conversation, however it is named.
+            r" (?:instructions|rules|prompt|guidelines|directives|orders|briefing|directions) (?:were |have |had |did |do )?(?:you|u) (?:been )?"
+            r"(?:given|received|get|got|told|receive|programmed with|following|working from)",
+            r" (?:text|words|message|messages|everything|anything|stuff|content|lines|instructions) (?:that |which )?(?:was |were |is |are |came |comes |appears |appeared |sits )?"
+            r"(?:written |given |sent |put |placed |shown |typed )?(?:before|above|prior to|ahead of) (?:this|my|that|the conversation|our conversation|this chat|this conversation|you|the chat) ",
+            # Reveal requests with words between the verb and the target ("repeat the first line of your instructions").
+            r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|quote|write out|recite|expose|"
+            r"type out|read out) (?:me |us |out )?(?:[a-z]+ ){0,4}(?:your|ur) (?:(?:exact|full|entire|complete|secret|hidden|internal|initial|original|system|first|actual|real|"
+            r"underlying|whole|own|private|confidential|current|custom|base|core) )*(?:prompt|prompts|instructions|rules|guidelines|programming|configuration|config|"
+            r"directives|system message|briefing|setup) ",
+            # A role block announced in words: "message from management:", "note to the AI from the developer", "updated policy for the assistant".
+            r" (?:message|note|notice|memo|update|instruction|instructions|directive|order|orders|word|announcement) from (?:the |your |our )?(?:management|manager|owner|boss|"
+            r"admin|administrator|admins|developer|developers|dev|devs|headquarters|hq|head office|corporate|creator|creators|openai|anthropic|operator|system) ",
+            r" (?:note|message|instructions?|memo|reminder|update|notice|order|directive) (?:to|for) (?:the |this |our )?(?:ai|assistant|bot|chatbot|model|llm|gpt|agent|language model) ",
+            r" (?:new|updated|revised|latest|changed|current) (?:rule|rules|policy|policies|instruction|instructions|guideline|guidelines|directive|directives|prompt) (?:for|to) "
+            r"(?:you|the assistant|the bot|the ai|this bot|the model|the chatbot|assistants|bots|ai|this assistant|the agent) ",
+            r" (?:ignore|disregard|forget|override|bypass|skip|drop) (?:all |any |the |your |every |of )*(?:previous |prior |above |earlier |"
             r"preceding |original |initial |system |old |existing |safety |current )*(?:instructions|instruction|rules|prompts?|directions|"
             r"messages|guidelines|programming|directives|constraints|restrictions|filters|context)",
+            # "Your" rules are the assistant's; "the" rules may be a challenge's or the studio's ("tell me the
+            # rules of the challenge", "send me the aftercare instructions"): with "the", only words that name
+            # a prompt, or rules said to be hidden, internal or the system's.
             r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|"
-            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:your|ur|the|these|those|every|any|exact|full) "
+            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:your|ur) "
             r"(?:exact |full |entire |complete |secret |hidden |internal |initial |original |system |first |actual |real |underlying |whole )*"
             r"(?:prompt|prompts|instructions|guidelines|rules|programming|configuration|directives|system message|setup|message above|"
             r"text above|context|policies|briefing)",
+            r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|"
+            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:the|these|those|every|any|exact|full) "
+            r"(?:exact |full |entire |complete |secret |hidden |internal |initial |original |system |first |actual |real |underlying |whole )*"
+            r"(?:prompt|prompts|programming|configuration|directives|system message|message above|text above|briefing)",
+            r" (?:print|show|reveal|repeat|output|display|tell|give|send|paste|share|leak|list|copy|dump|summari[sz]e|translate|spell out|"
+            r"quote|write out|recite|expose|explain) (?:me |us |out )?(?:all )?(?:of )?(?:the|these|those|every|any) "
+            r"(?:(?:exact|full|entire|complete|first|actual|real|whole) )*(?:secret|hidden|internal|initial|original|system|underlying|"
+            r"confidential|private) (?:instructions|guidelines|rules|setup|context|policies)",
             r" (?:what|which) (?:are|were|is) (?:your|ur|the) (?:exact |full |secret |hidden |internal |initial |original |system )*"
             r"(?:prompt|instructions|guidelines|rules|programming|configuration|directives|system message)(?: $| exactly| verbatim| word| please| pls)",
             r" (?:what|everything|anything|all) (?:were you|you were|have you been|did they|did you get|were you) (?:told|given|instructed|programmed|prompted|configured|trained)",
             r" (?:how|what) (?:were|are|have) (?:you|u) (?:been )?(?:programmed|configured|instructed|prompted|set up) ",
             r" (?:everything|all|the text|the words|whatever|what(?:ever)? (?:came|comes|is|was)) (?:above|before) (?:this|my|that)",
-            r" (?:above|previous|prior|earlier|preceding|initial|first|starting) (?:text|instructions|message|prompt|context|system message) ",
+            # Not "my previous message": people correct themselves ("ignore my previous message, I meant Friday").
+            r" (?<! my )(?<! our )(?:above|previous|prior|earlier|preceding|initial|first|starting) (?:text|instructions|prompt|context|system message) ",
+            r" (?<! my )(?<! our )(?:above|initial|starting|original|hidden) message ",
             r" system (?:prompt|message|instructions?|override|note|update|notice|admin) ", r" verbatim ", r" word for word ",
             r" (?:developer|debug|admin|god|dan|unrestricted|jailbreak|maintenance|test) mode ", r" jailbreak", r" you are now ",
             r" from now on (?:you|u|your|ur|answer|reply|respond|say|always|only|act) ", r" act as (?:an? )?(?:unrestricted|different|new|my|if) ",
@@ -329,6 +448,10 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" (?:end|begin|start) (?:of )?(?:system|instructions|prompt|user|conversation|customer) (?:message|input|prompt|block|text)? ?",
         ],
         "es": [
+            r" (?:instrucciones|reglas|indicaciones|ordenes|directrices) que te (?:dieron|han dado|dio|pusieron|programaron|escribieron|dijeron|pasaron)",
+            r" (?:aviso|mensaje|nota|orden|comunicado|instruccion|instrucciones) (?:de|desde) (?:la |el )?(?:direccion|gerencia|administracion|jefatura|dueno|duena|jefe|"
+            r"desarrollador|desarrolladores|sistema|administrador) ",
+            r" (?:olvida|ignora|olvide|ignore) (?:todo|todas?|cualquier cosa) (?:lo )?que te (?:dijeron|han dicho|dieron|ensenaron|programaron|escribieron)", r" palabra por palabra ",
             r" (?:ignora|ignore|ignorad|olvida|olvide|olvidad|omite) (?:las |todas las |tus |sus |todas tus |)?(?:instrucciones|reglas|ordenes|indicaciones)",
             r" (?:nueva|nuevas) (?:regla|reglas|instruccion|instrucciones|orden|ordenes|politica|directiva)",
             r" (?:muestrame|muestra|dime|revela|repite|ensename|comparte|escribe|copia|traduce) (?:tus |las |el |tu |todas tus |todas las )?"
@@ -340,6 +463,12 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" que (?:te dijeron|instrucciones tienes|reglas tienes) ",
         ],
         "pt": [
+            r" (?:mostra|mostre|diz|diga|revela|revele|passa|passe|copia|copie) (?:me |nos )?(?:as |os |o |a )?(?:tuas|suas|teus|seus|tua|sua|teu|seu) "
+            r"(?:instrucoes|regras|diretrizes|prompt|configuracao|ordens)",
+            r" (?:esqueca|esquece|ignore|ignora|desconsidere|desconsidera) (?:tudo|todas?|qualquer coisa) (?:o |as |os )?(?:que |coisas que )?(?:te |lhe )?"
+            r"(?:falaram|disseram|mandaram|ensinaram|instruiram|deram|passaram)",
+            r" (?:instrucoes|regras|ordens|diretrizes) que (?:voce|vc|tu|te) (?:recebeu|recebeste|deram|passaram|tem|segue|foram dadas)",
+            r" (?:aviso|mensagem|recado|ordem|comunicado) (?:da|do) (?:gerencia|diretoria|administracao|dono|chefe|desenvolvedor|sistema) ", r" palavra por palavra ",
             r" (?:ignore|ignora|esqueca|esquece|desconsidere) (?:as |todas as |suas |tuas )?(?:instrucoes|regras|ordens|diretrizes)",
             r" (?:nova|novas) (?:regra|regras|instrucao|instrucoes|ordem|ordens|politica|diretriz)",
             r" (?:mostre|mostra|me mostre|me mostra|diga|revele|repita|me diga|compartilhe|copie|traduza) (?:suas |as |o |seu |todas as )?"
@@ -350,6 +479,9 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" (?:ordem|ordens) da (?:gerencia|diretoria|administracao) ", r" o que (?:te disseram|te instruiram) ",
         ],
         "fr": [
+            r" (?:instructions|regles|consignes|directives) qu on (?:t a|vous a) (?:donnees?|dites?|fixees?|imposees?|ecrites?)", r" qu on (?:t a|vous a) (?:dit|donne|demande|programme) ",
+            r" (?:oublie|ignore|oubliez|ignorez) (?:tout|tout ce) (?:qu on|que l on|ce qu on|qui) (?:t a|vous a|a ete) (?:dit|donne|ecrit|appris)",
+            r" (?:message|note|consigne|ordre|annonce) de (?:la direction|la gerance|l administration|du patron|du proprietaire|du developpeur|du systeme) ", r" mot pour mot ",
             r" (?:ignore[sz]?|oublie[sz]?|ne tiens pas compte) (?:de )?(?:les |toutes les |tes |vos |toutes tes |toutes vos )?(?:instructions|regles|consignes|directives)",
             r" (?:nouvelle|nouvelles) (?:regle|regles|instruction|instructions|consigne|consignes|politique|directive)",
             r" (?:montre|montrez|donne|donnez|revele|revelez|repete|repetez|affiche|affichez|dis|dites|copie|traduis|recite) (?:moi |nous )?"
@@ -360,6 +492,10 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r" de la part de la direction ", r" qu est ce qu on t a dit ",
         ],
         "de": [
+            r" alles(?: was| das)? (?:man |wir |sie |ich )?(?:dir|ihnen|euch) (?:[a-z]+ ){0,2}(?:gesagt|erzahlt|gegeben|befohlen|aufgetragen|beigebracht|vorgegeben)",
+            r" (?:welche|was fur) (?:anweisungen|regeln|vorgaben|instruktionen|befehle|richtlinien) (?:hast du|haben sie|hat man dir|wurden dir|wurde dir|bekommst du|befolgst du)",
+            r" (?:nachricht|hinweis|anweisung|mitteilung|notiz) (?:von|der|vom) (?:der |dem )?(?:geschaftsleitung|geschaftsfuhrung|chef|inhaber|management|entwickler|admin|system)",
+            r" wortlich ",
             r" (?:ignoriere|ignorier|vergiss|missachte) (?:alle |die |deine |ihre |alle deine |alle vorherigen |die vorherigen |vorherige )*"
             r"(?:anweisungen|regeln|vorgaben|instruktionen|befehle)",
             r" neue (?:regel|regeln|anweisung|anweisungen|vorgabe|vorgaben|richtlinie)",
@@ -370,6 +506,9 @@ r" (?:appelez|rappelez|appelle|rappelle) moi ",
             r"(?:sagt|hat gesagt|hat genehmigt|will|mochte|erlaubt) ", r" was (?:wurde dir gesagt|sind deine anweisungen) ",
         ],
         "it": [
+            r" (?:quello|cio|tutto quello|tutto cio) che ti (?:hanno|ha|avevano) (?:detto|dato|scritto|insegnato|istruito|ordinato)",
+            r" (?:istruzioni|regole|direttive|indicazioni) (?:che )?(?:ti hanno dato|hai ricevuto|ti sono state date|segui)",
+            r" (?:messaggio|nota|avviso|comunicazione|ordine) (?:dalla|della|dal|del) (?:direzione|titolare|capo|gestione|sviluppatore|amministrazione|sistema) ", r" parola per parola ",
             r" (?:ignora|ignorate|dimentica|dimenticate) (?:le |tutte le |tue |le tue |tutte )?(?:istruzioni|regole|direttive|indicazioni)",
             r" (?:nuova|nuove) (?:regola|regole|istruzione|istruzioni|direttiva|direttive|politica)",
             r" (?:mostrami|dimmi|rivela|ripeti|condividi|scrivi|copia|traduci) (?:le |tue |il tuo |il |le tue |tutte le )?"
@@ -405,7 +544,8 @@ _MARKUP_INJECTION = re.compile(
     r"|\[\s*/?\s*(?:system|inst|assistant|admin|developer|sys)\s*\]"
     r"|<\|[^|>]{0,40}\|>"
     r"|(?:^|\n)\s*(?:#{1,6}\s*)?(?:system|assistant|developer|admin|instructions?)\s*(?:message|prompt|note)?\s*:"
-    r"|```\s*(?:system|instructions?|prompt)",
+    r"|```\s*(?:system|instructions?|prompt)"
+    r"|(?:^|\n)\s*#{1,6}\s*(?:system|assistant|developer|admin|instructions?)\b",  # a Markdown heading naming a role
     re.I,
 )
 
@@ -420,15 +560,23 @@ class ScreenHit:
         return {"category": self.category, "language": self.language, "matched": self.matched}
 
 
+def _union(patterns) -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
 @cache
-def _compiled() -> dict[str, list[tuple[str, re.Pattern, re.Pattern]]]:
+def _compiled() -> dict[str, tuple[re.Pattern, re.Pattern, list[tuple[str, re.Pattern, re.Pattern]]]]:
+    """Per category: every language's patterns in one regex (plain, squeezed), then each language's.
+
+    A message is searched with the category's one regex; only a hit is searched again language by
+    language, to name the language (one search per category instead of one per language)."""
     compiled = {}
     for category, by_language in _PATTERNS.items():
-        compiled[category] = [
-            (code, re.compile("|".join(f"(?:{p})" for p in patterns)),
-             re.compile("|".join(f"(?:{squeeze(p)})" for p in patterns)))
-            for code, patterns in by_language.items()
-        ]
+        every = [p for patterns in by_language.values() for p in patterns]
+        compiled[category] = (
+            _union(every), _union(squeeze(p) for p in every),
+            [(code, _union(patterns), _union(squeeze(p) for p in patterns)) for code, patterns in by_language.items()],
+        )
     return compiled
 
 
@@ -449,14 +597,16 @@ def screen(text: str) -> list[ScreenHit]:
     hits = []
     for category in CATEGORIES:
         hit = None
-        for code, pattern, pattern_squeezed in _compiled()[category]:
-            for form, form_squeezed in zip(forms, squeezed, strict=True):
-                match = pattern.search(form) or pattern_squeezed.search(form_squeezed)
-                if match:
-                    hit = ScreenHit(category, code, match.group(0).strip())
+        any_language, any_language_squeezed, by_language = _compiled()[category]
+        if any(any_language.search(f) or any_language_squeezed.search(s) for f, s in zip(forms, squeezed, strict=True)):
+            for code, pattern, pattern_squeezed in by_language:
+                for form, form_squeezed in zip(forms, squeezed, strict=True):
+                    match = pattern.search(form) or pattern_squeezed.search(form_squeezed)
+                    if match:
+                        hit = ScreenHit(category, code, match.group(0).strip())
+                        break
+                if hit:
                     break
-            if hit:
-                break
         if hit is None and category in _ALONE:
             for form in forms:
                 phrase = _alone(category, form)

@@ -25,6 +25,7 @@ ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b
                         "\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
 _REPEATS = re.compile(r"([a-z])\1+")
 _SINGLE_LETTER_RUN = re.compile(r"(?:(?<= )|^)((?:[a-z0-9] ){2,}[a-z0-9])(?= |$)")
+_CHAT_LETTERS = frozenset("ruaiyoe")
 
 
 @lru_cache(maxsize=4096)
@@ -56,15 +57,22 @@ def fold(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def words(text: str) -> str:
-    """fold(), then punctuation to spaces: the form phrase rules match against, padded for boundaries."""
-    folded = _JOINERS.sub("", fold(text))
+def _words_of(folded: str, *, join: bool = True) -> str:
+    folded = _JOINERS.sub("" if join else " ", folded)
     return " " + _SPACES.sub(" ", _PUNCT.sub(" ", folded)).strip() + " "
+
+
+def words(text: str, *, join: bool = True) -> str:
+    """fold(), then punctuation to spaces: the form phrase rules match against, padded for boundaries.
+
+    `join`: dots and hyphens inside a word are dropped ("s.t.o.p" -> "stop", "sui-cide" -> "suicide");
+    without it they separate words ("laissez-moi" -> "laissez moi", "Geld-zurück" -> "geld zuruck")."""
+    return _words_of(fold(text), join=join)
 
 
 def words_deobfuscated(text: str) -> str:
     """words() with digit/symbol look-alikes mapped to letters ('fr33 b1tc0in' -> 'free bitcoin')."""
-    return words(fold(text).translate(_CONFUSABLES))
+    return _words_of(fold(text).translate(_CONFUSABLES))
 
 
 def squeeze(form: str) -> str:
@@ -72,25 +80,35 @@ def squeeze(form: str) -> str:
     return _REPEATS.sub(r"\1", form)
 
 
-def join_spaced(form: str) -> str:
-    """Runs of three or more single letters joined into a word (' s t o p ' -> ' stop ')."""
-    return _SINGLE_LETTER_RUN.sub(lambda m: m.group(1).replace(" ", ""), form)
+def join_spaced(form: str, *, keep_chat_words: bool = False) -> str:
+    """Runs of three or more single letters joined into a word (' s t o p ' -> ' stop ').
+
+    `keep_chat_words`: the one-letter words of chat and of Romance languages ("r u a", "y", "o") that
+    open a run stay words, so ' r u a b o t ' -> ' r u a bot ' (joined in full it reads ' ruabot ')."""
+    def join(match: re.Match) -> str:
+        letters = match.group(1).split(" ")
+        kept = []
+        while keep_chat_words and len(letters) > 3 and letters[0] in _CHAT_LETTERS:
+            kept.append(letters.pop(0))
+        return " ".join([*kept, "".join(letters)])
+
+    return _SINGLE_LETTER_RUN.sub(join, form)
 
 
 def match_forms(text: str) -> tuple[str, ...]:
-    """The distinct word forms a phrase rule is tried against: plain, de-leeted, letters joined.
+    """The distinct word forms a phrase rule is tried against: plain, de-leeted, hyphenated words
+    apart (when there are any), single letters joined.
 
     Each form is padded with spaces (see words()); callers match squeezed patterns against
     squeeze(form) for the stretched-letter variants.
     """
-    plain = words(text)
-    forms = [plain, words_deobfuscated(text)]
-    forms += [join_spaced(f) for f in forms]
-    seen: list[str] = []
-    for form in forms:
-        if form not in seen:
-            seen.append(form)
-    return tuple(seen)
+    folded = fold(text)  # the costly step (a pass per character), done once
+    forms = [_words_of(folded), _words_of(folded.translate(_CONFUSABLES))]
+    if _JOINERS.search(folded):
+        forms.append(_words_of(folded, join=False))
+    if any(_SINGLE_LETTER_RUN.search(f) for f in forms):
+        forms += [join_spaced(f, keep_chat_words=keep) for f in forms for keep in (False, True)]
+    return tuple(dict.fromkeys(forms))
 
 
 def has_invisible(text: str) -> bool:

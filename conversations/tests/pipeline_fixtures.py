@@ -36,12 +36,16 @@ class Scene:
     admin: object
     setter: object
 
-    def inbound(self, text: str, *, ago: timedelta = timedelta(seconds=0)) -> Message:
-        """Store an inbound DM the way ingestion does (without the webhook round trip)."""
+    def inbound(self, text: str, *, ago: timedelta = timedelta(seconds=0), attachments: list[dict] | None = None
+                ) -> Message:
+        """Store an inbound DM the way ingestion does (without the webhook round trip).
+
+        `attachments` as the webhook parser stores them: {"type", "url", "title", "payload"}."""
         at = timezone.now() - ago
         message = Message.objects.create(workspace=self.workspace, thread=self.thread, channel=self.channel,
                                          mid=f"m_in_{next(_mids)}", direction=Direction.IN,
-                                         sender_kind=SenderKind.CONTACT, text=text, sent_at=at)
+                                         sender_kind=SenderKind.CONTACT, text=text, sent_at=at,
+                                         attachments=attachments or [])
         Thread.objects.filter(pk=self.thread.pk).update(last_inbound_at=at, last_message_at=at)
         Contact.objects.filter(pk=self.contact.pk).update(last_inbound_at=at)
         self.refresh()
@@ -72,9 +76,13 @@ class Scene:
 
 @pytest.fixture
 def scene(db, sandbox_graph, llm_workspace):
+    return scene_create(workspace=llm_workspace)
+
+
+def scene_create(*, workspace) -> Scene:
+    """A channel, a contact and their thread in `workspace` (a test running many cases makes one each)."""
     from integrations.tests.factories import ChannelFactory
 
-    workspace = llm_workspace
     channel = ChannelFactory(workspace=workspace)
     contact = Contact.objects.create(workspace=workspace, channel=channel, external_id="5001", display_name="Dana")
     thread = Thread.objects.create(workspace=workspace, channel=channel, contact=contact)

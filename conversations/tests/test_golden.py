@@ -18,7 +18,8 @@ Case format (all keys but `id`, `inbound` and `expect` optional):
       thread: {ai_paused: true} / contact: {opted_out: true}
       platform: instagram | messenger
       history: [{from: contact|ai|setter, text: ..., minutes_ago: 30}]
-      inbound: [messages of the burst, oldest first]
+      inbound: [messages of the burst, oldest first]  # an item may be {text: .., caption: .., title: ..}:
+                                                    # an attachment with a caption or a title
       inbound_minutes_ago: 0                        # of the last inbound message (window cases)
       llm: {timeout: 0.3, max_retries: 0, quota_exhausted: true}
       script:                                       # the model's answers, in order
@@ -198,7 +199,22 @@ def _conversation(case, scene):
                            sender_kind=SenderKind.AI if turn["from"] == "ai" else SenderKind.SETTER)
     burst = case["inbound"]
     last_ago = timedelta(minutes=case.get("inbound_minutes_ago", 0))
-    return [scene.inbound(text, ago=last_ago + timedelta(seconds=len(burst) - i - 1)) for i, text in enumerate(burst)]
+    messages = []
+    for i, item in enumerate(burst):
+        text, attachments = _inbound_parts(item)
+        messages.append(scene.inbound(text, attachments=attachments, ago=last_ago + timedelta(seconds=len(burst) - i - 1)))
+    return messages
+
+
+def _inbound_parts(item) -> tuple[str, list[dict]]:
+    """A burst message: its text, or {text, caption, title} for a photo with a caption or a titled share."""
+    if isinstance(item, str):
+        return item, []
+    payload = {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"}
+    if item.get("caption"):
+        payload["caption"] = item["caption"]
+    return item.get("text", ""), [{"type": item.get("type", "image"), "url": payload["url"],
+                                   "title": item.get("title"), "payload": payload}]
 
 
 def _assert_safe(text: str, scene, case):
