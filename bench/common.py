@@ -25,6 +25,8 @@ def _base(var_dir: Path, *, debug: bool) -> dict[str, str]:
         "STATIC_MANIFEST": "0",
         "SIDEKICK_VAR_DIR": str(var_dir),
         "LOG_LEVEL": "WARNING",
+        # DEBUG off needs a mail backend that delivers (accounts.E001); benches send none, a file keeps any.
+        "EMAIL_URL": f"filemail://{var_dir / 'mail'}",
     }
 
 
