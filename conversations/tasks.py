@@ -1,4 +1,5 @@
 from celery import shared_task
+from celery.signals import worker_ready
 
 from conversations import intake, notifications, sending
 from conversations.pipeline import sweep
@@ -65,3 +66,12 @@ def sweep_replies() -> dict:
 @shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
 def notify_escalation(escalation_id: int) -> int:
     return notifications.escalation_notify(escalation_id=escalation_id)
+
+
+@worker_ready.connect
+def _compile_the_screen(**_kwargs) -> None:
+    """Compile the inbound screen's phrase patterns (about half a second) when a worker starts, not in
+    its first reply."""
+    from conversations.pipeline.screen import screen
+
+    screen("warm up")

@@ -84,11 +84,7 @@ app.conf.imports = ("conversations.pipeline.engine", "conversations.sending")
 @worker_ready.connect
 def _freeze_startup_objects(**_kwargs) -> None:
     """Move everything built while starting (Django, models, SDKs, the pipeline) out of the collector's
-    reach: the cyclic GC no longer re-walks those objects on each full collection during tasks.
-    The inbound screen's phrase patterns are compiled here too (about half a second), not in a reply."""
-    from conversations.pipeline.screen import screen
-
-    screen("warm up")
+    reach: the cyclic GC no longer re-walks those objects on each full collection during tasks."""
     gc.collect()
     gc.freeze()
 
