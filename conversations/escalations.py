@@ -39,6 +39,7 @@ REASONS = {
     "legal": "The message raises a legal matter (a lawyer, a claim, a chargeback or a data request).",
     "prompt_injection": "The message tries to change or reveal the assistant's instructions.",
     "model_screen": "The screening model flagged the message; a human decides.",
+    "sensitive": "The message touches danger, violence or the law: a person reads it before anything is sent.",
     "markdown_link": "The draft hid a link behind Markdown or HTML.",
     "unverified_link": "The draft carried a link or e-mail address the knowledge base does not give.",
     "unverified_phone": "The draft carried a phone number the knowledge base does not give.",

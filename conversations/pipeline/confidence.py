@@ -6,9 +6,11 @@ Auto-send is earned by evidence the model cannot fake, never granted by the mode
 
 - evidence (0 or 1), decided without any model:
     * ``source``: the reply cites a chunk that retrieval returned *for this message* above the
-      relevance floor (full-text rank ≥ LEXICAL_FLOOR or cosine distance ≤ VECTOR_FLOOR), and at
-      least GROUNDED_SHARE of the reply's informative words stand in the cited chunks (a model
-      that cites a real source but says something else earns nothing);
+      relevance floor (full-text rank ≥ LEXICAL_FLOOR or cosine distance ≤ VECTOR_FLOOR) and that
+      speaks to the message (close in meaning on the vector side, or enough of the message's
+      words stand in it: see `message_covered`),
+      and at least GROUNDED_SHARE of the reply's informative words stand in the cited chunks (a
+      model that cites a real source but says something else earns nothing);
     * ``conversational``: the contact's message is only a greeting or thanks, or confirms a time
       that Sidekick's or a setter's last message offered (recognised from the words, in six
       languages; see `conversational_intent`);
@@ -52,6 +54,7 @@ _STOP = set(("a an the and or but if of to in on at by for with from as is are w
              "what which who whom when where why how can could will would should may might must just only also very too "
              "more most some any all each every both few many much such own same other into out up down over under again "
              "about ll ve re don t s d m de la el los las en y o que un una es por para con se su lo le les des et est pour "
+             "there here near nearby around close still even please pls get got any anyone someone anything something "
              "avec une der die das und ist mit ein eine zu il di e che per con um uma os as do da no na").split())
 
 
@@ -129,10 +132,31 @@ def conversational_intent(inbound: str, *, last_outbound: str = "") -> str:
     return ""
 
 
-def evidence(*, reply: str, cited: set[int], sources: list, conversational: str) -> tuple[str, dict]:
-    """Which evidence backs the reply ('source', 'conversational' or 'none') and the numbers behind it."""
+def message_covered(message: str, chunk) -> bool:
+    """Whether the chunk speaks to what the contact wrote: the vector side found it close in meaning,
+    or enough of the message's words stand in it (two, or half of them; one will do only in a longer
+    message, where the rest is usually context). One shared word such as "studio" in a three-word
+    message is not enough."""
+    distance = getattr(chunk, "vector_distance", None)
+    if distance is not None and distance <= VECTOR_FLOOR:
+        return True
+    asked = {w for w in words_deobfuscated(message).split() if len(w) > 2 and w not in _STOP and not w.isdigit()}
+    if not asked:
+        return True  # nothing to compare (the message is all small words): the other rules decide
+    source_prefixes = {w[:5] for w in words_deobfuscated(chunk.text).split()}
+    shared = sum(1 for w in asked if w[:5] in source_prefixes)
+    return shared >= 2 or shared / len(asked) >= 0.5 or (len(asked) >= 4 and shared >= 1)
+
+
+def evidence(*, reply: str, cited: set[int], sources: list, conversational: str,
+             message: str | None = None) -> tuple[str, dict]:
+    """Which evidence backs the reply ('source', 'conversational' or 'none') and the numbers behind it.
+
+    A cited source counts when retrieval found it relevant, it speaks to the contact's `message`
+    (`message_covered`), and the reply draws on its words (`grounded_share`)."""
     retrieved = {c.chunk_id: c for c in sources}
-    cited_relevant = [retrieved[i] for i in cited if i in retrieved and relevant(retrieved[i])]
+    cited_relevant = [retrieved[i] for i in cited if i in retrieved and relevant(retrieved[i])
+                      and (message is None or message_covered(message, retrieved[i]))]
     detail = {"cited": sorted(cited), "cited_retrieved": sorted(i for i in cited if i in retrieved),
               "cited_relevant": sorted(c.chunk_id for c in cited_relevant), "conversational": conversational}
     if cited_relevant:

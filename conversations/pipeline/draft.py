@@ -171,6 +171,8 @@ def _compute(run: Run, draft: ReplyDraft) -> tuple[str, str, str]:
     draft.confidence, draft.confidence_parts = confidence.value, confidence.parts
     draft.final_text = fit_text(text, run.thread.channel.platform)
 
+    if "sensitive" in codes:
+        return Decision.DRAFT_SAVED, "sensitive", rules.SCREEN_RULES["sensitive"]
     if "business_hours" in codes:
         return Decision.DRAFT_SAVED, "business_hours", ""
     if not cfg.auto_send:
@@ -256,7 +258,7 @@ def evidence_for(run: Run, parsed: dict, text: str) -> tuple[str, dict]:
     """Which evidence backs the final text (see confidence.py): decided from retrieval and the words."""
     latest = " ".join(m.text for m in run.burst)
     return C.evidence(reply=text, cited=_cited_ids(parsed.get("cited_source_ids") or []), sources=run.sources,
-                      conversational=C.conversational_intent(latest, last_outbound=run.last_outbound))
+                      conversational=C.conversational_intent(latest, last_outbound=run.last_outbound), message=latest)
 
 
 # --- overseer gate -------------------------------------------------------------------------------------

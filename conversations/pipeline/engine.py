@@ -171,7 +171,7 @@ def _finish(run: Run, draft: ReplyDraft, decision: str, reason: str, reason_text
             action_log.action_log_add(thread=thread, action=ActionKind.DRAFT_SAVED, draft=draft, text=draft.final_text,
                                   confidence=draft.confidence, result=reason)
         if decision == Decision.ESCALATED or (decision == Decision.BLOCKED and record.BLOCKING_ESCALATES.get(reason))\
-                or (decision == Decision.DRAFT_SAVED and reason == "low_confidence"):
+                or (decision == Decision.DRAFT_SAVED and reason in ("low_confidence", "sensitive")):
             escalations.escalation_open(thread=thread, reason_code=reason, reason_text=reason_text, draft=draft,
                                         message_id=run.message.pk, urgent=run.urgent)
             if decision != Decision.DRAFT_SAVED:

@@ -12,7 +12,9 @@ Categories, most serious first (what the pipeline does with each is in engine.py
     legal           lawyers, suing, chargebacks, data-protection asks   escalation, no reply
     opt_out         stop, unsubscribe, take me off, leave me alone      contact opted out, no reply
     human_request   a human, a manager, "are you a bot", call me         escalation, no reply
-    injection       attempts to change or reveal the assistant's rules  drafted for a human, never sent
+    injection       attempts to change or reveal the assistant's rules  escalation, no model call
+    sensitive       a word of danger, violence or the law that no        drafted for a person, never sent
+                    precise phrase above caught
 
 The phrases themselves are data, in `screen_phrases.py`.
 """
@@ -23,11 +25,11 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from conversations.pipeline.screen_phrases import ALONE, FILLERS, MARKUP_INJECTION, PATTERNS
+from conversations.pipeline.screen_phrases import ALONE, FILLERS, MARKUP_INJECTION, PATTERNS, SENSITIVE
 from conversations.pipeline.text import match_forms, skeleton, squeeze
 
 LANGUAGES = ("en", "es", "pt", "fr", "de", "it")
-CATEGORIES = ("crisis", "threat", "legal", "opt_out", "human_request", "injection")
+CATEGORIES = ("crisis", "threat", "legal", "opt_out", "human_request", "injection", "sensitive")
 URGENT = frozenset({"crisis", "threat"})
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def _compiled() -> dict[str, tuple[re.Pattern, re.Pattern, list[tuple[str, re.Pa
     A message is searched with the category's one regex; only a hit is searched again language by
     language, to name the language (one search per category instead of one per language)."""
     compiled = {}
-    for category, by_language in PATTERNS.items():
+    for category, by_language in {**PATTERNS, "sensitive": SENSITIVE}.items():
         every = [p for patterns in by_language.values() for p in patterns]
         compiled[category] = (
             _union(every), _union(squeeze(p) for p in every),
@@ -99,6 +101,8 @@ def screen(text: str) -> list[ScreenHit]:
                 hit = ScreenHit(category, "markup", match.group(0).strip()[:60])
         if hit:
             hits.append(hit)
+    if len(hits) > 1 and hits[-1].category == "sensitive":
+        hits.pop()  # a precise category said it already
     return hits
 
 

@@ -19,7 +19,7 @@ PATTERNS: dict[str, dict[str, list[str]]] = {
         "en": [
             r" (?:end|ending) (?:things|everything) (?:tonight|today|for good|once and for all|soon|now) ", r" (?:thinking|thought) (?:of|about) ending (?:things|it|everything) ",
             # Swallowing a lot of medicine ("took a whole bottle of pills", "swallowed all my meds").
-            r" (?:took|taken|swallowed|ate|downed) (?:a |an |the |my |all |of |whole |entire |handful |bottle |box |pack |packet |bunch |lot |too |many |much |half )*"
+            r" (?:took|taken|swallowed|ate|downed|overdosed on) (?:[a-z]+ ){0,6}?(?:a |an |the |my |all |of |whole |entire |handful |bottle |box |pack |packet |bunch |lot |too |many |much |half )*"
             r"(?:pills|tablets|meds|medication|medications|medicine|painkillers|sleeping pills|antidepressants|paracetamol|tylenol|xanax) ",
             # Wishing to be dead or gone, announcing one will not be around, and the ways people name a method.
             r" wish (?:i was|i were|i d be|i could be|to be|i was just|i were just) (?:dead|gone) ", r" wish i (?:was|were|d been|had been) never born ",
@@ -171,7 +171,8 @@ PATTERNS: dict[str, dict[str, list[str]]] = {
             r" (?:data|information|info|details) (?:you (?:hold|have|keep|store|stored|collected|process)|(?:held|stored|kept) by you) (?:about|on) me ",
             r" (?:copy|export|record) of (?:all )?(?:the |my )?(?:personal )?(?:data|information|info) ",
             r" (?:erase|remove|wipe|purge) (?:all )?(?:of )?my (?:personal )?(?:data|information|details) ",
-            r" (?:my|our) (?:lawyer|attorney|solicitor)s? ", r" lawyer up ", r" legal action ", r" lawsuit", r" sued ",
+            # "my lawyer" (not "my lawyer friend": a profession is no claim)
+            r" (?:my|our) (?:lawyer|attorney|solicitor)s? (?!friend|colleague|client|sister|brother|cousin|neighbou?r)", r" lawyer up ", r" legal action ", r" lawsuit", r" sued ",
             r" (?:call|calling|contact|contacting|get|getting|hire|hiring|talk to|talking to|speak to|consult|consulting|involve|"
             r"involving|with) (?:a |my |our )?(?:lawyer|attorney|solicitor)s? ",
             r" (?:sue|suing) (?:you|u|your|the|this|y all|them|the studio|the business) ", r" (?:will|ll|gonna|going to) sue ",
@@ -522,6 +523,136 @@ MARKUP_INJECTION = re.compile(
     r"|<\|[^|>]{0,40}\|>"
     r"|(?:^|\n)\s*(?:#{1,6}\s*)?(?:system|assistant|developer|admin|instructions?)\s*(?:message|prompt|note)?\s*:"
     r"|```\s*(?:system|instructions?|prompt)"
-    r"|(?:^|\n)\s*#{1,6}\s*(?:system|assistant|developer|admin|instructions?)\b",  # a Markdown heading naming a role
+    r"|(?:^|\n)\s*#{1,6}\s*(?:system|assistant|developer|admin|instructions?)\b"  # a Markdown heading naming a role
+    r"|(?:^|\n)\s*#{1,6}\s*new\s+(?:instructions?|rules?|prompt|policy)\b",
     re.I,
 )
+
+
+# Broader classes, found by screening phrasings written after the golden cases (held out): the way
+# people circle around the thing rather than name it. Merged into PATTERNS below.
+_WIDER: dict[str, dict[str, list[str]]] = {
+    "crisis": {
+        "en": [
+            r" (?:no|see a|see any|any|find a|find any) reason to (?:keep going|go on|live|stay alive|be here|carry on) ",
+            r" (?:done|finished|through) with (?:life|living|everything|it all) ", r" (?:better|happier) (?:off )?without me ",
+            r" (?:not|isn t|isnt|won t|wont) (?:waking up|wake up|responding|moving) ", r" hit (?:her|his|their|my) head ",
+            r" (?:end|ending) it (?:tonight|today|all|now|soon|for good|this week) ",
+            r" bleeding (?:really |so |very |quite |pretty )?(?:bad|badly|a lot|heavily|everywhere|non ?stop) ", r" (?:bleeding|blood) .{0,30}(?:dizzy|faint|pale) ",
+            r" (?:he|she|they|my [a-z]+) (?:hit|hits|beat|beats|strangled|strangles|choked|chokes|kicked|kicks|punched|punches|slapped|slaps|raped|attacked) me ",
+            r" (?:nobody|no one|noone) (?:would|will) (?:miss|notice|care)(?: me| if i)", r" (?:miss|notice) me (?:if|when) i (?:m|was|am|were) gone ",
+            r" (?:want|wish|need) (?:it|this|everything) (?:all )?to (?:end|stop|be over)", r" can t (?:take|do|handle|bear) (?:it|this) any ?more ",
+            r" (?:been|started|keep|kept|am|m) cutting (?:again|myself|my (?:arms|wrists|legs))", r" cutting again ",
+            r" (?:chest|heart) (?:hurts|is hurting|pain|pressure|feels tight|is tight)", r" (?:arm|face|side) (?:is |feels |went |goes )?numb ",
+            r" (?:hit|hits|beat|beats|choked|chokes|kicked|kicks|slapped|slaps|hurt|hurts|punched|punches) me (?:again|every|when|and|so|last)",
+            r" (?:scared|afraid|terrified) (?:of (?:him|her|my (?:husband|boyfriend|partner|dad|father|ex|wife|girlfriend))|to go home|for my life)",
+            r" (?:no point|no reason) (?:in )?(?:living|going on|being alive|to go on) ", r" (?:give|giving) up on (?:life|living|everything) ",
+            r" (?:disappear|go away|sleep) (?:forever|and never wake up) ", r" not want to wake up ", r" (?:don t|do not|dont) want to wake up ",
+        ],
+        "es": [r" ganas de morir", r" (?:me quiero|quiero|voy a) (?:morir|matar)", r" (?:ya )?no (?:aguanto|puedo) mas (?:con esto|con mi vida|vivir)",
+               r" (?:nadie|ninguno) me (?:va a |)extranar", r" me (?:corto|estoy cortando|volvi a cortar)", r" me (?:pego|golpeo|pega|golpea) (?:otra vez|de nuevo)",
+               r" miedo (?:de (?:el|ella|mi (?:pareja|marido|esposo|novio))|de volver a casa)", r" me duele (?:mucho )?el pecho "],
+        "pt": [r" vontade de morrer", r" (?:nao aguento|nao suporto) mais ", r" ninguem (?:vai|iria) sentir (?:a )?minha falta", r" me cortando (?:de novo|outra vez)",
+               r" me (?:bateu|bate) (?:de novo|outra vez)", r" medo (?:dele|dela|do meu (?:marido|namorado)|de voltar pra casa)", r" (?:meu )?peito (?:doi|dói|apertado)"],
+        "fr": [r" (?:en danger|pas en securite) (?:chez moi|a la maison|avec (?:lui|elle))", r" (?:je )?(?:ne )?veux (?:plus|pas) vivre ", r" me (?:suicider|tuer|foutre en l air) ", r" envie d en finir", r" (?:je n en peux|j en peux) plus ", r" personne ne (?:me regrettera|remarquerait)", r" (?:je me|me) (?:mutile|scarifie|coupe) (?:encore|a nouveau)",
+               r" il m a (?:encore )?(?:frappe|battue?|etrangle)", r" peur de (?:lui|rentrer chez moi|mon mari|mon copain)", r" mal (?:a la|dans la) poitrine "],
+        "de": [r" angst,? (?:dass|das) (?:er|sie) mich ", r" (?:schlagt|schlug|geschlagen|verletzt) mich ", r" mich (?:umzubringen|zu toten|umbringen) ", r" (?:mir|mich) (?:was|etwas) antun ", r" (?:will|mochte) nicht mehr (?:leben|aufwachen)", r" halte (?:es|das) nicht mehr aus ",
+               r" niemand (?:wurde|wird) mich vermissen", r" ritze mich (?:wieder|schon)", r" (?:er|sie) hat mich (?:wieder |schon wieder )?geschlagen",
+               r" angst vor (?:ihm|ihr|meinem (?:mann|freund|partner))", r" (?:brust|herz) (?:tut weh|schmerzt|sticht)"],
+        "it": [r" (?:mi voglio|voglio|vorrei) (?:ammazzare|uccidere|suicidare)", r" (?:ammazzarmi|uccidermi|suicidarmi) ", r" voglio morire", r" non ce la faccio piu ", r" nessuno (?:sentirebbe|sentira) la mia mancanza", r" mi taglio (?:ancora|di nuovo)",
+               r" mi ha (?:picchiata?|colpita?) (?:ancora|di nuovo)", r" paura di (?:lui|tornare a casa|mio marito)", r" dolore al petto "],
+    },
+    "threat": {
+        "en": [r" (?:hurt|kill|stab|shoot|attack) (?:someone|somebody|people|everyone|anyone|your (?:staff|team|owner|boss|kids|family)) ",
+               r" (?:come|coming|show up|showing up|go|going) (?:to|at|down to|round to|over to) (?:your|ur|the) (?:studio|shop|store|place|office|gym|salon|house|home) and ",
+               r" (?:you|u) (?:better|d better) watch (?:out|yourself|your back) ", r" i know where (?:your|ur) (?:studio|shop|store|place|office|gym|salon|house|home|family|kids) ",
+               r" (?:make|making) (?:you|u) pay for (?:this|it)", r" (?:you|u)(?: ll| will|ll) pay for (?:this|it) ",
+               r" (?:get|getting) what s coming (?:to you|to ya|to u)", r" (?:you|u)(?: ll| will|ll) be sorry ",
+               r" (?:wait|waiting) (?:for you |for u )?(?:outside|in front of|by|at) (?:your|ur|the) (?:studio|shop|store|place|office|gym|salon|house|home|car)", r" (?:you|u)(?: re| are|re) (?:gonna|going to) get (?:hurt|it|yours) "],
+        "es": [r" (?:dar|doy|voy a dar) (?:una )?paliza", r" se donde (?:vive|vives|viven|vivis|trabaja|trabajas|estudia) ", r" romper(?:te)? (?:todo|la cara|el local)", r" me las vas a pagar", r" vas a ver lo que (?:te pasa|pasa)", r" (?:ir|voy) a (?:tu|su) (?:local|negocio|tienda|casa) a "],
+        "pt": [r" te (?:bater|arrebentar|espancar) ", r" quebrar (?:tudo|sua cara|a loja)", r" (?:vai|vao) me pagar", r" (?:vou|vamos) (?:ai|la|na sua (?:loja|casa)) (?:te |pra )?(?:bater|quebrar|acabar)"],
+        "fr": [r" je sais ou (?:tu|vous) (?:te gares|vous garez|habites|habitez|travailles|travaillez|vis|vivez|es|etes) ", r" (?:casser|peter) (?:la gueule|tout|la figure)", r" (?:tu vas|vous allez) me le payer", r" (?:je vais|on va) venir (?:vous|te) (?:casser|regler|frapper)"],
+        "de": [r" (?:mach|mache|machen) (?:dich|euch|sie) fertig ", r" dann knallt es", r" (?:das|dafur) (?:wirst du|werden sie) (?:bezahlen|buessen|bussen)", r" (?:ich|wir) (?:komme|kommen) vorbei und (?:dann|mach|schlag)"],
+        "it": [r" te la faccio pagare", r" ve la faccio pagare", r" (?:ti vengo|vi vengo) a cercare", r" spacc(?:o|are) tutto"],
+    },
+    "legal": {
+        "en": [r" (?:erase|delete|remove|wipe) (?:my|all my) (?:info|information|details|data|number|account) ", r" (?:attorney|attorneys|lawyer|lawyers|solicitor|solicitors) (?:will|is|are|has|have|s) ", r" (?:complaint|dispute|claim) (?:with|to) (?:the |my )?(?:bank|card|credit card|paypal|visa|mastercard|ftc|authorities|regulator)",
+               r" (?:delete|erase|remove|wipe) (?:everything|all|anything) (?:you have|you hold|you keep|you store|you ve got) (?:on|about) me", r" (?:copy|export|all) of (?:my|all my) (?:personal )?data ",
+               r" (?:personal|my) data (?:under|according to|per) ", r" (?:file|filing|lodge|lodging) (?:a )?(?:formal )?(?:complaint|claim|report) (?:against|with|about)",
+               r" (?:report|reporting) (?:you|your business|this business|this account|this|it) to ", r" consumer (?:affairs|protection|rights|council|agency|ombudsman) "],
+        "es": [r" (?:un|mi|con un|a un) abogad[oa] ", r" reclamacion (?:formal|oficial)", r" (?:voy a|vamos a) (?:denunciar|reclamar) ", r" (?:ir|acudir) a (?:la )?justicia "],
+        "pt": [r" entrar na justica", r" (?:vou|vamos) (?:processar|denunciar|acionar)", r" (?:um|meu) advogad"],
+        "fr": [r" saisir (?:la justice|le tribunal|les tribunaux|un avocat)", r" (?:je vais|on va) (?:porter plainte|vous poursuivre|saisir)", r" (?:un|mon) avocat "],
+        "de": [r" (?:werde|werden) (?:sie|dich|euch) (?:anzeigen|verklagen)", r" anzeige (?:erstatten|gegen)", r" (?:einen|meinen|mein) anwalt "],
+        "it": [r" (?:mio|il mio) legale ", r" vi denuncio", r" ti denuncio", r" (?:un|il mio|mio) avvocato ", r" (?:fare|faro) (?:un )?reclamo (?:formale|ufficiale)"],
+    },
+    "opt_out": {
+        "en": [r" (?:don t|do not|dont) want (?:these|your|those|any|any more|more|the|all these|all your) (?:messages|texts|dms|emails|notifications|promos) ",
+               r" (?:unsubscribe|unsub|opt out|remove) me ", r" take me out of (?:this|your|the) (?:list|messages) "],
+        "es": [r" no quiero (?:estos|tus|sus|mas) mensajes"], "pt": [r" nao quero (?:essas|suas|mais) mensagens", r" nao quero receber mais "],
+        "fr": [r" je ne veux pas (?:de )?(?:ces|vos|tes) messages"], "de": [r" (?:will|mochte) (?:diese|ihre|deine|keine) nachrichten (?:nicht|mehr)"],
+        "it": [r" non voglio (?:questi|i tuoi|i vostri) messaggi", r" cancella(?:te)? il mio (?:numero|contatto) "],
+    },
+    "human_request": {
+        "en": [r" (?:is there|are there|do you have|have you got) (?:a |an |any )?(?:real|actual|live) (?:person|human|people|humans)(?: i can| to| who)",
+               r" (?:put|patch|connect|transfer) me (?:through )?(?:to|with) (?:someone|somebody|a person|a human|the|your|a real)",
+               r" (?:you re|youre|you are|ur|u r|this is) (?:a |an |just a |just an |obviously a |clearly a )?(?:bot|robot|ai|chatbot|machine|automated) ",
+               r" (?:bot|robot|ai) (?:aren t|arent|right|huh) (?:you|u)? ?",
+               r" (?:a |an )?(?:real|actual) one (?:please|pls|plz|now) ", r" who (?:am i|m i|am i even|m i even) (?:talking|speaking|chatting|texting) (?:to|with) ", r" (?:is|are) (?:anyone|anybody|someone|somebody) (?:actually |even |really )?(?:reading|there|here|listening|home) ",
+               r" (?:can|could|will|would|does|do|is|will) (?:a |an |some |any |the )?(?:human|person|real person|actual person|real human|someone real) "
+               r"(?:read|see|look|check|answer|reply|respond|help|get back)"],
+        "es": [r" (?:hay )?alguien (?:real|de verdad) ", r" hay alguien (?:ahi|ahi real|ahi de verdad) ", r" (?:eres|es) (?:una |un )?(?:ia|maquina|robot|bot) (?:verdad|no)", r" (?:pasame|comunicame|conectame) con (?:alguien|una persona|un humano)"],
+        "pt": [r" (?:chamar|chama|falar com) (?:o |a )?(?:responsavel|gerente|dono|dona|chefe) ", r" (?:voce|vc) (?:e|eh) (?:um |uma )?(?:robo|bot|ia) (?:ne|nao)", r" me (?:passa|transfere|conecta) (?:pra|para|com) (?:alguem|uma pessoa|um humano)"],
+        "fr": [r" (?:veux|voudrais|aimerais|besoin d|parler a) (?:un |une )?(?:vrai|vraie|veritable) (?:humain|personne) ",
+               r" (?:il y a|y a t il|y a) quelqu un (?:de reel|de vrai|qui lit) ", r" (?:tu es|vous etes|t es) (?:un |une )?(?:bot|robot|ia) (?:non|hein|c est ca)", r" (?:mettez|passez|transferez) moi (?:avec|a) (?:quelqu un|un humain)"],
+        "de": [r" mit dem (?:chef|inhaber|geschaftsfuhrer|verantwortlichen) ", r" (?:du bist|sie sind) (?:ein |eine )?(?:bot|roboter|ki) (?:oder|stimmt|nicht)", r" verbinden sie mich (?:mit|bitte)"],
+        "it": [r" (?:voglio|vorrei|chiamami|passami) (?:il |la )?(?:titolare|responsabile|proprietario|capo) ", r" (?:c e|ce) qualcuno (?:di reale|di vero|che legge|li) ", r" qualcuno di (?:reale|vero) ", r" (?:sei|siete) (?:un |una )?(?:bot|robot|ia) (?:vero|no)", r" (?:passami|mettimi in contatto con) (?:qualcuno|una persona|un umano)"],
+    },
+    "injection": {
+        "de": [r" (?:deinen|ihren|den) (?:prompt|systemprompt|anweisungen) (?:posten|zeigen|schicken|kopieren|teilen)"],
+        "fr": [r" ignore[sz]? (?:tout )?ce qui (?:precede|est au dessus) "],
+        "en": [r" (?:admin|administrator|system|developer|root|sudo|god) (?:override|mode|command|access|instruction|message|note)s? ",
+               r" override ", r" (?:approve|authorize|authorise|grant|issue) (?:the |a |my |this )?(?:refund|discount|free|credit|coupon)s? (?:now|immediately|for me)?",
+               r" (?:print|show|output|repeat|copy) (?:everything|all|the text|all the text|whatever) (?:above|before|preceding) ",
+               r" (?:your|ur|the) (?:original|initial|hidden|secret|system|first|internal|real) (?:instructions|prompt|rules|guidelines|directives) ",
+               r" new instructions ", r" (?:ignore|disregard|forget) (?:the |all |everything |all of the )?(?:above|previous|prior|preceding|earlier) ",
+               r" (?:act as|you are|be|become) dan ", r" repeat after me ", r" without (?:any )?(?:rules|restrictions|limits|filters|guardrails) ", r" pwn"],
+    },
+}
+for _category, _by_language in _WIDER.items():
+    for _code, _patterns in _by_language.items():
+        PATTERNS[_category].setdefault(_code, []).extend(_patterns)
+
+# Words that are rare in a sales or support DM and common where a person should read it (danger,
+# violence, the law), in the six languages: when none of the precise phrases above caught the
+# message but one of these stands in it, the reply is drafted for a person, never sent by itself.
+# Common slang is left out ("dying to try", "killed it", "photo shoot", "burn calories").
+SENSITIVE: dict[str, list[str]] = {
+    "en": [r" suicid", r" overdos", r" unaliv", r" die ", r" dying (?!to )", r" dead (?!line)", r" death ",
+           r" kill(?:s|ed|ing)? (?!it |it$|them |the (?:workout|class|game)|me (?:lol|haha|lmao|omg))", r" murder", r" bleed", r" blood ", r" unconscious",
+           r" faint(?:ed|ing)? ", r" dizzy ", r" seizure", r" ambulance", r" pills ", r" swallowed ", r" (?:can t|cannot|cant|not) breath",
+           r" turning blue ", r" abus(?:e|ed|ive|ing) ", r" assault", r" rape", r" strangl", r" choked me ", r" pushed me ",
+           r" scared (?:of|for)", r" terrified ", r" goodbye (?:letter|letters|note|notes) ", r" gun ", r" guns ", r" knife ", r" stab",
+           r" weapon", r" smash", r" revenge ", r" threat", r" find (?:you|u) ", r" lawyers? (?!friend|colleague|client)", r" attorney", r" solicitor", r" suing ",
+           r" lawsuit", r" court ", r" police ", r" cops ", r" charge ?back", r" fraud", r" scam", r" gdpr ", r" ccpa ",
+           r" (?:my|personal) (?:data|information) ", r" reversing (?:my |the )?(?:payment|charge)", r" trading standards "],
+    "es": [r" suicid", r" sobredosis", r" morir", r" muerte ", r" muert[oa] ", r" matar", r" sangr", r" inconsciente",
+           r" desmay", r" ambulancia", r" pastillas ", r" abuso", r" violencia", r" violacion", r" pistola", r" cuchillo",
+           r" venganza", r" abogad", r" demanda(?:r|re|ndo) ", r" tribunal", r" policia", r" denuncia", r" estafa", r" fraude",
+           r" datos personales", r" mis datos "],
+    "pt": [r" suicid", r" morrer", r" morte ", r" mort[oa] ", r" matar", r" sangue", r" sangrando", r" desmai", r" ambulancia",
+           r" comprimidos ", r" abuso", r" violencia", r" estupro", r" faca ", r" advogad", r" processar", r" justica",
+           r" policia", r" denuncia", r" fraude", r" dados pessoais", r" meus dados "],
+    "fr": [r" suicid", r" mourir", r" mort(?:e)? ", r" tuer ", r" sang ", r" saign", r" inconscient", r" evanoui",
+           r" ambulance", r" comprimes ", r" somnifere", r" abus ", r" violence", r" viol ", r" couteau", r" pistolet",
+           r" vengeance", r" avocat", r" tribunal", r" proces ", r" police", r" plainte", r" arnaque", r" fraude",
+           r" donnees personnelles", r" mes donnees "],
+    "de": [r" suizid", r" selbstmord", r" sterben", r" tod ", r" tot ", r" umbring", r" blut", r" bewusstlos", r" ohnmacht",
+           r" krankenwagen", r" tabletten ", r" missbrauch", r" gewalt", r" vergewalt", r" waffe", r" messer ", r" abstech",
+           r" rache ", r" anwalt", r" gericht ", r" klage", r" polizei", r" anzeige", r" betrug", r" meine daten",
+           r" gespeicherten daten"],
+    "it": [r" suicid", r" morire", r" morte ", r" mort[oa] ", r" uccid", r" ammazz(?:o|a|are|arti|armi|arvi|ato|ata|ano|ero) ", r" sangue", r" svenu", r" svenire",
+           r" incoscien", r" ambulanza", r" pastiglie ", r" pillole ", r" abus", r" violenza", r" stupr", r" coltello",
+           r" pistola", r" vendetta", r" avvocat", r" tribunale", r" polizia", r" denunc", r" truffa", r" dati personali",
+           r" miei dati "],
+}

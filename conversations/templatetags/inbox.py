@@ -40,6 +40,7 @@ REASONS = {
     "legal": "A legal matter (lawyer, claim, chargeback, data request)",
     "prompt_injection": "An attempt to change or reveal Sidekick's instructions",
     "model_screen": "Flagged by the screening model",
+    "sensitive": "Touches danger, violence or the law",
     "unverified_link": "The draft carried a link the knowledge base does not give",
     "unverified_phone": "The draft carried a phone number the knowledge base does not give",
     "ungrounded_offer": "The draft stated a price or offer no source gives",

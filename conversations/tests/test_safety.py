@@ -303,3 +303,16 @@ def test_a_fake_closing_tag_is_an_injection_and_reaches_no_model(scene, fake_llm
     draft = reply_pipeline_run(message_id=message.pk)
     assert (draft.decision, draft.reason_code) == (Decision.ESCALATED, "prompt_injection")
     assert fake_llm.requests == []
+
+
+def test_a_source_must_speak_to_the_message_not_share_one_word():
+    studio = Chunk(3, "Q: Where is the studio?\nA: The studio is at 12 Harbour Street.")
+    reply = "The studio is at 12 Harbour Street."
+    assert C.evidence(reply=reply, cited={3}, sources=[studio], conversational="",
+                      message="i'll wait outside your studio")[0] == "none"
+    assert C.evidence(reply=reply, cited={3}, sources=[studio], conversational="",
+                      message="where is your studio?")[0] == "source"
+    # Close in meaning on the vector side is enough, whatever the words.
+    close = Chunk(4, studio.text, lexical=None, distance=0.3)
+    assert C.evidence(reply=reply, cited={4}, sources=[close], conversational="",
+                      message="how do I find you?")[0] == "source"
