@@ -19,6 +19,9 @@ What it does, all on loopback:
    `--generator python`, an asyncio generator in this process does the same, and says so.
 4. Reports per-round and median throughput, p50 and p99, the webhook/bare ratio, and checks that
    every answered delivery is in the database. Stops everything it started.
+5. A last round against the web server exactly as `make run` starts it (`runner.web_command`, DEBUG=1):
+   64 connections, 64,000 distinct signed webhooks in all, each sent once and answered; it counts every
+   answer that is not a 200 and the peak of Postgres connections (`--only-make-run` runs just this one).
 """
 
 from __future__ import annotations
