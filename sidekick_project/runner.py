@@ -77,9 +77,7 @@ def main() -> int:
         # The production server (as in the README and bench/webhook.py), not runserver: a fixed number of
         # request threads, each keeping at most one database connection, so a burst of webhooks cannot
         # open more connections than Postgres allows (runserver's thread per request did, issue 12).
-        "web": [python, "-m", "gunicorn", "sidekick_project.wsgi:application", "--bind", f"{host}:{port}",
-                "--workers", str(WEB_WORKERS), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
-                "--keep-alive", "30", "--access-logfile", "-", "--log-level", "warning"],
+        "web": web_command(python, host, port),
         "intake": [python, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "intake,default",
                    "-n", "intake@%h", "-c", "2", "--loglevel", "INFO"],
         "llm": [python, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "llm", "-n", "llm@%h",
@@ -126,6 +124,13 @@ def main() -> int:
         embedded.stop_postgres(var_dir)
     print("stopped", flush=True)
     return 0
+
+
+def web_command(python: str, host: str, port: str | int) -> list[str]:
+    """The web server of `make run` (bench/webhook.py's 64-connection round starts exactly this)."""
+    return [python, "-m", "gunicorn", "sidekick_project.wsgi:application", "--bind", f"{host}:{port}",
+            "--workers", str(WEB_WORKERS), "--worker-class", "gthread", "--threads", str(WEB_THREADS),
+            "--keep-alive", "30", "--access-logfile", "-", "--log-level", "warning"]
 
 
 class Backoff:
