@@ -99,3 +99,17 @@ def escalation_open_after_send(*, thread_id: int, reason: str, message_id: int |
     with transaction.atomic():
         escalation_open(thread=thread, reason_code=reason, draft=draft, message_id=message_id)
         action_log.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft, result=reason)
+
+
+def escalation_close_for_draft(*, draft: ReplyDraft, actor) -> bool:
+    """A setter approved, edited-and-sent or discarded `draft`: the escalation that carried it is dealt
+    with, so it is resolved, and the thread stops asking for a human unless another escalation is open.
+    True if one was resolved. Run inside the caller's transaction (the draft's claim)."""
+    resolved = Escalation.objects.filter(
+        thread_id=draft.thread_id, draft=draft, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED],
+    ).update(status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=timezone.now())
+    if resolved and not Escalation.objects.filter(
+            thread_id=draft.thread_id, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).exists():
+        Thread.objects.filter(pk=draft.thread_id, needs_human=True).update(
+            needs_human=False, needs_human_reason="", needs_human_at=None)
+    return bool(resolved)

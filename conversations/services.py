@@ -97,6 +97,7 @@ def _claim_draft(draft: ReplyDraft, *, disposition: str, actor) -> None:
         disposition=disposition, disposition_by=actor, disposition_at=timezone.now())
     if not claimed:
         raise DraftNotActionable("This draft was already handled.")
+    escalations.escalation_close_for_draft(draft=draft, actor=actor)
     draft.refresh_from_db()
 
 
