@@ -7,6 +7,7 @@ the dashboard. Functions that write several rows expect to run inside the caller
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations import action_log
@@ -48,10 +49,15 @@ REASONS = {
 }
 
 
-def thread_pause(*, thread_id: int, reason: str) -> None:
-    """Stop the AI on the thread until a setter resumes it (`services.thread_resume_ai`)."""
-    Thread.objects.filter(pk=thread_id, ai_paused=False).update(
-        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=reason[:200])
+def thread_pause(*, thread_id: int, reason: str, by=None) -> None:
+    """Stop the AI on the thread until a setter resumes it (`services.thread_resume_ai`).
+
+    With `by` (a member replying or taking over) that member has the thread, also one Sidekick had
+    paused itself; a thread another member has stays theirs.
+    """
+    unowned = Q(ai_paused=False) if by is None else Q(ai_paused=False) | Q(ai_paused_by__isnull=True)
+    Thread.objects.filter(unowned, pk=thread_id).update(
+        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=reason[:200], ai_paused_by=by)
 
 
 def escalation_open(*, thread: Thread, reason_code: str, reason_text: str = "", draft: ReplyDraft | None = None,
