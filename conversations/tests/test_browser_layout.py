@@ -116,3 +116,18 @@ def test_phone_header_keeps_the_navigation_in_a_menu(page, workspace_with_everyt
     draft_top = page.get_by_role("button", name="Approve and send").bounding_box()["y"]
     composer_top = page.get_by_label("Reply").bounding_box()["y"]
     assert draft_top < composer_top
+
+
+def test_overview_charts_keep_their_legend_and_show_today(page, workspace_with_everything):
+    page.set_viewport_size(LAPTOP)
+    browser_login(page, "admin@zen.test", PASSWORD)
+    page.goto(workspace_with_everything["overview"], wait_until="load")
+    page.wait_for_function("document.getElementById('escalation-chart').chart !== undefined")
+    grid_bottom = page.locator(".chart-grid").bounding_box()
+    heading = page.get_by_role("heading", name="Escalations by reason").bounding_box()
+    assert grid_bottom["y"] + grid_bottom["height"] <= heading["y"]
+    for chart in ("automation-chart", "response-chart", "escalation-chart"):
+        ticks = page.evaluate(f"""(() => {{ const c = document.getElementById('{chart}').chart;
+            return {{ last: c.scales.x.ticks.at(-1).label, today: c.data.labels.at(-1),
+                      offset: c.scales.x.options.offset }}; }})()""")
+        assert ticks["last"] == ticks["today"] and ticks["offset"], (chart, ticks)
