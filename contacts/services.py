@@ -37,6 +37,16 @@ def contact_get_or_create(*, channel, external_id: str) -> tuple[Contact, bool]:
     return contact, created
 
 
+def contact_name_set(*, workspace, channel_id: int, external_id: str, name: str) -> int:
+    """Name a contact by hand (the sandbox's typed name). The profile counts as fetched, so Meta's
+    lookup (`contact_fetch_profile`) does not replace it. Returns how many contacts changed (0 or 1)."""
+    name = (name or "").strip()[:200]
+    if not name:
+        return 0
+    return Contact.objects.filter(workspace=workspace, channel_id=channel_id, external_id=external_id).update(
+        display_name=name, profile_fetched_at=timezone.now())
+
+
 def contact_record_inbound(*, contact: Contact, at: datetime) -> None:
     """Move `last_inbound_at` forward only (deliveries arrive in any order)."""
     Contact.objects.filter(pk=contact.pk).update(last_inbound_at=Greatest("last_inbound_at", at))

@@ -7,6 +7,7 @@ the dashboard. Functions that write several rows expect to run inside the caller
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from conversations import action_log
@@ -49,10 +50,15 @@ REASONS = {
 }
 
 
-def thread_pause(*, thread_id: int, reason: str) -> None:
-    """Stop the AI on the thread until a setter resumes it (`services.thread_resume_ai`)."""
-    Thread.objects.filter(pk=thread_id, ai_paused=False).update(
-        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=reason[:200])
+def thread_pause(*, thread_id: int, reason: str, by=None) -> None:
+    """Stop the AI on the thread until a setter resumes it (`services.thread_resume_ai`).
+
+    With `by` (a member replying or taking over) that member has the thread, also one Sidekick had
+    paused itself; a thread another member has stays theirs.
+    """
+    unowned = Q(ai_paused=False) if by is None else Q(ai_paused=False) | Q(ai_paused_by__isnull=True)
+    Thread.objects.filter(unowned, pk=thread_id).update(
+        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=reason[:200], ai_paused_by=by)
 
 
 def escalation_open(*, thread: Thread, reason_code: str, reason_text: str = "", draft: ReplyDraft | None = None,
@@ -100,3 +106,17 @@ def escalation_open_after_send(*, thread_id: int, reason: str, message_id: int |
     with transaction.atomic():
         escalation_open(thread=thread, reason_code=reason, draft=draft, message_id=message_id)
         action_log.action_log_add(thread=thread, action=ActionKind.ESCALATED, draft=draft, result=reason)
+
+
+def escalation_close_for_draft(*, draft: ReplyDraft, actor) -> bool:
+    """A setter approved, edited-and-sent or discarded `draft`: the escalation that carried it is dealt
+    with, so it is resolved, and the thread stops asking for a human unless another escalation is open.
+    True if one was resolved. Run inside the caller's transaction (the draft's claim)."""
+    resolved = Escalation.objects.filter(
+        thread_id=draft.thread_id, draft=draft, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED],
+    ).update(status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=timezone.now())
+    if resolved and not Escalation.objects.filter(
+            thread_id=draft.thread_id, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).exists():
+        Thread.objects.filter(pk=draft.thread_id, needs_human=True).update(
+            needs_human=False, needs_human_reason="", needs_human_at=None)
+    return bool(resolved)

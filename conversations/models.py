@@ -28,6 +28,10 @@ class Thread(models.Model):
     ai_paused = models.BooleanField(default=False)
     ai_paused_at = models.DateTimeField(null=True, blank=True)
     ai_paused_reason = models.CharField(max_length=200, blank=True)
+    # Who has the thread: the member who took it over or replied; empty when Sidekick paused itself
+    # (an escalation) or someone answered outside Sidekick.
+    ai_paused_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
     # Handover protocol: False while another app (e.g. the Page inbox) owns the thread (standby).
     app_has_control = models.BooleanField(default=True)
     # Raised when Sidekick could not act (window closed, send in doubt, ...); cleared by a setter.

@@ -72,7 +72,7 @@ def thread_history(*, thread: Thread, until: Message | None = None, limit: int =
 
 def thread_for_workspace(*, workspace, thread_id: int) -> Thread:
     """Raises Thread.DoesNotExist for a thread of another workspace."""
-    thread = Thread.objects.select_related("contact", "channel").defer("search_vector").get(
+    thread = Thread.objects.select_related("contact", "channel", "ai_paused_by").defer("search_vector").get(
         workspace=workspace, pk=thread_id)
     thread.workspace = workspace  # already loaded by the tenancy check; saves a query per use
     return thread

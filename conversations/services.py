@@ -61,7 +61,8 @@ def thread_takeover(*, thread: Thread, actor) -> Thread:
     A conditional update: a double click or two setters at once pause (and audit) once.
     """
     changed = Thread.objects.filter(pk=thread.pk, ai_paused=False).update(
-        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=f"taken over by {actor.email}"[:200])
+        ai_paused=True, ai_paused_at=timezone.now(), ai_paused_reason=f"taken over by {actor.email}"[:200],
+        ai_paused_by=actor)
     if changed:
         audit_event_record(verb="thread.takeover", workspace=thread.workspace, actor=actor, target=thread)
     thread.refresh_from_db()
@@ -77,7 +78,8 @@ def thread_resume_ai(*, thread: Thread, actor) -> Thread:
     """
     now = timezone.now()
     changed = Thread.objects.filter(Q(ai_paused=True) | Q(needs_human=True), pk=thread.pk).update(
-        ai_paused=False, ai_paused_at=None, ai_paused_reason="", needs_human=False, needs_human_reason="")
+        ai_paused=False, ai_paused_at=None, ai_paused_reason="", ai_paused_by=None, needs_human=False,
+        needs_human_reason="")
     resolved = Escalation.objects.filter(
         thread=thread, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).update(
         status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=now)
@@ -97,6 +99,7 @@ def _claim_draft(draft: ReplyDraft, *, disposition: str, actor) -> None:
         disposition=disposition, disposition_by=actor, disposition_at=timezone.now())
     if not claimed:
         raise DraftNotActionable("This draft was already handled.")
+    escalations.escalation_close_for_draft(draft=draft, actor=actor)
     draft.refresh_from_db()
 
 
@@ -136,7 +139,7 @@ def draft_edit_and_send(*, draft: ReplyDraft, text: str, actor) -> Message:
         raise ValidationError("Write something to send.")
     _claim_draft(draft, disposition=DraftDisposition.EDITED, actor=actor)
     message = _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.EDITED, actor=actor)
-    escalations.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200])
+    escalations.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200], by=actor)
     return message
 
 
@@ -160,7 +163,7 @@ def setter_reply_send(*, thread: Thread, text: str, actor) -> Message:
     if not state.allowed:
         raise SendRefused(state.reason)
     message = outbound_message_create(thread=thread, text=text, sender_kind=SenderKind.SETTER, sent_by=actor)
-    escalations.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200])
+    escalations.thread_pause(thread_id=thread.pk, reason=f"{actor.email} replied"[:200], by=actor)
     return message
 
 

@@ -49,7 +49,8 @@ def _panel_response(request, draft: ReplyDraft, *, error: str = "", form=None):
         context["edit_form"] = form
     response = render(request, "conversations/sidekick/panel.html", context)
     if not error:
-        response["HX-Trigger"] = "thread-updated"
+        # draft-handled: the thread's controls reload too (handling the draft may close its escalation).
+        response["HX-Trigger"] = "thread-updated, draft-handled"
     return response
 
 

@@ -64,6 +64,8 @@ def thread_detail(request, thread_id):
     thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
     if _fragment(request) and request.htmx.target == "sidekick-panel":
         return render(request, "conversations/sidekick/panel.html", panel_context(thread))
+    if _fragment(request) and request.htmx.target == "thread-controls":
+        return render(request, "conversations/thread.html#thread-controls", {"thread": thread})
     services.thread_mark_read(thread=thread)
     context = _live_context(request, thread)
     if _fragment(request) and request.htmx.target == "thread-live":

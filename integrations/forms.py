@@ -19,6 +19,8 @@ class SandboxMessageForm(forms.Form):
     channel = forms.TypedChoiceField(coerce=int, label="Channel")
     sender = forms.RegexField(regex=r"^[A-Za-z0-9_.-]{1,64}$", max_length=64, initial="sandbox-contact-1",
                               label="Contact id", help_text="Letters, digits, dot, dash or underscore.")
+    name = forms.CharField(max_length=200, required=False, label="Contact name",
+                           help_text="Shown in the inbox as this contact's name (optional).")
     text = forms.CharField(max_length=2000, label="Message", widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, channels=(), **kwargs):

@@ -32,7 +32,9 @@ def _channels_context(request, form=None) -> dict:
         "connect_form": form or ChannelConnectForm(),
         "sandbox": settings.META_SANDBOX,
         "sandbox_sends": selectors.workspace_sandbox_sends(workspace=workspace) if settings.META_SANDBOX else [],
-        "webhook_url": settings.SITE_URL + "/webhooks/meta/",
+        # SITE_URL, not this request's host: these are the addresses registered with Meta and used in the
+        # OAuth flow (channel_oauth.redirect_uri), so the page shows exactly what Meta will be given.
+        "webhook_url": settings.SITE_URL + reverse("integrations:meta_webhook"),
         "instagram_configured": oauth.instagram_configured(),
         "facebook_configured": oauth.facebook_configured(),
         "pending_pages": channel_oauth.messenger_pages_pending(session=request.session, workspace=workspace),

@@ -71,8 +71,10 @@ def main() -> int:
     call_command("seed_demo")
 
     python = sys.executable
-    host = os.environ.get("RUN_HOST", "127.0.0.1")
-    port = os.environ.get("RUN_PORT", "8000")
+    from django.conf import settings
+
+    # From settings, which also derive SITE_URL from them: the links Sidekick writes use the port it serves.
+    host, port = settings.RUN_HOST, settings.RUN_PORT
     commands = {
         # The production server (as in the README and bench/webhook.py), not runserver: a fixed number of
         # request threads, each keeping at most one database connection, so a burst of webhooks cannot

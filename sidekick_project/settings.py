@@ -30,7 +30,14 @@ ALLOWED_HOSTS = env.list_("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] i
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names Sidekick serves when DEBUG is off")
 CSRF_TRUSTED_ORIGINS = env.list_("CSRF_TRUSTED_ORIGINS")
-SITE_URL = env.str_("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` serves (sidekick_project.runner reads these two), and the one absolute base every
+# link that leaves a page is built from: webhook and OAuth addresses, invitation, password-reset and
+# escalation e-mails, `simulate_dm`'s target. Unset, SITE_URL follows RUN_HOST/RUN_PORT, so
+# `RUN_PORT=8500 make run` gives :8500 links everywhere; behind a proxy set SITE_URL to the public address.
+RUN_HOST = env.str_("RUN_HOST", "127.0.0.1")
+RUN_PORT = env.int_("RUN_PORT", 8000, minimum=1, maximum=65535)
+_LINK_HOST = "127.0.0.1" if RUN_HOST in ("0.0.0.0", "::", "") else RUN_HOST  # noqa: S104 - a bind-all address is not a link
+SITE_URL = env.str_("SITE_URL", f"http://{_LINK_HOST}:{RUN_PORT}").rstrip("/")
 
 INSTALLED_APPS = [
     "accounts.apps.SidekickAdminConfig",

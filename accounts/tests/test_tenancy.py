@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 NOT_TENANT_SCOPED = {
     "": "home: redirects to the user's own workspace",
     "healthz": "load-balancer health check, no tenant data",
+    "favicon.ico": "a redirect to the static icon, no tenant data",
     "admin/": "Django admin, super-admins only (test_superadmin)",
     "accounts/": "login, logout, password reset",
     "invite/": "invitation link; the token is the credential (test_invitations)",

@@ -1,6 +1,7 @@
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
@@ -108,7 +109,7 @@ def test_password_reset_sends_a_link_that_works(client, user):
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line)
-    path = link.split("testserver", 1)[1]
+    path = link.split(settings.SITE_URL, 1)[1]
     form_page = client.get(path, follow=True)
     assert form_page.status_code == 200
     response = client.post(form_page.redirect_chain[-1][0], {"new_password1": "Brand-new-pass-991",
@@ -127,7 +128,7 @@ def test_a_member_created_without_a_password_sets_one_through_the_reset_link(cli
     assert client.post(reverse("accounts:password_reset"), {"email": "boss@nopass.test"}).status_code == 302
     assert [m.to for m in mail.outbox] == [[user.email]]
     link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/reset/" in line)
-    form_page = client.get(link.split("testserver", 1)[1], follow=True)
+    form_page = client.get(link.split(settings.SITE_URL, 1)[1], follow=True)
     client.post(form_page.redirect_chain[-1][0], {"new_password1": "First-pass-8812", "new_password2": "First-pass-8812"})
     user.refresh_from_db()
     assert user.check_password("First-pass-8812")

@@ -117,6 +117,43 @@ def test_draft_approve_sends_as_setter_with_approved_disposition(scene, fake_llm
     assert log.actor == scene.setter and log.result == "sent"
 
 
+@pytest.mark.parametrize("handle", [
+    lambda draft, actor: services.draft_approve(draft=draft, actor=actor),
+    lambda draft, actor: services.draft_edit_and_send(draft=draft, text="Yes, 8 of you fit on Saturday.", actor=actor),
+    lambda draft, actor: services.draft_discard(draft=draft, actor=actor),
+], ids=["approve", "edit_and_send", "discard"])
+def test_handling_the_draft_closes_its_escalation_and_the_needs_human_flag(scene, fake_llm, handle):
+    draft = saved_draft(scene, fake_llm)
+    escalation = Escalation.objects.get(draft=draft)
+    scene.refresh()
+    assert escalation.status == EscalationStatus.OPEN and scene.thread.needs_human
+    handle(draft, scene.setter)
+    escalation.refresh_from_db()
+    assert (escalation.status, escalation.resolved_by) == (EscalationStatus.RESOLVED, scene.setter)
+    assert escalation not in open_escalations(workspace=scene.workspace)
+    scene.refresh()
+    assert not scene.thread.needs_human and scene.thread.needs_human_reason == ""
+
+
+def test_handling_an_older_draft_leaves_an_escalation_about_something_else_open(scene, fake_llm):
+    draft = saved_draft(scene, fake_llm)
+    Escalation.objects.filter(draft=draft).update(draft=None, reason_code="crisis")  # a newer, other reason
+    services.draft_discard(draft=draft, actor=scene.setter)
+    assert Escalation.objects.get(thread=scene.thread).status == EscalationStatus.OPEN
+    scene.refresh()
+    assert scene.thread.needs_human
+
+
+def test_a_refused_send_leaves_the_escalation_open(scene, fake_llm):
+    from conversations.sending import SendRefused
+
+    draft = saved_draft(scene, fake_llm)
+    Contact.objects.filter(pk=scene.thread.contact_id).update(opted_out=True, opted_out_at=timezone.now())
+    with pytest.raises(SendRefused):
+        services.draft_approve(draft=draft, actor=scene.setter)
+    assert Escalation.objects.get(draft=draft).status == EscalationStatus.OPEN
+
+
 def test_draft_edit_and_send_records_edited_and_pauses(scene, fake_llm):
     draft = saved_draft(scene, fake_llm)
     message = services.draft_edit_and_send(draft=draft, text="Yes! 8 people on Saturday at 2pm works.",

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from conversations import escalations
 from conversations.models import (
     ActionKind,
     Decision,
@@ -63,7 +64,8 @@ def test_approve_sends_the_draft_as_the_setter_recorded_as_approved(client, scen
     draft = make_draft(scene)
     login(client, scene.setter)
     response = client.post(reverse("conversations:draft_approve", args=[scene.workspace.slug, draft.pk]), **HTMX)
-    assert response.status_code == 200 and response["HX-Trigger"] == "thread-updated"
+    # The messages and the thread's controls (its needs-human line) reload.
+    assert response.status_code == 200 and response["HX-Trigger"] == "thread-updated, draft-handled"
     assert "Nothing waiting for you." in response.content.decode()
     draft.refresh_from_db()
     assert draft.disposition == DraftDisposition.APPROVED and draft.disposition_by == scene.setter
@@ -257,3 +259,17 @@ def test_follow_up_draft_also_shows_as_pending(client, scene):
     login(client, scene.setter)
     assert "Still keen on Friday?" in client.get(thread_url(scene)).content.decode()
 
+
+
+def test_the_thread_controls_reload_without_the_needs_human_line_once_the_draft_is_handled(client, scene):
+    scene.inbound("Is Friday free?")
+    draft = make_draft(scene)
+    escalation = escalations.escalation_open(thread=scene.thread, reason_code="low_confidence", draft=draft)
+    login(client, scene.setter)
+    controls = client.get(thread_url(scene), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="thread-controls")
+    assert 'id="thread-controls"' in controls.content.decode() and "Needs human" in controls.content.decode()
+    client.post(reverse("conversations:draft_discard", args=[scene.workspace.slug, draft.pk]), **HTMX)
+    escalation.refresh_from_db()
+    assert escalation.status == "resolved"
+    controls = client.get(thread_url(scene), HTTP_HX_REQUEST="true", HTTP_HX_TARGET="thread-controls").content.decode()
+    assert "Needs human" not in controls and "<html" not in controls

@@ -12,6 +12,7 @@ from accounts.models import AuditEvent
 from accounts.tests.factories import MembershipFactory
 from contacts.models import Stage
 from contacts.tests.factories import ContactFactory
+from conversations import escalations
 from conversations.models import Direction, Message, SenderKind, Thread
 from conversations.selectors import Cursor
 from conversations.tests.factories import InboundMessageFactory, OutboundMessageFactory, ThreadFactory
@@ -275,6 +276,31 @@ def test_take_over_and_resume_are_audited_and_idempotent(client, setter, channel
     thread.refresh_from_db()
     assert not thread.ai_paused
     assert AuditEvent.objects.filter(verb="thread.ai_resumed").count() == 1
+
+
+def test_only_the_member_who_took_the_thread_over_is_told_they_have_it(client, setter, channel):
+    thread = _thread(channel)
+    colleague = MembershipFactory(workspace=setter.workspace, user__full_name="Cleo Colleague")
+    client.post(_thread_url(setter, thread, "conversations:thread_takeover"))
+    thread.refresh_from_db()
+    assert thread.ai_paused_by == setter.user
+    assert "You have this conversation" in client.get(_thread_url(setter, thread)).content.decode()
+
+    client.force_login(colleague.user)
+    page = client.get(_thread_url(setter, thread)).content.decode()
+    assert "You have this conversation" not in page
+    assert f"{setter.user.full_name or setter.user.email} has this conversation" in page
+
+    # Sidekick paused itself (an escalation): nobody has it until someone replies.
+    client.post(_thread_url(setter, thread, "conversations:thread_resume"))
+    thread.refresh_from_db()
+    assert thread.ai_paused_by is None
+    escalations.escalation_open(thread=thread, reason_code="human_requested")
+    page = client.get(_thread_url(setter, thread)).content.decode()
+    assert "has this conversation" not in page and "Sidekick is not answering here" in page
+    client.post(_thread_url(setter, thread, "conversations:thread_reply"), {"text": "Cleo here, I'll help."})
+    thread.refresh_from_db()
+    assert thread.ai_paused_by == colleague.user
 
 
 def test_mark_handled_clears_needs_human(client, setter, channel):

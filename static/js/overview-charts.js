@@ -7,6 +7,14 @@
     if (!canvas) { return; }
     config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
       plugins: { legend: { position: "bottom" } } }, config.options || {});
+    // Today (the last day) always has its label and a whole point: half a day of room at each end, and
+    // labels counted back from today rather than left to Chart.js's auto-skip (which may drop the last one).
+    var scales = config.options.scales = config.options.scales || {};
+    scales.x = Object.assign({ offset: true }, scales.x || {}, { ticks: { autoSkip: false, maxRotation: 0,
+      callback: function (value, index, ticks) {
+        var step = Math.max(1, Math.ceil(ticks.length / 7));
+        return (ticks.length - 1 - index) % step === 0 ? this.getLabelForValue(value) : null;
+      } } });
     canvas.chart = new Chart(canvas, config);
   }
   document.addEventListener("DOMContentLoaded", function () {

@@ -20,6 +20,13 @@
     if (el && follow && el.contains(event.detail.elt)) { el.scrollTop = el.scrollHeight; }
   });
 
+  // On a phone the workspace navigation starts folded into its "Menu" (it is open in the HTML, for no-JS).
+  var PHONE = window.matchMedia("(max-width: 720px)");
+  document.addEventListener("DOMContentLoaded", function () {
+    var menu = document.querySelector("details.nav-menu");
+    if (menu && PHONE.matches) { menu.open = false; }
+  });
+
   // Ctrl+Enter (Cmd+Enter) sends the reply being written.
   document.addEventListener("keydown", function (event) {
     var form = event.target.form;

@@ -3,6 +3,7 @@ import json
 import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 
 from integrations.meta.sandbox import dm_payload
 from integrations.meta.signature import sign
@@ -18,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="sender", required=True, help="the contact's platform-scoped id")
         parser.add_argument("--text", required=True)
         parser.add_argument("--account-id", default="", help="which channel, when the workspace has several")
-        parser.add_argument("--url", default="http://127.0.0.1:8000/webhooks/meta/")
+        parser.add_argument("--url", default=None,
+                            help="the webhook address (default: SITE_URL/webhooks/meta/, which follows RUN_PORT)")
         parser.add_argument("--times", type=int, default=1, help="deliver the same event N times (duplicates)")
 
     def handle(self, *args, **options):
@@ -32,6 +34,7 @@ class Command(BaseCommand):
         if not secret:
             raise CommandError("No app secret configured to sign with (set META_APP_SECRET / INSTAGRAM_APP_SECRET "
                                "or META_SANDBOX=1)")
+        options["url"] = options["url"] or settings.SITE_URL + reverse("integrations:meta_webhook")
         payload = dm_payload(channel=channel, sender_id=options["sender"], text=options["text"])
         body = json.dumps(payload, ensure_ascii=False).encode()
         for _ in range(max(1, options["times"])):
