@@ -36,6 +36,24 @@ def share_redis_client() -> None:
         return _shared(self, pool)
 
     channel_class.conn_or_acquire = conn_or_acquire
+
+    # kombu's own defect, kept out of the worker: once the broker connection is gone, closing a channel
+    # still restores its unacked messages through a client it builds from `connection.client`, which
+    # is None by then, and the AttributeError that follows is not a connection error, so the worker's
+    # consumer stops for good ("Unrecoverable error: ... 'NoneType' object has no attribute
+    # 'hostname'"; celery/kombu#582 and #970). Saying what happened, a lost connection, lets kombu's
+    # `ignore_errors` pass it and Celery reconnect; the messages stay unacked in Redis and come back
+    # after the visibility timeout, and the reply sweeper re-runs any reply that was in flight.
+    import redis
+
+    kombu_connparams = channel_class._connparams
+
+    def _connparams(self, asynchronous=False):
+        if getattr(self.connection, "client", None) is None:
+            raise redis.exceptions.ConnectionError("the broker connection is closed")
+        return kombu_connparams(self, asynchronous)
+
+    channel_class._connparams = _connparams
     channel_class._sidekick_shared_client = True
 
 

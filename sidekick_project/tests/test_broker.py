@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from kombu import Connection
 
 from conftest import run_concurrently
@@ -52,3 +53,22 @@ def test_a_queue_round_trip_still_works():
             queue.queue.delete()
             queue.close()
 
+
+
+def test_a_channel_whose_connection_is_gone_fails_as_a_connection_error():
+    """kombu builds a client from `connection.client` while closing a channel after the broker went
+    away; that must surface as a connection error (which kombu ignores and Celery recovers from), not
+    the AttributeError that stopped the worker for good."""
+    share_redis_client()
+    with Connection(app.conf.broker_url) as connection:
+        channel = connection.default_channel
+        channel._pool = None
+        client = connection.client if hasattr(connection, "client") else None
+        channel.connection.client = None  # what kombu's transport holds once the connection is closed
+        try:
+            with pytest.raises(channel.connection_errors) as raised:
+                with channel.conn_or_acquire():
+                    pass
+            assert "closed" in str(raised.value)
+        finally:
+            channel.connection.client = client or connection
