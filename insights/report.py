@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-from insights import report_sql
+from insights import patterns, report_sql
 from insights.intervals import wilson_interval
 
 SCHEMA_VERSION = 1
@@ -138,7 +138,7 @@ def _args(workspace, start: datetime, end: datetime, as_of: datetime, params: Re
 
 def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
                    parameters: ReportParameters | None = None) -> ReportResult:
-    """The metrics of one report: three statements in one read-only snapshot, whatever the row count.
+    """The metrics of one report: four statements in one read-only snapshot, whatever the row count.
 
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
@@ -156,6 +156,9 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
         cursor.execute(report_sql.SUMMARY, args)
         names = [c.name for c in cursor.description]
         summary = dict(zip(names, cursor.fetchone(), strict=True))
+        cursor.execute(patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)})
+        names = [c.name for c in cursor.description]
+        pattern_rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     cells, comparison = _shape(rows, params)
     comparison["simpson"] = _simpson_note(comparison)
     dropped = summary["considered"] - summary["cohort"]
@@ -173,6 +176,9 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
                      "attended": summary["attended"], "no_show": summary["no_show"]},
         "cells": cells,
         "comparison": comparison,
+        "patterns": patterns.patterns_shape(
+            pattern_rows, min_people=params.min_people,
+            rate=lambda successes, n: _rate(successes, n, confidence=params.confidence)),
     }
     return ReportResult(metrics=metrics, rows_considered=summary["considered"], rows_dropped=dropped)
 
