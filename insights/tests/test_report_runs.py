@@ -142,3 +142,20 @@ def test_the_command_reports_a_failed_run(scene, monkeypatch):
         _command("--workspace", scene.workspace.slug, "--start", "2026-03-02", "--end", "2026-03-09",
                  "--as-of", "2026-03-22T09:00:00Z")
     assert Report.objects.get().status == ReportStatus.FAILED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_report_reads_one_repeatable_read_snapshot(workspace):
+    """The path production takes (no test transaction around it): the report opens its own read-only
+    REPEATABLE READ transaction, and the running row is committed before the computation starts."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    scene = Scene(workspace)
+    contact = scene.contact()
+    scene.out(contact, T0 + DAY)
+    scene.booking(contact, T0 + 2 * DAY)
+    with CaptureQueriesContext(connection) as captured:
+        report = services.report_run(workspace=workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
+    assert report.status == ReportStatus.DONE and report.metrics["bookings"]["attributed"] == 1
+    assert any("REPEATABLE READ READ ONLY" in q["sql"] for q in captured.captured_queries)
