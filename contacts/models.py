@@ -28,6 +28,23 @@ class Sentiment(models.TextChoices):
     NEGATIVE = "negative", "Negative"
 
 
+class Person(models.Model):
+    """One human reached on several channels: the contacts an admin linked as the same person.
+
+    Contacts are per channel (a PSID or IGSID means nothing elsewhere), so Meta cannot tell us that
+    the Instagram lead and the Messenger lead are one person; an admin can. A contact with no person
+    is its own person. Written only by `contacts.services.contact_link_as_person` / `contact_unlink_person`;
+    a person always has two or more contacts (unlinking the second-to-last one dissolves it).
+    """
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"person {self.pk}"
+
+
 class Contact(models.Model):
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="contacts")
     channel = models.ForeignKey("integrations.Channel", on_delete=models.CASCADE, related_name="contacts")
@@ -46,6 +63,8 @@ class Contact(models.Model):
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     booked_at = models.DateTimeField(null=True, blank=True)
     booking_canceled_at = models.DateTimeField(null=True, blank=True)
+    # The same human on another channel (see Person); empty: this contact is its own person.
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from accounts.services import audit_event_record
 from accounts.tenancy import require_workspace_admin
-from contacts.models import BookingEvent, Contact, ContactStateChange, LeadMemory, MemoryKind, Sentiment, Stage
+from contacts.models import (
+    BookingEvent,
+    Contact,
+    ContactStateChange,
+    LeadMemory,
+    MemoryKind,
+    Person,
+    Sentiment,
+    Stage,
+)
 from integrations.meta.client import GraphClient, GraphError
 from integrations.services import channel_record_graph_error
 from sidekick_project.enqueue import task_enqueue_on_commit
@@ -355,3 +364,73 @@ def lead_memory_record(*, contact: Contact, writes: list[dict], source_message_i
 def contact_opt_out(*, contact_id: int, at: datetime) -> None:
     """The contact asked for no more messages: every send path checks `opted_out` (see conversations.sending)."""
     Contact.objects.filter(pk=contact_id).update(opted_out=True, opted_out_at=at)
+
+
+# --- people: one human's contacts on several channels, linked by an admin ------------------------
+
+def _require_same_workspace_admin(*, contact: Contact, other: Contact | None, actor) -> None:
+    if other is not None and other.workspace_id != contact.workspace_id:
+        # Never a link across tenants, whoever asks (a super-admin included).
+        raise ValidationError("Contacts of different workspaces cannot be the same person.")
+    require_workspace_admin(workspace_id=contact.workspace_id, actor=actor,
+                            message="Only workspace admins can link or unlink contacts as one person.")
+
+
+@transaction.atomic
+def contact_link_as_person(*, contact: Contact, other: Contact, actor) -> Person:
+    """Link `other` to `contact` as the same person (admins only). Returns the person.
+
+    Neither linked yet: a new person holds both. One linked: the other joins that person. Both linked
+    to different people: the two people merge into `contact`'s (the other person row is deleted).
+    Already the same person: nothing changes. Bookings then credit messages on any of the person's
+    channels (see docs/insights.md).
+    """
+    _require_same_workspace_admin(contact=contact, other=other, actor=actor)
+    if contact.pk == other.pk:
+        raise ValidationError("A contact is already its own person.")
+    # Lock both rows (in id order, so two admins linking the same pair cannot deadlock).
+    rows = {c.pk: c for c in Contact.objects.select_for_update().filter(
+        pk__in=[contact.pk, other.pk], workspace_id=contact.workspace_id).order_by("pk")}
+    if len(rows) != 2:
+        raise ValidationError("That contact no longer exists.")
+    mine, theirs = rows[contact.pk].person_id, rows[other.pk].person_id
+    if mine is not None and mine == theirs:
+        return Person.objects.get(pk=mine)
+    if mine is None and theirs is None:
+        person = Person.objects.create(workspace_id=contact.workspace_id, created_by=actor)
+        ids = [contact.pk, other.pk]
+    elif mine is None:
+        person = Person.objects.get(pk=theirs)
+        ids = [contact.pk]
+    else:
+        person = Person.objects.get(pk=mine)
+        ids = [other.pk] if theirs is None else list(
+            Contact.objects.select_for_update().filter(person_id=theirs).values_list("pk", flat=True))
+    Contact.objects.filter(pk__in=ids).update(person=person, updated_at=timezone.now())
+    if mine is not None and theirs is not None:
+        Person.objects.filter(pk=theirs).delete()
+    contact.person, other.person = person, person
+    audit_event_record(verb="contact.person_linked", workspace=contact.workspace, actor=actor, target=contact,
+                       data={"other": other.pk, "person": person.pk, "merged_person": theirs if mine else None})
+    return person
+
+
+@transaction.atomic
+def contact_unlink_person(*, contact: Contact, actor) -> bool:
+    """Take the contact out of its person (admins only); it is its own person again. True if it changed.
+
+    A person of one contact means nothing, so unlinking the second-to-last contact dissolves it.
+    """
+    _require_same_workspace_admin(contact=contact, other=None, actor=actor)
+    person_id = Contact.objects.select_for_update().values_list("person_id", flat=True).get(pk=contact.pk)
+    if person_id is None:
+        return False
+    Contact.objects.filter(pk=contact.pk).update(person=None, updated_at=timezone.now())
+    remaining = list(Contact.objects.select_for_update().filter(person_id=person_id).values_list("pk", flat=True))
+    if len(remaining) < 2:
+        Contact.objects.filter(pk__in=remaining).update(person=None, updated_at=timezone.now())
+        Person.objects.filter(pk=person_id).delete()
+    contact.person = None
+    audit_event_record(verb="contact.person_unlinked", workspace=contact.workspace, actor=actor, target=contact,
+                       data={"person": person_id, "dissolved": len(remaining) < 2})
+    return True

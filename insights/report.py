@@ -1,0 +1,198 @@
+"""Message performance for one workspace, one window [start, end) and one `as_of` time.
+
+`report_compute` runs the statements of `insights.report_sql` (a fixed number, whatever the number of
+messages) and shapes the metrics; `metrics_json` is the canonical text (sorted keys, floats rounded),
+so the same inputs give byte-identical JSON. The definitions are in docs/insights.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+
+from insights import patterns, report_sql
+from insights.intervals import wilson_interval
+
+SCHEMA_VERSION = 1
+DIGITS = 4  # every float in the metrics is rounded to this many decimals
+
+SENDERS = ["ai_auto", "ai_approved", "ai_edited", "setter", "business_outside"]
+PURPOSES = ["reply", "follow_up"]
+CHANNELS = ["instagram", "messenger"]
+STAGES = ["new", "engaged", "qualified", "booked", "customer", "lost", "ghosted"]
+ALL = "all"
+_COLUMNS = ["sender", "purpose", "platform", "side", "stage"]
+
+
+@dataclass(frozen=True)
+class ReportParameters:
+    attribution_days: int = 14
+    maturity_days: int = 7
+    reply_hours: int = 24
+    min_people: int = 30  # a cell with fewer people (with a known outcome) says "not enough data"
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        if not (self.attribution_days > 0 and self.maturity_days >= 0 and self.reply_hours > 0
+                and self.min_people > 0 and 0 < self.confidence < 1):
+            raise ValueError("report parameters out of range")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    metrics: dict
+    rows_considered: int
+    rows_dropped: int
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _rate(successes: int, n: int, *, confidence: float) -> dict:
+    if n == 0:
+        return {"value": None, "low": None, "high": None, "n": 0, "successes": 0}
+    low, high = wilson_interval(successes, n, confidence=confidence)
+    return {"value": round(successes / n, DIGITS), "low": round(low, DIGITS), "high": round(high, DIGITS),
+            "n": n, "successes": successes}
+
+
+def _cell(row: dict, params: ReportParameters) -> dict:
+    decided, booked = row["people_decided"], row["people_booked"]
+    bookings = row["bookings"]
+    return {
+        "messages": {"total": row["messages"], "booked": row["messages_booked"],
+                     "not_booked": row["messages_not_booked"],
+                     "pending": row["messages"] - row["messages_booked"] - row["messages_not_booked"]},
+        "people": {"total": row["people"], "booked": booked, "not_booked": decided - booked,
+                   "pending": row["people"] - decided},
+        # The unit is the person: several messages to one person are not independent trials.
+        "booked_rate": _rate(booked, decided, confidence=params.confidence),
+        "enough_data": decided >= params.min_people,
+        "bookings_credited": bookings,
+        "last_touch_bookings": row["last_touch"],
+        "messages_per_booking": round(row["messages"] / bookings, DIGITS) if bookings else None,
+        "reply_rate_24h": _rate(row["replied"], row["reply_known"], confidence=params.confidence),
+    }
+
+
+def _grouped_by(g: int) -> frozenset[str]:
+    """The columns a GROUPING(...) bitmask says the row is grouped by (bit set: rolled up)."""
+    n = len(_COLUMNS)
+    return frozenset(col for i, col in enumerate(_COLUMNS) if not g & (1 << (n - 1 - i)))
+
+
+def _shape(rows: list[dict], params: ReportParameters) -> tuple[list[dict], dict]:
+    cells, comparison = [], {"overall": {}, "by_stage": {}, "by_channel": {}}
+    for row in rows:
+        by = _grouped_by(row["g"])
+        if "side" in by:
+            if row["side"] is None:
+                continue  # edited drafts and the business outside Sidekick: not in the comparison
+            if by == {"side"}:
+                comparison["overall"][row["side"]] = _cell(row, params)
+            elif by == {"side", "stage"}:
+                comparison["by_stage"].setdefault(row["stage"], {})[row["side"]] = _cell(row, params)
+            else:
+                comparison["by_channel"].setdefault(row["platform"], {})[row["side"]] = _cell(row, params)
+            continue
+        cell = {"sender": row["sender"] if "sender" in by else ALL,
+                "purpose": row["purpose"] if "purpose" in by else ALL,
+                "channel": row["platform"] if "platform" in by else ALL}
+        cells.append({**cell, **_cell(row, params)})
+    order = {ALL: -1, **{v: i for i, v in enumerate(SENDERS + PURPOSES + CHANNELS)}}
+    cells.sort(key=lambda c: (order.get(c["sender"], 99), order.get(c["purpose"], 99), order.get(c["channel"], 99),
+                              c["sender"], c["purpose"], c["channel"]))
+    return cells, comparison
+
+
+def _simpson_note(comparison: dict) -> dict:
+    """Where the crude AI-vs-setter gap and the gap inside strata with enough data point different ways."""
+    def gap(pair):
+        ai, setter = pair.get("ai"), pair.get("setter")
+        if not (ai and setter and ai["enough_data"] and setter["enough_data"]):
+            return None
+        return ai["booked_rate"]["value"] - setter["booked_rate"]["value"]
+
+    crude = gap(comparison["overall"])
+    reversed_in = []
+    for kind in ("by_stage", "by_channel"):
+        for name, pair in sorted(comparison[kind].items()):
+            inner = gap(pair)
+            if crude is not None and inner is not None and inner * crude < 0:
+                reversed_in.append(f"{kind[3:]}:{name}")
+    return {"crude_gap": None if crude is None else round(crude, DIGITS), "reversed_in": reversed_in}
+
+
+def _args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
+    return {"ws": workspace.pk, "start": start, "end": end, "as_of": as_of,
+            "attr": timedelta(days=params.attribution_days), "maturity": timedelta(days=params.maturity_days),
+            "reply": timedelta(hours=params.reply_hours)}
+
+
+def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
+                   parameters: ReportParameters | None = None) -> ReportResult:
+    """The metrics of one report: four statements in one read-only snapshot, whatever the row count.
+
+    Precondition: start < end and as_of >= start (the service and the command check it).
+    """
+    params = parameters or ReportParameters()
+    args = _args(workspace, start, end, as_of, params)
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            # Our own transaction: both statements read one snapshot (rows committed between them do
+            # not count in one and not the other).
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cursor.execute(report_sql.CELLS, args)
+        names = [c.name for c in cursor.description]
+        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        cursor.execute(report_sql.SUMMARY, args)
+        names = [c.name for c in cursor.description]
+        summary = dict(zip(names, cursor.fetchone(), strict=True))
+        cursor.execute(patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)})
+        names = [c.name for c in cursor.description]
+        pattern_rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    cells, comparison = _shape(rows, params)
+    comparison["simpson"] = _simpson_note(comparison)
+    dropped = summary["considered"] - summary["cohort"]
+    metrics = {
+        "schema": SCHEMA_VERSION,
+        "workspace": workspace.slug,
+        "window": {"start": _iso(start), "end": _iso(end)},
+        "as_of": _iso(as_of),
+        "parameters": params.as_dict(),
+        "counts": {"outbound_considered": summary["considered"], "outbound_dropped": dropped,
+                   "cohort_messages": summary["cohort"]},
+        "bookings": {"booked": summary["booked"], "attributed": summary["attributed"],
+                     "unattributed": summary["booked"] - summary["attributed"],
+                     "people": summary["booked_people"], "canceled": summary["canceled"],
+                     "attended": summary["attended"], "no_show": summary["no_show"]},
+        "cells": cells,
+        "comparison": comparison,
+        "patterns": patterns.patterns_shape(
+            pattern_rows, min_people=params.min_people,
+            rate=lambda successes, n: _rate(successes, n, confidence=params.confidence)),
+    }
+    return ReportResult(metrics=metrics, rows_considered=summary["considered"], rows_dropped=dropped)
+
+
+def message_labels(*, workspace, start: datetime, end: datetime, as_of: datetime,
+                   parameters: ReportParameters | None = None) -> dict[int, dict]:
+    """Each outbound message of the report's cohort, by id, with its labels (sender, purpose, stage at
+    send, outcome, last touch, replied within the reply window): what the cells count. One statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(report_sql.LABELS, _args(workspace, start, end, as_of, parameters or ReportParameters()))
+        names = [c.name for c in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def metrics_json(metrics: dict) -> str:
+    """The canonical text of a report's metrics: the same metrics always give the same bytes."""
+    return json.dumps(metrics, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)

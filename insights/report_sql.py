@@ -1,0 +1,148 @@
+"""The two statements behind a message-performance report (definitions: docs/insights.md).
+
+Everything is counted in Postgres: window functions label bookings (cancel or not) and find each
+outbound message's next inbound reply, a join with a range condition pairs bookings with the
+messages they credit, and one GROUP BY GROUPING SETS produces every cell of the report. The number
+of statements never depends on the number of rows.
+
+Parameters: ws (workspace id), start, end (the window, [start, end)), as_of, attr (the attribution
+window), maturity (the maturity buffer), reply (the reply window), all timestamps or intervals.
+Only rows with a time <= as_of exist for a report: messages by `sent_at`, booking events by
+`occurred_at`, stage history by `created_at`.
+"""
+
+# A contact with no person is its own person: its key is minus its id, so it never meets a person id.
+_PERSON_KEY = "COALESCE(c.person_id, -c.id)"
+
+# An outbound message that reached the contact: our own sends once the Send API accepted them, the
+# business's messages from outside Sidekick (echoes carry no send status). Deleted ones are dropped.
+_DELIVERED = """(m.direction = 'out' AND NOT m.is_deleted AND m.sender_kind IN ('ai', 'setter', 'meta_inbox')
+                 AND (m.send_status = 'sent' OR (m.send_status IS NULL AND m.sender_kind = 'meta_inbox')))"""
+
+PREFIX = f"""
+WITH th AS (
+    -- Every thread of the workspace with its person and platform.
+    SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform
+    FROM conversations_thread t
+    JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
+    JOIN integrations_channel ch ON ch.id = t.channel_id
+    WHERE t.workspace_id = %(ws)s
+), msg AS (
+    -- The messages a report can touch: the window, the attribution window before it (earlier
+    -- touches decide the last touch) and after it (later bookings credit the window's messages).
+    SELECT m.id, m.thread_id, th.contact_id, th.pk, th.platform, m.direction, m.sender_kind, m.disposition,
+           m.sent_at, {_DELIVERED} AS delivered
+    FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
+    WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
+      AND m.sent_at >= %(start)s - %(attr)s AND m.sent_at < %(end)s + %(attr)s + %(reply)s
+), seq AS (
+    -- The person's next inbound message after each message, on any of their channels.
+    SELECT msg.*, MIN(sent_at) FILTER (WHERE direction = 'in')
+               OVER (PARTITION BY pk ORDER BY sent_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_in
+    FROM msg WHERE direction = 'in' OR delivered
+), ev AS (
+    -- Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
+    -- event of the same person is a cancellation (a later rebooking is a booking of its own).
+    SELECT e.id, e.kind, e.occurred_at, {_PERSON_KEY} AS pk,
+           LEAD(e.kind) OVER (PARTITION BY {_PERSON_KEY} ORDER BY e.occurred_at, e.id) AS next_kind
+    FROM contacts_bookingevent e JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
+    WHERE e.workspace_id = %(ws)s AND e.kind IN ('booked', 'canceled') AND e.occurred_at <= %(as_of)s
+), bk AS (
+    SELECT id, pk, occurred_at AS at FROM ev
+    WHERE kind = 'booked' AND next_kind IS DISTINCT FROM 'canceled'
+      AND occurred_at >= %(start)s AND occurred_at < %(end)s + %(attr)s
+), pairs AS (
+    -- Each booking with the delivered outbound messages it credits: [booking - attr, booking).
+    -- rn = 1 is the last touch.
+    SELECT b.id AS booking_id, s.id AS message_id,
+           ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY s.sent_at DESC, s.id DESC) AS rn
+    FROM bk b JOIN seq s ON s.pk = b.pk AND s.delivered AND s.sent_at >= b.at - %(attr)s AND s.sent_at < b.at
+)
+"""  # noqa: S608 (module constants only; every value is a query parameter)
+
+LABELED = PREFIX + """
+, cohort AS (
+    SELECT s.id, s.pk, s.platform, s.sent_at,
+           CASE s.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THEN 'business_outside'
+                ELSE CASE s.disposition WHEN 'approved' THEN 'ai_approved' WHEN 'edited' THEN 'ai_edited'
+                     ELSE 'setter' END
+           END AS sender,
+           -- A message that came from a draft is what the draft was; any other answers the contact
+           -- when the contact wrote last, and is a follow-up when the business did (or nobody).
+           COALESCE(d.kind, CASE WHEN prev.direction = 'in' THEN 'reply' ELSE 'follow_up' END) AS purpose,
+           -- The contact's stage at send time: the last change recorded at or before it; "new" before any.
+           COALESCE(st.stage, 'new') AS stage,
+           -- Unknown (NULL) until the reply window has passed by as_of.
+           CASE WHEN s.sent_at + %(reply)s > %(as_of)s THEN NULL
+                ELSE s.next_in IS NOT NULL AND s.next_in <= s.sent_at + %(reply)s END AS replied
+    FROM seq s
+    LEFT JOIN LATERAL (
+        SELECT d.kind FROM conversations_replydraft d WHERE d.outbound_message_id = s.id ORDER BY d.id LIMIT 1
+    ) d ON true
+    LEFT JOIN LATERAL (
+        SELECT p.direction FROM conversations_message p
+        WHERE p.thread_id = s.thread_id AND (p.sent_at, p.id) < (s.sent_at, s.id)
+          AND (p.direction = 'in' OR p.send_status = 'sent' OR (p.send_status IS NULL AND p.sender_kind = 'meta_inbox'))
+        ORDER BY p.sent_at DESC, p.id DESC LIMIT 1
+    ) prev ON true
+    LEFT JOIN LATERAL (
+        SELECT h.stage FROM contacts_contactstatechange h
+        WHERE h.contact_id = s.contact_id AND h.created_at <= s.sent_at ORDER BY h.created_at DESC, h.id DESC LIMIT 1
+    ) st ON true
+    WHERE s.delivered AND s.sent_at >= %(start)s AND s.sent_at < %(end)s
+), labeled AS (
+    SELECT c.*,
+           CASE WHEN cr.message_id IS NOT NULL THEN 'booked'
+                WHEN c.sent_at + %(maturity)s <= %(as_of)s THEN 'not_booked' ELSE 'pending' END AS outcome,
+           -- AI vs setter: the AI's words sent unchanged against a setter's own; edited drafts and the
+           -- business outside Sidekick are mixed or unknown authorship and stay out of the comparison.
+           CASE WHEN c.sender IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN c.sender = 'setter' THEN 'setter' END AS side,
+           COALESCE(cr.last_touch, false) AS last_touch
+    FROM cohort c
+    LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM pairs GROUP BY message_id) cr ON cr.message_id = c.id
+)
+"""  # noqa: S608
+
+# Every cell in one pass: sender x purpose x channel with their roll-ups ("all"), and the AI-vs-setter
+# comparison overall, by stage at send time and by channel.
+CELLS = LABELED + """
+SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage) AS g,
+       l.sender, l.purpose, l.platform, l.side, l.stage,
+       COUNT(DISTINCT l.id) AS messages,
+       COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
+       COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
+       COUNT(DISTINCT l.pk) AS people,
+       COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome = 'booked') AS people_booked,
+       COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome <> 'pending') AS people_decided,
+       COUNT(DISTINCT p.booking_id) AS bookings,
+       COUNT(DISTINCT p.booking_id) FILTER (WHERE p.rn = 1) AS last_touch,
+       COUNT(DISTINCT l.id) FILTER (WHERE l.replied) AS replied,
+       COUNT(DISTINCT l.id) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
+FROM labeled l LEFT JOIN pairs p ON p.message_id = l.id
+GROUP BY GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform))
+"""  # noqa: S608
+
+# One row per message of the cohort with its labels (tests, and the evidence drilldown to come).
+LABELS = LABELED + """
+SELECT id, pk, platform, sender, purpose, stage, outcome, side, last_touch, replied FROM labeled ORDER BY id
+"""  # noqa: S608
+
+SUMMARY = PREFIX + """
+SELECT
+    (SELECT COUNT(*) FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
+     WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
+       AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
+    (SELECT COUNT(*) FROM seq WHERE delivered AND sent_at >= %(start)s AND sent_at < %(end)s) AS cohort,
+    (SELECT COUNT(*) FROM bk WHERE at < %(end)s) AS booked,
+    (SELECT COUNT(*) FROM bk WHERE at < %(end)s AND EXISTS (SELECT 1 FROM pairs p WHERE p.booking_id = bk.id))
+        AS attributed,
+    (SELECT COUNT(DISTINCT pk) FROM bk WHERE at < %(end)s) AS booked_people,
+    (SELECT COUNT(*) FROM ev WHERE kind = 'booked' AND next_kind = 'canceled'
+       AND occurred_at >= %(start)s AND occurred_at < %(end)s) AS canceled,
+    (SELECT COUNT(*) FILTER (WHERE e.kind = 'attended') FROM contacts_bookingevent e
+     WHERE e.workspace_id = %(ws)s AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+       AND e.occurred_at <= %(as_of)s) AS attended,
+    (SELECT COUNT(*) FILTER (WHERE e.kind = 'no_show') FROM contacts_bookingevent e
+     WHERE e.workspace_id = %(ws)s AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+       AND e.occurred_at <= %(as_of)s) AS no_show
+"""  # noqa: S608

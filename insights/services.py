@@ -1,0 +1,80 @@
+"""Writes for insights: a report row from start to its one final state."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from insights.models import Report, ReportStatus
+from insights.report import ReportParameters, report_compute
+
+logger = logging.getLogger(__name__)
+
+# A running report older than this died with its worker (a report takes seconds).
+STALE_AFTER = timedelta(hours=1)
+
+
+class ReportInputError(ValueError):
+    """Bad report input (a reason a person can read)."""
+
+
+def report_inputs_check(*, start: datetime, end: datetime, as_of: datetime, now: datetime | None = None) -> None:
+    """Refuse a report that cannot mean anything. Raises ReportInputError."""
+    now = now or timezone.now()
+    if start >= end:
+        raise ReportInputError("The window's start must be before its end.")
+    if as_of < start:
+        raise ReportInputError("as_of must not be before the window's start.")
+    if as_of > now:
+        # Rows not yet written would change it: the same inputs would not give the same report.
+        raise ReportInputError("as_of must not be in the future.")
+
+
+def report_run(*, workspace, start: datetime, end: datetime, as_of: datetime | None = None,
+               requested_by=None, parameters: ReportParameters | None = None) -> Report:
+    """Create the report row (running), compute, then store the metrics and mark it done in one update.
+
+    Call outside a transaction (the running row and its progress are committed as they happen, for a
+    progress bar to see). Any error marks the row failed and is raised again; a worker that dies
+    mid-run leaves a running row that `reports_fail_stale` marks failed. Metrics are only ever written
+    together with `done` (and a check constraint refuses anything else).
+    """
+    now = timezone.now()
+    as_of = as_of or now
+    report_inputs_check(start=start, end=end, as_of=as_of, now=now)
+    params = parameters or ReportParameters()
+    report = Report.objects.create(workspace=workspace, window_start=start, window_end=end, as_of=as_of,
+                                   parameters=params.as_dict(), requested_by=requested_by, progress=5)
+    began = timezone.now()
+    try:
+        Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING).update(progress=10)
+        result = report_compute(workspace=workspace, start=start, end=end, as_of=as_of, parameters=params)
+        finished = timezone.now()
+        with transaction.atomic():
+            updated = Report.objects.filter(pk=report.pk, status=ReportStatus.RUNNING).update(
+                status=ReportStatus.DONE, progress=100, metrics=result.metrics, finished_at=finished,
+                duration=finished - began, rows_considered=result.rows_considered, rows_dropped=result.rows_dropped)
+            if not updated:
+                raise RuntimeError("the report was marked failed while it ran (stale?)")
+    except Exception as exc:
+        _report_fail(report_id=report.pk, began=began, error=f"{type(exc).__name__}: {exc}")
+        logger.exception("insights report %s failed", report.pk)
+        raise
+    report.refresh_from_db()
+    return report
+
+
+def _report_fail(*, report_id: int, began: datetime, error: str) -> None:
+    finished = timezone.now()
+    Report.objects.filter(pk=report_id, status=ReportStatus.RUNNING).update(
+        status=ReportStatus.FAILED, metrics=None, finished_at=finished, duration=finished - began, error=error[:500])
+
+
+def reports_fail_stale(*, now: datetime | None = None) -> int:
+    """Mark failed the reports still running long after any run ends (their worker died). Returns the count."""
+    now = now or timezone.now()
+    return Report.objects.filter(status=ReportStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
+        status=ReportStatus.FAILED, finished_at=now, error="The run stopped before it finished (worker lost).")
