@@ -80,7 +80,7 @@ FAQS = [
     ("What are your opening hours?", "Monday to Saturday, 9am to 7pm."),
     ("How much is a session?", "A 60-minute session is $80; packs of 5 are $350."),
     ("Do you have parking?", "Free parking is available behind the building."),
-    ("How do I book?", "Reply with a day and time and we will confirm."),
+    ("How do I book a session?", "To book a session, reply with a day and time and we will confirm."),
 ]
 QUESTIONS = ["Hi! how much is a session?", "what are your opening hours on saturday?", "is there parking nearby?",
              "how do I book a session for friday?"]

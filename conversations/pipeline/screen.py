@@ -22,6 +22,7 @@ The phrases themselves are data, in `screen_phrases.py`.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -46,20 +47,31 @@ def _union(patterns) -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
-@cache
-def _compiled() -> dict[str, tuple[re.Pattern, re.Pattern, list[tuple[str, re.Pattern, re.Pattern]]]]:
-    """Per category: every language's patterns in one regex (plain, squeezed), then each language's.
+_COMPILING = threading.Lock()
+_ALONE_SQUEEZED = {category: {squeeze(p) for p in phrases} for category, phrases in ALONE.items()}
 
-    A message is searched with the category's one regex; only a hit is searched again language by
-    language, to name the language (one search per category instead of one per language)."""
-    compiled = {}
-    for category, by_language in {**PATTERNS, "sensitive": SENSITIVE}.items():
-        every = [p for patterns in by_language.values() for p in patterns]
-        compiled[category] = (
-            _union(every), _union(squeeze(p) for p in every),
-            [(code, _union(patterns), _union(squeeze(p) for p in patterns)) for code, patterns in by_language.items()],
-        )
-    return compiled
+
+@cache
+def _compiled() -> dict[str, tuple[re.Pattern, re.Pattern]]:
+    """Per category: every language's patterns in one regex, plain and squeezed (about a second to
+    build: done once per process, under a lock so a pool of threads does not build it a hundred times
+    at once; workers build it at start, see conversations.tasks)."""
+    with _COMPILING:
+        return _compiled_unlocked()
+
+
+@cache
+def _compiled_unlocked() -> dict[str, tuple[re.Pattern, re.Pattern]]:
+    return {category: (_union(p for ps in by_language.values() for p in ps),
+                       _union(squeeze(p) for ps in by_language.values() for p in ps))
+            for category, by_language in {**PATTERNS, "sensitive": SENSITIVE}.items()}
+
+
+@cache
+def _by_language(category: str) -> list[tuple[str, re.Pattern, re.Pattern]]:
+    """Each language's patterns of a category, to name the language of a hit (built on the first hit)."""
+    by_language = {**PATTERNS, "sensitive": SENSITIVE}[category]
+    return [(code, _union(patterns), _union(squeeze(p) for p in patterns)) for code, patterns in by_language.items()]
 
 
 def _alone(category: str, form: str) -> str:
@@ -67,7 +79,7 @@ def _alone(category: str, form: str) -> str:
     if not tokens or len(tokens) > 3:
         return ""
     phrase = " ".join(tokens)
-    return phrase if phrase in ALONE[category] or squeeze(phrase) in {squeeze(p) for p in ALONE[category]} else ""
+    return phrase if phrase in ALONE[category] or squeeze(phrase) in _ALONE_SQUEEZED[category] else ""
 
 
 def screen(text: str) -> list[ScreenHit]:
@@ -79,9 +91,9 @@ def screen(text: str) -> list[ScreenHit]:
     hits = []
     for category in CATEGORIES:
         hit = None
-        any_language, any_language_squeezed, by_language = _compiled()[category]
+        any_language, any_language_squeezed = _compiled()[category]
         if any(any_language.search(f) or any_language_squeezed.search(s) for f, s in zip(forms, squeezed, strict=True)):
-            for code, pattern, pattern_squeezed in by_language:
+            for code, pattern, pattern_squeezed in _by_language(category):
                 for form, form_squeezed in zip(forms, squeezed, strict=True):
                     match = pattern.search(form) or pattern_squeezed.search(form_squeezed)
                     if match:
