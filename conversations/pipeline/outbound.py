@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from conversations.pipeline import rules
 from conversations.pipeline.text import has_invisible, mixed_script_tokens, skeleton, words_deobfuscated
@@ -191,6 +192,15 @@ def _bigrams(tokens: list[str]) -> set[tuple[str, str]]:
     return {(a[:6], b[:6]) for a, b in zip(tokens, tokens[1:], strict=False)}
 
 
+@lru_cache(maxsize=64)
+def _protected_forms(protected: str, shingle: int) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """The protected text's word runs and content-word pairs, built once per prompt text (every reply of
+    a workspace checks against the same one)."""
+    prompt_words = words_deobfuscated(protected).split()
+    runs = frozenset(" ".join(prompt_words[i:i + shingle]) for i in range(max(0, len(prompt_words) - shingle + 1)))
+    return runs, frozenset(_bigrams(_content_words(protected)))
+
+
 def leaks_prompt(reply: str, protected: str, *, allowed: str = "", shingle: int = 5) -> str:
     """Why the reply reveals the protected text, or "".
 
@@ -202,22 +212,24 @@ def leaks_prompt(reply: str, protected: str, *, allowed: str = "", shingle: int 
     """
     if not protected.strip() or not reply.strip():
         return ""
+    runs, protected_pairs = _protected_forms(protected, shingle)
     reply_form = words_deobfuscated(reply)
-    prompt_words = words_deobfuscated(protected).split()
-    for i in range(max(0, len(prompt_words) - shingle + 1)):
-        if " " + " ".join(prompt_words[i:i + shingle]) + " " in reply_form:
-            return "The draft repeats the system prompt word for word."
+    reply_words = reply_form.split()
+    if len(reply_words) >= shingle and any(" ".join(reply_words[i:i + shingle]) in runs
+                                           for i in range(len(reply_words) - shingle + 1)):
+        return "The draft repeats the system prompt word for word."
     if _META_TALK.search(reply_form):
         return "The draft talks about its own instructions."
-    protected_pairs = _bigrams(_content_words(protected))
     # Pairs in any order within the reply: paraphrases reorder.
     reply_tokens = _content_words(reply)
     reply_pairs = _bigrams(reply_tokens) | {(b, a) for a, b in _bigrams(reply_tokens)}
     reply_pairs |= {(a[:6], c[:6]) for a, _, c in zip(reply_tokens, reply_tokens[1:], reply_tokens[2:], strict=False)}
-    allowed_tokens = _content_words(allowed)
+    shared = protected_pairs & reply_pairs
+    if len(shared) < 3:
+        return ""
+    allowed_tokens = _content_words(allowed)  # only now: most replies share nothing with the prompt
     allowed_pairs = _bigrams(allowed_tokens) | {(b, a) for a, b in _bigrams(allowed_tokens)}
-    shared = (protected_pairs & reply_pairs) - allowed_pairs
-    if len(shared) >= 3:
+    if len(shared - allowed_pairs) >= 3:
         return "The draft paraphrases the system prompt."
     return ""
 
