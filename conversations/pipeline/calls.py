@@ -23,10 +23,11 @@ class Escalate(Exception):
 
 
 def structured_call(run, *, purpose: str, system: str, messages: list[dict], schema: dict, schema_name: str,
-                    provider: LLMProvider | None = None):
+                    provider: LLMProvider | None = None, max_tokens: int | None = None):
     """One structured call with one repair attempt on unusable output. Raises Escalate on failure.
 
-    `provider` overrides the run's (the workspace default) for this call only."""
+    `provider` overrides the run's (the workspace default) for this call only; `max_tokens` caps the
+    answer (the provider's setting otherwise)."""
     workspace = run.thread.workspace
     if provider is None and run.provider is None:
         # System work (no user): the workspace default, the provider llm_complete would resolve itself.
@@ -37,7 +38,7 @@ def structured_call(run, *, purpose: str, system: str, messages: list[dict], sch
     try:
         try:
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=messages,
-                                  schema=schema, schema_name=schema_name, provider=provider)
+                                  schema=schema, schema_name=schema_name, provider=provider, max_tokens=max_tokens)
         except LLMOutputError as exc:
             run.note_usage(exc.result)
             run.notes.append(f"{purpose}: unusable output ({exc.message[:120]}); asked for a repair")
@@ -45,7 +46,7 @@ def structured_call(run, *, purpose: str, system: str, messages: list[dict], sch
                       {"role": "user", "content": f"That answer was unusable: {exc.message[:300]}. Answer again "
                                                   f"with every required field, using the {schema_name} format."}]
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=repair,
-                                  schema=schema, schema_name=schema_name, provider=provider)
+                                  schema=schema, schema_name=schema_name, provider=provider, max_tokens=max_tokens)
     except NoProviderConfigured:
         raise
     except QuotaExceeded as exc:

@@ -34,6 +34,7 @@ from integrations.meta.limits import fit_text
 from knowledge.selectors import faq_match, knowledge_mentions, knowledge_search
 
 SOURCES_LIMIT = 5
+SCREEN_MAX_TOKENS = 100  # the screening answer is a short list of flags
 MEMORY_LIMIT = 20
 _SOURCE_ID = re.compile(r"K?(\d+)")
 
@@ -319,7 +320,7 @@ def _screen_call(run: Run) -> None:
     provider = run.cfg.screen_provider if run.cfg.screen_provider_id else None
     result = structured_call(run, purpose="inbound_screen", system=P.SCREEN_SYSTEM,
                              messages=P.screen_messages(latest), schema=P.SCREEN_SCHEMA, schema_name="screen",
-                             provider=provider)
+                             provider=provider, max_tokens=SCREEN_MAX_TOKENS)
     flags = sorted({str(f) for f in result.parsed.get("flags") or []} - {"none"})
     run.overseer["screen"] = flags
     if flags:

@@ -242,6 +242,7 @@ def test_the_screening_model_can_stop_a_send(scene, fake_llm, flags, urgent):
     assert scene.deliver_sends() == [] and Escalation.objects.get().urgent is urgent
     screen_request = fake_llm.requests[-1]
     assert screen_request.schema_name == "screen" and "free parking" not in screen_request.system
+    assert screen_request.json["max_tokens"] <= 100  # a short list of flags, not an essay
 
 
 @pipeline
