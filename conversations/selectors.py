@@ -220,11 +220,10 @@ def follow_up_anchor(*, thread: Thread) -> Message | None:
     """The business's newest message that reached the contact (or was seen as an echo), not itself a
     follow-up; None when the contact wrote after it (the contact is waiting for us, not us for them)."""
     nudges = ReplyDraft.objects.filter(thread=thread, kind=DraftKind.FOLLOW_UP, outbound_message__isnull=False)
-    anchor = first_unordered(
-        Message.objects.filter(thread=thread, direction=Direction.OUT, is_deleted=False)
-        .filter(Q(send_status__isnull=True) | Q(send_status="sent"))
-        .exclude(pk__in=nudges.values("outbound_message_id"))
-        .only("pk", "thread_id", "sent_at").order_by("-sent_at", "-pk")[:1])
+    anchor = (Message.objects.filter(thread=thread, direction=Direction.OUT, is_deleted=False)
+              .filter(Q(send_status__isnull=True) | Q(send_status="sent"))
+              .exclude(pk__in=nudges.values("outbound_message_id"))
+              .only("pk", "thread_id", "sent_at").order_by("-sent_at", "-pk").first())
     if anchor is None or (thread.last_inbound_at is not None and thread.last_inbound_at >= anchor.sent_at):
         return None
     return anchor
