@@ -339,3 +339,22 @@ def test_the_thread_page_shows_the_next_step_or_why_it_stopped(scene, client):
     assert 'id="follow-up-state"' in page and "Step 1 at" in page
     Contact.objects.filter(pk=scene.contact.pk).update(opted_out=True)
     assert "Stopped: The contact opted out of messages." in client.get(url).content.decode()
+
+
+# --- demo data -----------------------------------------------------------------------------------------
+
+def test_the_demo_has_conversations_due_for_a_follow_up(db, sandbox, settings, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())  # idempotent
+    threads = Thread.objects.filter(workspace__slug="demo")
+    assert threads.count() == 3
+    due = {t.contact.display_name: thread_follow_up_plan(thread=t) for t in threads}
+    assert {name: (p.status, p.step.position) for name, p in due.items()} == {
+        "Maya (demo)": ("due", 1), "Tom (demo)": ("due", 2), "Priya (demo)": ("waiting", 1)}
+    assert sorted(sequence.follow_up_candidates(now=timezone.now())) == sorted(
+        t.pk for t in threads if t.contact.display_name != "Priya (demo)")
