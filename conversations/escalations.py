@@ -47,6 +47,11 @@ REASONS = {
     "ungrounded_offer": "The draft stated a price, discount or free offer no retrieved source gives.",
     "hidden_characters": "The draft held invisible characters.",
     "mixed_script": "The draft mixed alphabets inside a word (a look-alike trick).",
+    "human_agent_step": "A follow-up past the 24-hour window: only a person may send it, in their own words (edit it, "
+                        "then send; it goes out with Meta's Human Agent tag).",
+    "auto_send_off": "Auto-send is off: a setter sends it.",
+    "business_hours": "Outside the hours set for automatic messages: a setter sends it.",
+    "review_requested": "Kept for review, as asked.",
 }
 
 

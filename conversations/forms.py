@@ -66,7 +66,7 @@ class SidekickSettingsForm(forms.Form):
     opens_at = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     closes_at = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     debounce_seconds = forms.IntegerField(min_value=0, max_value=120, label="Debounce (seconds)")
-    follow_up_after_hours = forms.IntegerField(min_value=1, max_value=720, label="Follow up after (hours quiet)")
+    follow_up_after_hours = forms.IntegerField(min_value=1, max_value=720, label="Suggest a follow-up after (hours quiet)")
     escalation_emails = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
                                                   label="Email these members when Sidekick escalates")
 
@@ -89,3 +89,24 @@ class SidekickSettingsForm(forms.Form):
         for name in ("blacklist", "allowed_domains"):
             data[name] = [line.strip() for line in data[name].splitlines() if line.strip()]
         return data
+
+
+class FollowUpStepForm(forms.Form):
+    """One step of the sequence; the service validates the whole sequence (order, window, tag)."""
+
+    delay_hours = forms.IntegerField(min_value=1, max_value=167, label="Hours after the business's message",
+                                     widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    use_human_agent_tag = forms.BooleanField(required=False, label="Human Agent step (a setter sends it, Messenger)")
+    enabled = forms.BooleanField(required=False, initial=True, label="On")
+
+
+# ORDER reorders the steps, DELETE removes one; one blank row adds a step.
+FollowUpStepFormSet = forms.formset_factory(FollowUpStepForm, extra=1, can_order=True, can_delete=True,
+                                            max_num=6, absolute_max=6)
+
+
+def follow_up_steps_from(formset) -> list[dict]:
+    """The steps the admin kept, in the order they gave (`ordered_forms` skips deleted and blank rows and
+    puts rows without an order last)."""
+    return [{k: f.cleaned_data[k] for k in ("delay_hours", "use_human_agent_tag", "enabled")}
+            for f in formset.ordered_forms]

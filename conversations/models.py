@@ -392,3 +392,65 @@ class SidekickActionLog(models.Model):
 
     def __str__(self):
         return f"{self.action} on {self.thread_id}"
+
+
+# --- Follow-up sequences ------------------------------------------------------------------------------
+
+class FollowUpStep(models.Model):
+    """One step of a workspace's follow-up sequence: a nudge `delay_hours` after the business's last
+    message the contact has not answered (the sequence's anchor; the nudges themselves never move it).
+
+    `use_human_agent_tag`: past the 24-hour window the step is still drafted, on Messenger Pages with
+    the Human Agent permission and the workspace's `use_human_agent_tag`, within 7 days of the
+    contact's last message, and always left for a setter (automated content may never use the tag).
+    Rows are written by `services.follow_up_steps_replace` only.
+    """
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="follow_up_steps")
+    position = models.PositiveSmallIntegerField()
+    delay_hours = models.PositiveIntegerField()
+    use_human_agent_tag = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["workspace", "position"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "position"], name="follow_up_step_position_unique")]
+
+    def __str__(self):
+        return f"follow-up step {self.position} of {self.workspace_id} after {self.delay_hours} h"
+
+
+class FollowUpOutcome(models.TextChoices):
+    SENT = "sent", "Sent"
+    REVIEW = "review", "Left for review"
+    BLOCKED = "blocked", "Blocked by a rule"
+    SKIPPED = "skipped", "Skipped"
+    STOPPED = "stopped", "Sequence stopped"
+    PENDING = "pending", "Drafting"
+
+
+class FollowUpStepRun(models.Model):
+    """What became of one step for one anchor (the business's unanswered message). Unique per
+    (anchor, position): the row is the claim, so a step is drafted once however often the sweeper
+    runs. A `stopped` row ends the sequence for that anchor. Written by `pipeline.sequence` only."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="follow_up_runs")
+    anchor_message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    delay_hours = models.PositiveIntegerField()
+    human_agent = models.BooleanField(default=False)
+    outcome = models.CharField(max_length=16, choices=FollowUpOutcome.choices, default=FollowUpOutcome.PENDING)
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason_text = models.CharField(max_length=500, blank=True)
+    draft = models.OneToOneField(ReplyDraft, null=True, blank=True, on_delete=models.SET_NULL, related_name="follow_up_run")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["thread", "-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["anchor_message", "position"],
+                                               name="follow_up_run_once_per_anchor_step")]
+        indexes = [models.Index(fields=["thread", "-created_at"], name="follow_up_run_thread_idx")]
+
+    def __str__(self):
+        return f"follow-up step {self.position} on {self.thread_id}: {self.outcome}"

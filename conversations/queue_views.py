@@ -64,7 +64,8 @@ def escalation_resolve(request, escalation_id):
 @workspace_required
 def follow_ups(request):
     candidates = selectors.contacts_needing_follow_up(workspace=request.workspace)
-    return render(request, "conversations/queues/follow_ups.html", {"candidates": candidates})
+    waiting = selectors.follow_up_drafts_waiting(workspace=request.workspace)
+    return render(request, "conversations/queues/follow_ups.html", {"candidates": candidates, "waiting_drafts": waiting})
 
 
 @workspace_required

@@ -13,8 +13,13 @@ from django.utils import timezone
 
 from contacts.models import CLOSED_STAGES
 from conversations.models import (
+    Direction,
+    DraftKind,
     Escalation,
     EscalationStatus,
+    FollowUpOutcome,
+    FollowUpStep,
+    FollowUpStepRun,
     Message,
     PromptRevision,
     ReplyDraft,
@@ -24,7 +29,8 @@ from conversations.models import (
 )
 from conversations.pipeline import prompt as P
 from conversations.pipeline.prompt import DEFAULT_PROMPT
-from conversations.pipeline.rules import MESSAGING_WINDOW, BusinessHours
+from conversations.pipeline.rules import MESSAGING_WINDOW, BusinessHours, blacklisted_phrase
+from conversations.settings_rows import DEFAULT_FOLLOW_UP_STEPS
 from integrations.meta.limits import HUMAN_AGENT_WINDOW, send_window
 from integrations.models import Platform
 from sidekick_project.db import first_unordered
@@ -161,6 +167,143 @@ def contacts_needing_follow_up(*, workspace, now: datetime | None = None, limit:
                           quiet_hours=round((now - t.last_message_at).total_seconds() / 3600, 1))
         for t in threads
     ]
+
+
+# --- Follow-up sequences -------------------------------------------------------------------------------
+# A sequence follows up on the business's last message the contact has not answered (its anchor): step
+# N is due `delay_hours` after the anchor. The nudges themselves never move the anchor; any other
+# message from the business (a reply, a setter's message) starts a new sequence from step 1.
+
+def follow_up_steps(*, workspace) -> list[FollowUpStep]:
+    """The workspace's steps in order. A workspace whose settings row does not exist yet shows the
+    defaults it will get (unsaved), so the editor starts from what Sidekick would do."""
+    steps = list(FollowUpStep.objects.filter(workspace=workspace).order_by("position"))
+    if steps or SidekickSettings.objects.filter(workspace=workspace).exists():
+        return steps
+    return [FollowUpStep(workspace=workspace, position=n, delay_hours=hours, use_human_agent_tag=tag, enabled=not tag)
+            for n, (hours, tag) in enumerate(DEFAULT_FOLLOW_UP_STEPS, start=1)]
+
+
+# Why a sequence stops (shown on the thread page and stored on the step run that met it).
+FOLLOW_UP_STOPS = {
+    "replied": "The contact replied.",
+    "automation_off": "Sidekick is switched off in this workspace.",
+    "opted_out": "The contact opted out of messages.",
+    "booked": "The contact booked.",
+    "closed": "The contact is a customer, lost or ghosted.",
+    "taken_over": "A person has the conversation (the AI is paused).",
+    "other_app_in_control": "Another app controls the conversation.",
+    "blacklist": "The conversation touches a blacklisted topic.",
+    "channel_inactive": "The channel needs reconnecting.",
+}
+
+
+@dataclass(frozen=True)
+class FollowUpPlan:
+    """Where a thread's sequence stands. status: `none` (nothing to follow up), `waiting` (the next
+    step is due at `due_at`), `due`, `stopped` (`reason`), `finished` (every step ran)."""
+
+    status: str
+    reason: str = ""
+    anchor: Message | None = None
+    step: FollowUpStep | None = None
+    due_at: datetime | None = None
+    # Steps due before `step` that are overtaken by it (a worker or the sweeper was down meanwhile).
+    overtaken: tuple[FollowUpStep, ...] = ()
+
+    @property
+    def reason_text(self) -> str:
+        return FOLLOW_UP_STOPS.get(self.reason, "")
+
+
+def follow_up_anchor(*, thread: Thread) -> Message | None:
+    """The business's newest message that reached the contact (or was seen as an echo), not itself a
+    follow-up; None when the contact wrote after it (the contact is waiting for us, not us for them)."""
+    nudges = ReplyDraft.objects.filter(thread=thread, kind=DraftKind.FOLLOW_UP, outbound_message__isnull=False)
+    anchor = (Message.objects.filter(thread=thread, direction=Direction.OUT, is_deleted=False)
+              .filter(Q(send_status__isnull=True) | Q(send_status="sent"))
+              .exclude(pk__in=nudges.values("outbound_message_id"))
+              .only("pk", "thread_id", "sent_at").order_by("-sent_at", "-pk").first())
+    if anchor is None or (thread.last_inbound_at is not None and thread.last_inbound_at >= anchor.sent_at):
+        return None
+    return anchor
+
+
+def _contact_booked(contact) -> bool:
+    return contact.booked_at is not None and not (
+        contact.booking_canceled_at is not None and contact.booking_canceled_at >= contact.booked_at)
+
+
+def follow_up_stop_reason(*, thread: Thread, cfg: SidekickSettings) -> str:
+    """Why no follow-up may go out on the thread now ('' when nothing forbids it). Reads the thread,
+    its contact and channel as given (the sweeper passes them as read under the thread's lock)."""
+    contact = thread.contact
+    if not cfg.enabled:
+        return "automation_off"
+    if contact.opted_out:
+        return "opted_out"
+    if _contact_booked(contact):
+        return "booked"
+    if contact.stage in CLOSED_STAGES:
+        return "closed"
+    if thread.ai_paused:
+        return "taken_over"
+    if not thread.app_has_control:
+        return "other_app_in_control"
+    if not thread.channel.can_send:
+        return "channel_inactive"
+    last_words = (Message.objects.filter(thread=thread, direction=Direction.IN, is_deleted=False)
+                  .order_by("-sent_at", "-pk").values_list("text", flat=True)[:3])
+    if cfg.blacklist and any(blacklisted_phrase(text or "", cfg.blacklist) for text in last_words):
+        return "blacklist"
+    return ""
+
+
+def thread_follow_up_plan(*, thread: Thread, now: datetime | None = None,
+                          cfg: SidekickSettings | None = None) -> FollowUpPlan:
+    """Where the thread's follow-up sequence stands (see `FollowUpPlan`); the sweeper acts on `due`.
+
+    Stops: the contact replied (no anchor any more), a step run recorded a stop for this anchor, or a
+    stop condition holds now (`follow_up_stop_reason`). When several steps are due at once, the latest
+    is the one to run; the earlier ones are `overtaken` (never two nudges in a row).
+    """
+    now = now or timezone.now()
+    cfg = cfg or sidekick_settings_for(workspace=thread.workspace)
+    steps = [s for s in follow_up_steps(workspace=thread.workspace) if s.enabled and s.pk]
+    anchor = follow_up_anchor(thread=thread)
+    if anchor is None:
+        # The contact wrote last: a sequence that was running is over (a new one starts from step 1 once
+        # the business answers and the contact goes quiet again).
+        ran = FollowUpStepRun.objects.filter(thread=thread).exists()
+        return FollowUpPlan("stopped" if ran else "none", reason="replied" if ran else "")
+    if not steps:
+        return FollowUpPlan("none", anchor=anchor)
+    runs = list(FollowUpStepRun.objects.filter(anchor_message=anchor).only("position", "outcome", "reason_code"))
+    stopped = next((r for r in runs if r.outcome == FollowUpOutcome.STOPPED), None)
+    if stopped is not None:
+        return FollowUpPlan("stopped", reason=stopped.reason_code, anchor=anchor)
+    done = max((r.position for r in runs), default=0)
+    remaining = [s for s in steps if s.position > done]
+    if not remaining:
+        return FollowUpPlan("finished", anchor=anchor)
+    due = [s for s in remaining if anchor.sent_at + timedelta(hours=s.delay_hours) <= now]
+    step = due[-1] if due else remaining[0]
+    due_at = anchor.sent_at + timedelta(hours=step.delay_hours)
+    # The step a stop would be recorded on (by the sweeper, once it is due).
+    reason = follow_up_stop_reason(thread=thread, cfg=cfg)
+    if reason:
+        return FollowUpPlan("stopped", reason=reason, anchor=anchor, step=step, due_at=due_at)
+    if not due:
+        return FollowUpPlan("waiting", anchor=anchor, step=step, due_at=due_at)
+    return FollowUpPlan("due", anchor=anchor, step=step, due_at=due_at, overtaken=tuple(due[:-1]))
+
+
+def follow_up_drafts_waiting(*, workspace, limit: int = 100) -> list[ReplyDraft]:
+    """Follow-up drafts a sequence step left for a setter, oldest first (the Follow-ups page)."""
+    return list(ReplyDraft.objects.filter(workspace=workspace, kind=DraftKind.FOLLOW_UP, disposition="",
+                                          decision__in=PENDING_DECISIONS, follow_up_run__isnull=False)
+                .select_related("thread__contact", "thread__channel", "follow_up_run")
+                .order_by("created_at", "pk")[:limit])
 
 
 # --- The inbox and the thread view -------------------------------------------------------------------

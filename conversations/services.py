@@ -1,4 +1,5 @@
-"""Writes the dashboard calls: takeover, drafts, setter replies, escalations, prompt, settings, follow-ups.
+"""Writes the dashboard calls: takeover, drafts, setter replies, escalations, prompt, settings, follow-ups
+(on demand, and the workspace's timed sequence).
 
 Views check workspace membership and role; these functions re-check what cannot be left to a view
 (admin-only changes, state transitions claimed with conditional updates) and audit what is
@@ -27,6 +28,7 @@ from conversations.models import (
     DraftKind,
     Escalation,
     EscalationStatus,
+    FollowUpStep,
     Message,
     PromptRevision,
     ReplyDraft,
@@ -319,3 +321,51 @@ def follow_up_send(*, thread: Thread, actor, review: bool = False) -> ReplyDraft
     from conversations.pipeline.follow_up import follow_up_run
 
     return follow_up_run(thread=thread, actor=actor, review=review)
+
+
+FOLLOW_UP_STEPS_MAX = 6
+STEP_DELAY_MAX_HOURS = 167  # the Human Agent tag's 7 days from the contact's message, less the sweep's margin
+
+
+@transaction.atomic
+def follow_up_steps_replace(*, workspace, actor, steps: list[dict]) -> list[FollowUpStep]:
+    """Set the workspace's follow-up sequence (admins): `steps` in order, each {delay_hours,
+    use_human_agent_tag, enabled}. Positions are renumbered 1..n. Raises ValidationError.
+
+    Delays count from the business's unanswered message, so they must grow step by step; a step 24 h
+    or more after it is past Meta's window for Sidekick and must be a Human Agent step (a setter sends
+    it), which the workspace must allow. Runs already recorded keep their numbers; a sequence under way
+    continues with the steps after the last position it ran.
+    """
+    _require_admin(workspace=workspace, actor=actor)
+    cfg = SidekickSettings.objects.select_for_update().get(pk=sidekick_settings_ensure(workspace=workspace).pk)
+    if len(steps) > FOLLOW_UP_STEPS_MAX:
+        raise ValidationError(f"At most {FOLLOW_UP_STEPS_MAX} follow-up steps.")
+    previous = 0
+    rows = []
+    for position, step in enumerate(steps, start=1):
+        delay, tag = int(step["delay_hours"]), bool(step.get("use_human_agent_tag"))
+        if not 1 <= delay <= STEP_DELAY_MAX_HOURS:
+            raise ValidationError(f"Step {position}: the delay is 1 to {STEP_DELAY_MAX_HOURS} hours (7 days).")
+        if delay <= previous:
+            raise ValidationError(f"Step {position} must come later than step {position - 1} "
+                                  f"(both count from the business's last message).")
+        if tag and not cfg.use_human_agent_tag:
+            raise ValidationError(f"Step {position}: allow Meta's HUMAN_AGENT tag in the settings first "
+                                  "(Messenger Pages with the Human Agent permission).")
+        if delay >= 24 and not tag:
+            raise ValidationError(f"Step {position}: {delay} hours after the business's message the 24-hour window "
+                                  "has closed for Sidekick; make it a Human Agent step (a setter sends it) or "
+                                  "shorten it.")
+        previous = delay
+        rows.append(FollowUpStep(workspace=workspace, position=position, delay_hours=delay, use_human_agent_tag=tag,
+                                 enabled=bool(step.get("enabled", True))))
+    before = [(s.delay_hours, s.use_human_agent_tag, s.enabled)
+              for s in FollowUpStep.objects.filter(workspace=workspace).order_by("position")]
+    FollowUpStep.objects.filter(workspace=workspace).delete()
+    FollowUpStep.objects.bulk_create(rows)
+    after = [(s.delay_hours, s.use_human_agent_tag, s.enabled) for s in rows]
+    if before != after:
+        audit_event_record(verb="sidekick.follow_up_steps_updated", workspace=workspace, actor=actor, target=cfg,
+                           data={"from": [list(b) for b in before], "to": [list(a) for a in after]})
+    return rows

@@ -12,7 +12,13 @@ from django.views.decorators.vary import vary_on_headers
 from accounts import selectors as account_selectors
 from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from conversations import selectors, services
-from conversations.forms import AutoModeForm, DraftEditForm, SidekickSettingsForm
+from conversations.forms import (
+    AutoModeForm,
+    DraftEditForm,
+    FollowUpStepFormSet,
+    SidekickSettingsForm,
+    follow_up_steps_from,
+)
 from conversations.models import ReplyDraft, Thread
 from conversations.sending import SendRefused
 from integrations.llm.selectors import llm_providers_for_workspace
@@ -27,6 +33,7 @@ def panel_context(thread: Thread) -> dict:
         "edit_form": DraftEditForm(initial={"text": (pending.final_text or pending.text)} if pending else None),
         "latest_draft": selectors.latest_scored_draft(workspace=thread.workspace, thread=thread),
         "thread_actions": selectors.thread_recent_actions(thread=thread),
+        "follow_up": selectors.thread_follow_up_plan(thread=thread),
     }
 
 
@@ -155,3 +162,25 @@ def sidekick_settings(request):
     else:
         form = SidekickSettingsForm.from_settings(cfg, member_emails=member_emails, providers=providers)
     return render(request, "conversations/sidekick/settings.html", {"form": form, "cfg": cfg})
+
+
+@admin_required
+def follow_up_steps(request):
+    """Settings → Sidekick → Follow-up sequence: add, remove, reorder and time the steps (admins)."""
+    cfg = selectors.sidekick_settings_for(workspace=request.workspace)
+    steps = selectors.follow_up_steps(workspace=request.workspace)
+    initial = [{"delay_hours": s.delay_hours, "use_human_agent_tag": s.use_human_agent_tag, "enabled": s.enabled,
+                "ORDER": s.position} for s in steps]
+    if request.method == "POST":
+        formset = FollowUpStepFormSet(request.POST, initial=initial, prefix="steps")
+        if formset.is_valid():
+            try:
+                services.follow_up_steps_replace(workspace=request.workspace, actor=request.user,
+                                                 steps=follow_up_steps_from(formset))
+                messages.success(request, "Follow-up sequence saved.")
+                return redirect("conversations:follow_up_steps", workspace_slug=request.workspace.slug)
+            except ValidationError as exc:
+                formset._non_form_errors = formset.error_class(exc.messages)
+    else:
+        formset = FollowUpStepFormSet(initial=initial, prefix="steps")
+    return render(request, "conversations/sidekick/follow_up_steps.html", {"formset": formset, "cfg": cfg})

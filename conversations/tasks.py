@@ -75,3 +75,19 @@ def _compile_the_screen(**_kwargs) -> None:
     from conversations.pipeline.screen import screen
 
     screen("warm up")
+
+
+@shared_task(ignore_result=True, time_limit=55, soft_time_limit=50)
+def sweep_follow_ups() -> dict:
+    """Beat, every minute: one step task per thread that may have a follow-up step due."""
+    from conversations.pipeline.sequence import follow_ups_sweep
+
+    return follow_ups_sweep()
+
+
+# On the `llm` queue (drafting waits on the model). Idempotent: the step's run row is the claim.
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=240, soft_time_limit=200)
+def run_follow_up_step(thread_id: int) -> None:
+    from conversations.pipeline.sequence import follow_up_step_run
+
+    follow_up_step_run(thread_id=thread_id)

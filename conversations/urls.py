@@ -21,6 +21,7 @@ urlpatterns = [
     path(W + "sidekick/", sidekick_views.sidekick, name="sidekick"),
     path(W + "sidekick/auto/", sidekick_views.sidekick_auto, name="sidekick_auto"),
     path(W + "settings/sidekick/", sidekick_views.sidekick_settings, name="sidekick_settings"),
+    path(W + "settings/sidekick/follow-ups/", sidekick_views.follow_up_steps, name="follow_up_steps"),
     path(W + "sidekick/prompt/", prompt_views.prompt, name="prompt"),
     path(W + "sidekick/prompt/preview/", prompt_views.prompt_preview, name="prompt_preview"),
     path(W + "sidekick/prompt/save/", prompt_views.prompt_save, name="prompt_save"),

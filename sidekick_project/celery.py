@@ -54,6 +54,12 @@ app.conf.beat_schedule = {
         "schedule": MINUTE,
         "options": {"expires": 0.9 * MINUTE},
     },
+    # Timed follow-up sequences: each due step drafted once (its run row is the claim), sent or left for review.
+    "sweep-follow-ups": {
+        "task": "conversations.tasks.sweep_follow_ups",
+        "schedule": MINUTE,
+        "options": {"expires": 0.9 * MINUTE},
+    },
     # Instagram user tokens live 60 days; refresh them well ahead of expiry.
     "refresh-instagram-tokens": {
         "task": "integrations.tasks.refresh_instagram_tokens",

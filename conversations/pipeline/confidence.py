@@ -15,6 +15,7 @@ Auto-send is earned by evidence the model cannot fake, never granted by the mode
       that Sidekick's or a setter's last message offered (recognised from the words, in six
       languages; see `conversational_intent`);
     * ``requested``: a setter asked for this message (an on-demand follow-up);
+    * ``scheduled``: an admin's follow-up sequence asked for this message (a timed step);
     * otherwise ``none``: 0, whatever the model claims.
 - self_rating: the drafting model's own confidence (0–1). It can only lower the figure.
 - reviewer: the overseer reviewer's verdict: approve 1.0, rewrite 0.9, no review 0.9 (veto never
@@ -41,7 +42,7 @@ VECTOR_FLOOR = 0.6         # cosine distance of the chunk to the contact's words
 GROUNDED_SHARE = 0.5       # share of the reply's informative words found in the cited chunks
 THRESHOLD_FLOOR = 0.7      # the lowest threshold an admin may set
 THRESHOLD_MINIMUM = 0.5    # the lowest threshold anyone may set (super-admins), and the pipeline uses
-EVIDENCE_KINDS = ("source", "conversational", "requested", "none")
+EVIDENCE_KINDS = ("source", "conversational", "requested", "scheduled", "none")
 
 # Words that carry no claim: a reply made only of these says nothing a source must back.
 _FILLER = set(("hi hello hey thanks thank you welcome glad happy help helping sure yes yeah great awesome perfect love "

@@ -31,6 +31,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         if settings.META_SANDBOX:
             self._sandbox_channels()
+            self._quiet_conversations()
         self._sample_knowledge()
         self.stdout.write(self.style.SUCCESS(
             f"Demo logins (password {password}):\n  admin  {ADMIN_EMAIL}\n  setter {SETTER_EMAIL}"
@@ -47,6 +48,51 @@ class Command(BaseCommand):
         self.stdout.write("Sandbox channels connected: write as a contact from Sandbox in the dashboard, or run "
                           "`DEBUG=1 META_SANDBOX=1 .venv/bin/python manage.py simulate_dm --workspace demo "
                           "--platform instagram --from 5001 --text 'hi'`")
+
+    def _quiet_conversations(self) -> None:
+        """Conversations where the studio wrote last and the contact went quiet, so the follow-up sequence
+        has work at once: step 1 due on Instagram, step 2 due on Messenger, one waiting for step 1.
+
+        Created once per contact (ids 9001-9003); the sequence's defaults come with the settings row.
+        """
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from contacts.models import Contact
+        from conversations.models import Direction, Message, SenderKind, SendStatus, Thread
+        from conversations.settings_rows import sidekick_settings_ensure
+
+        workspace = Workspace.objects.get(slug="demo")
+        sidekick_settings_ensure(workspace=workspace)
+        now = timezone.now()
+        scenes = [  # platform, contact id, name, (contact wrote, studio answered) hours ago, their words, ours
+            ("instagram", "9001", "Maya (demo)", (5, 4.5), "How much is a first class?",
+             "Your first class is £12, and the intro pack is 3 classes for £30. Shall I book you in this week?"),
+            ("messenger", "9002", "Tom (demo)", (21, 20.5), "Do you have anything on Saturday morning?",
+             "Yes: Saturday 10:00 Flow and 11:30 Beginners. Would either suit you?"),
+            ("instagram", "9003", "Priya (demo)", (2, 1.5), "Is there parking nearby?",
+             "There is a public car park two minutes away on Harbour Street. Anything else I can help with?"),
+        ]
+        for platform, external_id, name, (wrote, answered), theirs, ours in scenes:
+            channel = Channel.objects.filter(workspace=workspace, platform=platform).first()
+            if channel is None or Contact.objects.filter(channel=channel, external_id=external_id).exists():
+                continue
+            contact = Contact.objects.create(workspace=workspace, channel=channel, external_id=external_id,
+                                             display_name=name, last_inbound_at=now - timedelta(hours=wrote))
+            thread = Thread.objects.create(workspace=workspace, channel=channel, contact=contact,
+                                           last_inbound_at=now - timedelta(hours=wrote),
+                                           last_outbound_at=now - timedelta(hours=answered),
+                                           last_message_at=now - timedelta(hours=answered))
+            Message.objects.create(workspace=workspace, thread=thread, channel=channel, mid=f"demo_in_{external_id}",
+                                   direction=Direction.IN, sender_kind=SenderKind.CONTACT, text=theirs,
+                                   sent_at=now - timedelta(hours=wrote))
+            Message.objects.create(workspace=workspace, thread=thread, channel=channel, mid=f"demo_out_{external_id}",
+                                   direction=Direction.OUT, sender_kind=SenderKind.AI, text=ours,
+                                   send_status=SendStatus.SENT, idempotency_key=f"demo:{external_id}",
+                                   sent_at=now - timedelta(hours=answered))
+        self.stdout.write("Demo conversations gone quiet: the follow-up sequence drafts their nudges within a "
+                          "minute (Follow-ups page; an LLM provider lets Sidekick write them).")
 
     def _sample_knowledge(self) -> None:
         """The shipped sample studio's FAQ and documents, so FAQ-only mode answers from the first DM.
