@@ -180,7 +180,7 @@ def _simpson_note(comparison: dict) -> dict:
     return {"crude_gap": None if crude is None else round(crude, DIGITS), "reversed_in": reversed_in}
 
 
-def _args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
+def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
     return {"ws": workspace.pk, "start": start, "end": end, "as_of": as_of, "tz": workspace.timezone,
             "attr": timedelta(days=params.attribution_days), "maturity": timedelta(days=params.maturity_days),
             "reply": timedelta(hours=params.reply_hours)}
@@ -194,7 +194,7 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
     params = parameters or ReportParameters()
-    args = _args(workspace, start, end, as_of, params)
+    args = sql_args(workspace, start, end, as_of, params)
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
@@ -244,7 +244,7 @@ def message_labels(*, workspace, start: datetime, end: datetime, as_of: datetime
     """Each outbound message of the report's cohort, by id, with its labels (sender, purpose, stage at
     send, outcome, last touch, replied within the reply window): what the cells count. One statement."""
     with connection.cursor() as cursor:
-        cursor.execute(report_sql.LABELS, _args(workspace, start, end, as_of, parameters or ReportParameters()))
+        cursor.execute(report_sql.LABELS, sql_args(workspace, start, end, as_of, parameters or ReportParameters()))
         names = [c.name for c in cursor.description]
         return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 
