@@ -28,6 +28,10 @@ class Report(models.Model):
     status = models.CharField(max_length=8, choices=ReportStatus.choices, default=ReportStatus.RUNNING)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent, for the progress bar.")
     metrics = models.JSONField(null=True, blank=True)
+    # The optional written synthesis (insights.synthesis), written after the metrics in its own update:
+    # {"status": "done" | "failed" | "skipped", "reason", "model", "prompt_version", "parameters",
+    # "output"}. Null: none was asked for. Whatever it holds, the numbers stand on their own.
+    synthesis = models.JSONField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     # Empty: the system (the weekly run) asked for it.
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

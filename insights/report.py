@@ -8,15 +8,16 @@ so the same inputs give byte-identical JSON. The definitions are in docs/insight
 from __future__ import annotations
 
 import json
+import zoneinfo
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 
 from insights import patterns, report_sql
-from insights.intervals import wilson_interval
+from insights.intervals import time_to_event, wilson_interval
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: time_to_book and weekly
 DIGITS = 4  # every float in the metrics is rounded to this many decimals
 
 SENDERS = ["ai_auto", "ai_approved", "ai_edited", "setter", "business_outside"]
@@ -24,7 +25,8 @@ PURPOSES = ["reply", "follow_up"]
 CHANNELS = ["instagram", "messenger"]
 STAGES = ["new", "engaged", "qualified", "booked", "customer", "lost", "ghosted"]
 ALL = "all"
-_COLUMNS = ["sender", "purpose", "platform", "side", "stage"]
+_COLUMNS = ["sender", "purpose", "platform", "side", "stage", "week"]
+GROUPS = [ALL, "ai", "setter"]  # everyone, and the two sides of the AI-vs-setter comparison
 
 
 @dataclass(frozen=True)
@@ -88,10 +90,15 @@ def _grouped_by(g: int) -> frozenset[str]:
     return frozenset(col for i, col in enumerate(_COLUMNS) if not g & (1 << (n - 1 - i)))
 
 
-def _shape(rows: list[dict], params: ReportParameters) -> tuple[list[dict], dict]:
-    cells, comparison = [], {"overall": {}, "by_stage": {}, "by_channel": {}}
+def _shape(rows: list[dict], params: ReportParameters) -> tuple[list[dict], dict, dict]:
+    cells, comparison, weekly = [], {"overall": {}, "by_stage": {}, "by_channel": {}}, {}
     for row in rows:
         by = _grouped_by(row["g"])
+        if "week" in by:
+            group = ALL if by == {"week"} else row["side"]
+            if group is not None:
+                weekly[(group, row["week"])] = row
+            continue
         if "side" in by:
             if row["side"] is None:
                 continue  # edited drafts and the business outside Sidekick: not in the comparison
@@ -109,7 +116,50 @@ def _shape(rows: list[dict], params: ReportParameters) -> tuple[list[dict], dict
     order = {ALL: -1, **{v: i for i, v in enumerate(SENDERS + PURPOSES + CHANNELS)}}
     cells.sort(key=lambda c: (order.get(c["sender"], 99), order.get(c["purpose"], 99), order.get(c["channel"], 99),
                               c["sender"], c["purpose"], c["channel"]))
-    return cells, comparison
+    return cells, comparison, weekly
+
+
+def _weeks(start: datetime, end: datetime, tz: str) -> list[date]:
+    """The Mondays (in the workspace's time zone) of every week the window [start, end) overlaps."""
+    zone = zoneinfo.ZoneInfo(tz)
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    monday, weeks = first - timedelta(days=first.weekday()), []
+    while monday <= last:
+        weeks.append(monday)
+        monday += timedelta(days=7)
+    return weeks
+
+
+def _weekly(found: dict, weeks: list[date], params: ReportParameters) -> dict:
+    """Every week of the window for each group, in order; a week without messages has zeros."""
+    def week(group: str, monday: date) -> dict:
+        row = found.get((group, monday))
+        messages, booked, decided = (row["messages"], row["people_booked"], row["people_decided"]) if row else (0, 0, 0)
+        return {"week_start": monday.isoformat(), "messages": messages,
+                "booked_rate": _rate(booked, decided, confidence=params.confidence)}
+
+    return {group: [week(group, monday) for monday in weeks] for group in GROUPS}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(x, DIGITS)
+
+
+def _time_to_book(rows: list[dict], params: ReportParameters) -> dict:
+    """Kaplan–Meier time to book for each group, from (group, event, hours, people) counts."""
+    days = list(range(params.attribution_days + 1))
+    shaped = {}
+    for group in GROUPS:
+        counts = [(r["hours"], r["event"], r["people"]) for r in rows if r["grp"] == group]
+        fit = time_to_event(counts, at=[24 * d for d in days], confidence=params.confidence)
+        shaped[group] = {
+            "median_days": None if fit.median is None else round(fit.median / 24, DIGITS),
+            "curve": [{"day": d, "booked": _round(p.booked), "low": _round(p.low), "high": _round(p.high)}
+                      for d, p in zip(days, fit.points, strict=True)] if fit.n else [],
+            "n": fit.n, "events": fit.events, "censored": fit.censored,
+        }
+    return shaped
 
 
 def _simpson_note(comparison: dict) -> dict:
@@ -130,24 +180,25 @@ def _simpson_note(comparison: dict) -> dict:
     return {"crude_gap": None if crude is None else round(crude, DIGITS), "reversed_in": reversed_in}
 
 
-def _args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
-    return {"ws": workspace.pk, "start": start, "end": end, "as_of": as_of,
+def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
+    return {"ws": workspace.pk, "start": start, "end": end, "as_of": as_of, "tz": workspace.timezone,
             "attr": timedelta(days=params.attribution_days), "maturity": timedelta(days=params.maturity_days),
             "reply": timedelta(hours=params.reply_hours)}
 
 
 def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
                    parameters: ReportParameters | None = None) -> ReportResult:
-    """The metrics of one report: four statements in one read-only snapshot, whatever the row count.
+    """The metrics of one report: four statements in one read-only snapshot, whatever the row count
+    (cells with the weekly trend, summary, patterns, time to book).
 
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
     params = parameters or ReportParameters()
-    args = _args(workspace, start, end, as_of, params)
+    args = sql_args(workspace, start, end, as_of, params)
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         if outermost:
-            # Our own transaction: both statements read one snapshot (rows committed between them do
+            # Our own transaction: every statement reads one snapshot (rows committed between them do
             # not count in one and not the other).
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         cursor.execute(report_sql.CELLS, args)
@@ -159,7 +210,10 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
         cursor.execute(patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)})
         names = [c.name for c in cursor.description]
         pattern_rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-    cells, comparison = _shape(rows, params)
+        cursor.execute(report_sql.TIME_TO_BOOK, args)
+        names = [c.name for c in cursor.description]
+        ttb_rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    cells, comparison, weekly = _shape(rows, params)
     comparison["simpson"] = _simpson_note(comparison)
     dropped = summary["considered"] - summary["cohort"]
     metrics = {
@@ -179,6 +233,8 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
         "patterns": patterns.patterns_shape(
             pattern_rows, min_people=params.min_people,
             rate=lambda successes, n: _rate(successes, n, confidence=params.confidence)),
+        "time_to_book": _time_to_book(ttb_rows, params),
+        "weekly": _weekly(weekly, _weeks(start, end, workspace.timezone), params),
     }
     return ReportResult(metrics=metrics, rows_considered=summary["considered"], rows_dropped=dropped)
 
@@ -188,7 +244,7 @@ def message_labels(*, workspace, start: datetime, end: datetime, as_of: datetime
     """Each outbound message of the report's cohort, by id, with its labels (sender, purpose, stage at
     send, outcome, last touch, replied within the reply window): what the cells count. One statement."""
     with connection.cursor() as cursor:
-        cursor.execute(report_sql.LABELS, _args(workspace, start, end, as_of, parameters or ReportParameters()))
+        cursor.execute(report_sql.LABELS, sql_args(workspace, start, end, as_of, parameters or ReportParameters()))
         names = [c.name for c in cursor.description]
         return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
 

@@ -1,4 +1,4 @@
-"""The two statements behind a message-performance report (definitions: docs/insights.md).
+"""The statements behind a message-performance report (definitions: docs/insights.md).
 
 Everything is counted in Postgres: window functions label bookings (cancel or not) and find each
 outbound message's next inbound reply, a join with a range condition pairs bookings with the
@@ -6,7 +6,8 @@ messages they credit, and one GROUP BY GROUPING SETS produces every cell of the 
 of statements never depends on the number of rows.
 
 Parameters: ws (workspace id), start, end (the window, [start, end)), as_of, attr (the attribution
-window), maturity (the maturity buffer), reply (the reply window), all timestamps or intervals.
+window), maturity (the maturity buffer), reply (the reply window), all timestamps or intervals;
+tz (the workspace's time zone, for weeks).
 Only rows with a time <= as_of exist for a report: messages by `sent_at`, booking events by
 `occurred_at`, stage history by `created_at`.
 """
@@ -18,6 +19,15 @@ _PERSON_KEY = "COALESCE(c.person_id, -c.id)"
 # business's messages from outside Sidekick (echoes carry no send status). Deleted ones are dropped.
 _DELIVERED = """(m.direction = 'out' AND NOT m.is_deleted AND m.sender_kind IN ('ai', 'setter', 'meta_inbox')
                  AND (m.send_status = 'sent' OR (m.send_status IS NULL AND m.sender_kind = 'meta_inbox')))"""
+
+# The sender of an outbound message (docs/insights.md, "Sender") and its side in the AI-vs-setter
+# comparison: the AI's words sent unchanged against a setter's own; edited drafts and the business
+# outside Sidekick are mixed or unknown authorship and stay out of the comparison (NULL).
+_SENDER = """CASE {s}.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THEN 'business_outside'
+                ELSE CASE {s}.disposition WHEN 'approved' THEN 'ai_approved' WHEN 'edited' THEN 'ai_edited'
+                     ELSE 'setter' END
+           END"""
+_SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {sender} = 'setter' THEN 'setter' END"""
 
 PREFIX = f"""
 WITH th AS (
@@ -60,13 +70,11 @@ WITH th AS (
 )
 """  # noqa: S608 (module constants only; every value is a query parameter)
 
-LABELED = PREFIX + """
+LABELED = PREFIX + f"""
 , cohort AS (
-    SELECT s.id, s.pk, s.platform, s.sent_at,
-           CASE s.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THEN 'business_outside'
-                ELSE CASE s.disposition WHEN 'approved' THEN 'ai_approved' WHEN 'edited' THEN 'ai_edited'
-                     ELSE 'setter' END
-           END AS sender,
+    SELECT s.id, s.pk, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
+           -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
+           date_trunc('week', s.sent_at AT TIME ZONE %(tz)s)::date AS week,
            -- A message that came from a draft is what the draft was; any other answers the contact
            -- when the contact wrote last, and is a follow-up when the business did (or nobody).
            COALESCE(d.kind, CASE WHEN prev.direction = 'in' THEN 'reply' ELSE 'follow_up' END) AS purpose,
@@ -94,20 +102,18 @@ LABELED = PREFIX + """
     SELECT c.*,
            CASE WHEN cr.message_id IS NOT NULL THEN 'booked'
                 WHEN c.sent_at + %(maturity)s <= %(as_of)s THEN 'not_booked' ELSE 'pending' END AS outcome,
-           -- AI vs setter: the AI's words sent unchanged against a setter's own; edited drafts and the
-           -- business outside Sidekick are mixed or unknown authorship and stay out of the comparison.
-           CASE WHEN c.sender IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN c.sender = 'setter' THEN 'setter' END AS side,
+           {_SIDE.format(sender="c.sender")} AS side,
            COALESCE(cr.last_touch, false) AS last_touch
     FROM cohort c
     LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM pairs GROUP BY message_id) cr ON cr.message_id = c.id
 )
 """  # noqa: S608
 
-# Every cell in one pass: sender x purpose x channel with their roll-ups ("all"), and the AI-vs-setter
-# comparison overall, by stage at send time and by channel.
+# Every cell in one pass: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter
+# comparison overall, by stage at send time and by channel, and the weekly trend (everyone, each side).
 CELLS = LABELED + """
-SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage) AS g,
-       l.sender, l.purpose, l.platform, l.side, l.stage,
+SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
+       l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
        COUNT(DISTINCT l.id) AS messages,
        COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
        COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
@@ -119,7 +125,8 @@ SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage) AS g,
        COUNT(DISTINCT l.id) FILTER (WHERE l.replied) AS replied,
        COUNT(DISTINCT l.id) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
 FROM labeled l LEFT JOIN pairs p ON p.message_id = l.id
-GROUP BY GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform))
+GROUP BY GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform),
+                        (l.week), (l.side, l.week))
 """  # noqa: S608
 
 # One row per message of the cohort with its labels (tests, and the evidence drilldown to come).
@@ -145,4 +152,29 @@ SELECT
     (SELECT COUNT(*) FILTER (WHERE e.kind = 'no_show') FROM contacts_bookingevent e
      WHERE e.workspace_id = %(ws)s AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
        AND e.occurred_at <= %(as_of)s) AS no_show
+"""  # noqa: S608
+
+# Time to book (docs/insights.md, "Time to book"): for each group (everyone, each side of the
+# comparison) and person, the first message of the group in the cohort, and the first booking that
+# credits that message (the event), else censoring at min(as_of, first message + attribution window).
+# Durations are whole hours, events rounded up (so "booked within d days" stays exact) and censoring
+# rounded down (a censored person is never counted at risk after they were last seen), and people are
+# counted per (group, event, hours): the rows returned are bounded by the window's length in hours,
+# whatever the number of people or messages.
+TIME_TO_BOOK = PREFIX + f"""
+, firsts AS (
+    SELECT DISTINCT ON (g.grp, s.pk) g.grp, s.pk, s.id, s.sent_at
+    FROM seq s CROSS JOIN LATERAL (VALUES ('all'), ({_SIDE.format(sender=_SENDER.format(s="s"))})) AS g(grp)
+    WHERE s.delivered AND s.sent_at >= %(start)s AND s.sent_at < %(end)s AND g.grp IS NOT NULL
+    ORDER BY g.grp, s.pk, s.sent_at, s.id
+), timed AS (
+    SELECT f.grp, MIN(b.at) - f.sent_at AS to_booking, LEAST(%(as_of)s, f.sent_at + %(attr)s) - f.sent_at AS to_censor
+    FROM firsts f LEFT JOIN pairs p ON p.message_id = f.id LEFT JOIN bk b ON b.id = p.booking_id
+    GROUP BY f.grp, f.pk, f.sent_at
+)
+SELECT grp, to_booking IS NOT NULL AS event,
+       (CASE WHEN to_booking IS NOT NULL THEN CEIL(EXTRACT(EPOCH FROM to_booking) / 3600)
+             ELSE FLOOR(EXTRACT(EPOCH FROM to_censor) / 3600) END)::int AS hours,
+       COUNT(*) AS people
+FROM timed GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
 """  # noqa: S608

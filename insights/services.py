@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from insights.models import Report, ReportStatus
 from insights.report import ReportParameters, report_compute
+from insights.synthesis import report_synthesize
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ def report_inputs_check(*, start: datetime, end: datetime, as_of: datetime, now:
 
 
 def report_run(*, workspace, start: datetime, end: datetime, as_of: datetime | None = None,
-               requested_by=None, parameters: ReportParameters | None = None) -> Report:
+               requested_by=None, parameters: ReportParameters | None = None, synthesize: bool = False) -> Report:
     """Create the report row (running), compute, then store the metrics and mark it done in one update.
+    With `synthesize`, then write the optional synthesis (insights.synthesis) in an update of its own:
+    whatever becomes of it, the report stays done with its numbers.
 
     Call outside a transaction (the running row and its progress are committed as they happen, for a
     progress bar to see). Any error marks the row failed and is raised again; a worker that dies
@@ -64,6 +67,12 @@ def report_run(*, workspace, start: datetime, end: datetime, as_of: datetime | N
         logger.exception("insights report %s failed", report.pk)
         raise
     report.refresh_from_db()
+    if synthesize:
+        try:
+            report_synthesize(report=report)
+        except Exception:  # report_synthesize records its own failures; this is the last net
+            logger.exception("insights synthesis of report %s failed", report.pk)
+        report.refresh_from_db()
     return report
 
 

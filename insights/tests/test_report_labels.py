@@ -270,7 +270,7 @@ def _busy(scene, n: int):
 def test_the_same_inputs_give_byte_identical_json(scene):
     _busy(scene, 12)
     first, second = metrics_json(scene.report()), metrics_json(scene.report())
-    assert first == second and '"schema": 1' in first
+    assert first == second and '"schema": 2' in first
 
 
 def test_the_query_count_does_not_grow_with_rows(scene):
@@ -283,5 +283,5 @@ def test_the_query_count_does_not_grow_with_rows(scene):
     def statements(captured):  # the test's transaction adds a savepoint around the report's own
         return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
 
-    assert len(statements(few)) == len(statements(many)) == 3  # cells, summary, patterns
+    assert len(statements(few)) == len(statements(many)) == 4  # cells (with the weekly trend), summary, patterns, time to book
     assert cell(metrics)["messages"]["total"] == 66

@@ -62,6 +62,7 @@ def llm_complete(
     max_tokens: int | None = None,
     provider: LLMProvider | None = None,
     max_retries: int | None = None,
+    temperature: float | None = None,
 ) -> LLMResult:
     """Ask the workspace's model for one answer.
 
@@ -69,7 +70,8 @@ def llm_complete(
     `schema` (JSON Schema of an object) the answer is structured: `result.parsed` is a dict that
     passed the schema, else LLMOutputError (repairable) is raised. `provider` forces a specific
     provider (the connection test); `max_tokens` and `max_retries` override the provider's and the
-    settings' values. Raises NoProviderConfigured, QuotaExceeded or LLMError.
+    settings' values; `temperature` overrides the provider's (an adapter whose API takes none, Anthropic's,
+    sends none). Raises NoProviderConfigured, QuotaExceeded or LLMError.
     """
     if not messages:
         raise ValueError("llm_complete needs at least one message")
@@ -85,7 +87,7 @@ def llm_complete(
         system=system,
         messages=list(messages),
         max_tokens=max_tokens or provider.max_tokens,
-        temperature=provider.temperature,
+        temperature=provider.temperature if temperature is None else temperature,
         schema=schema,
         schema_name=schema_name,
         timeout=timeout or settings.LLM_TIMEOUT_SECONDS,

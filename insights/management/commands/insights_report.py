@@ -1,4 +1,4 @@
-"""manage.py insights_report --workspace SLUG --start YYYY-MM-DD --end YYYY-MM-DD [--as-of ISO] [--json]"""
+"""manage.py insights_report --workspace SLUG --start YYYY-MM-DD --end YYYY-MM-DD [--as-of ISO] [--json] [--synthesize]"""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--end", required=True, help="The day after the window (YYYY-MM-DD), excluded.")
         parser.add_argument("--as-of", dest="as_of", help="ISO time the data is taken at (default: now).")
         parser.add_argument("--json", action="store_true", help="Print the metrics JSON only.")
+        parser.add_argument("--synthesize", action="store_true",
+                            help="Then write the synthesis with the workspace's model (a failure keeps the numbers).")
 
     def handle(self, *args, **options):
         workspace = Workspace.objects.filter(slug=options["workspace"]).first()
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             if as_of.tzinfo is None:
                 as_of = as_of.replace(tzinfo=tz)
         try:
-            report = report_run(workspace=workspace, start=start, end=end, as_of=as_of)
+            report = report_run(workspace=workspace, start=start, end=end, as_of=as_of,
+                                synthesize=options["synthesize"])
         except ReportInputError as exc:
             raise CommandError(str(exc)) from None
         except Exception as exc:
@@ -72,3 +75,9 @@ class Command(BaseCommand):
                      else "not enough data")
             self.stdout.write(f"  {cell['sender']:<17} {cell['channel']:<10} {cell['people']['total']:>6} people  "
                               f"{shown}")
+        if report.synthesis is not None:
+            synthesis = report.synthesis
+            reason = f" ({synthesis['reason']})" if synthesis["reason"] else ""
+            self.stdout.write(f"Synthesis: {synthesis['status']}{reason}")
+            if synthesis["status"] == "done":
+                self.stdout.write(f"  {synthesis['output']['headline']}")
