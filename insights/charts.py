@@ -24,7 +24,7 @@ SENDER_ORDER = list(SENDER_LABELS)
 CHANNEL_ORDER = list(CHANNEL_LABELS)
 
 WIDTH = 420
-FONT = 11
+FONT = 12
 
 
 def _html(template: str, *args) -> SafeString:
@@ -96,18 +96,18 @@ def rate_rows(metrics: dict) -> list[RateRow]:
 
 def rate_chart(metrics: dict) -> SafeString:
     """Booked rate per sender and channel: a point and its Wilson interval per cell, grouped by sender.
-    Cells without enough data are drawn hollow and grey, with "too few" instead of a number."""
+    Cells without enough data are drawn hollow, dashed and faded, with "few (n …)" instead of a number."""
     rows = [r for r in rate_rows(metrics) if r.cell["booked_rate"]["n"]]
     if not rows:
         return mark_safe("")
-    x0, x1, label_x, value_x, line = 92, 350, 88, 356, 17
+    x0, x1, label_x, value_x, line = 92, 330, 88, 336, 18
     top = _axis_max([r.cell["booked_rate"]["high"] for r in rows])
     scale = (x1 - x0) / top
     parts, y, sender = [], 8, None
     for row in rows:
         if row.sender != sender:
             sender = row.sender
-            y += line
+            y += line + (4 if len(parts) else 0)
             parts.append(_html('<text x="2" y="{:.1f}" class="group">{}</text>', y, SENDER_LABELS.get(sender, sender)))
         y += line
         rate = row.cell["booked_rate"]
@@ -119,7 +119,7 @@ def rate_chart(metrics: dict) -> SafeString:
         parts.append(_whisker(x_low=x0 + rate["low"] * scale, x_high=x0 + min(rate["high"], top) * scale,
                               x_value=x0 + rate["value"] * scale, y=y, colour=colour, faded=faded))
         parts.append(_html('<text x="{}" y="{:.1f}" class="value">{}</text>', value_x, y + 4,
-                                 f"too few (n {rate['n']})" if faded else _pct(rate["value"])))
+                                 f"few (n {rate['n']})" if faded else _pct(rate["value"])))
     y += 10
     body = _gridlines(x0=x0, x1=x1, y0=4, y1=y, top=top, vertical=True) + mark_safe("".join(parts))  # noqa: S308
     return _svg(y + 16, "Booked rate by sender and channel with 95% intervals; the numbers are in the table below",
@@ -166,13 +166,14 @@ def weekly_chart(weekly: dict) -> SafeString:
 
 def time_to_book_chart(time_to_book: dict) -> SafeString:
     """Share of people booked by day since their first message (Kaplan–Meier), a step line per side."""
-    curves = {side: (time_to_book.get(side) or {}).get("curve") or [] for side in ("all", "ai", "setter")}
+    curves = {side: [p for p in (time_to_book.get(side) or {}).get("curve") or [] if p.get("booked") is not None]
+              for side in ("all", "ai", "setter")}
     points = [p for curve in curves.values() for p in curve]
     if not points:
         return mark_safe("")
     x0, x1, y0, y1 = 40, WIDTH - 10, 8, 150
     last_day = max(p["day"] for p in points) or 1
-    top = _axis_max([p.get("high", p["booked"]) for p in points])
+    top = _axis_max([p.get("high") or p["booked"] for p in points])
 
     def xy(day: float, share: float) -> str:
         return f"{x0 + day / last_day * (x1 - x0):.1f},{y1 - min(share, top) / top * (y1 - y0):.1f}"

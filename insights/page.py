@@ -20,17 +20,20 @@ FEATURE_LABELS = {"length": "Length", "question": "Asks a question", "link": "Co
 GROUP_LABELS = {"all": "All", "ai": "AI", "setter": "Setter"}
 
 
-def synthesis_text(report) -> str:
-    """The written synthesis of a report when it has one (another part of the app writes it)."""
+def synthesis_view(report) -> dict | None:
+    """The written synthesis of a report, when it has one that succeeded (insights.synthesis stores
+    {"status", "model", "output": {"headline", "findings": [{"text", "metric_keys"}], "caveats"}}).
+    A skipped or failed synthesis, or a report without the field, shows nothing: the numbers stand alone."""
     synthesis = getattr(report, "synthesis", None)
-    if not synthesis:
-        return ""
-    if isinstance(synthesis, dict):
-        for key in ("text", "summary"):
-            if isinstance(synthesis.get(key), str):
-                return synthesis[key]
-        return ""
-    return synthesis if isinstance(synthesis, str) else ""
+    if not isinstance(synthesis, dict) or synthesis.get("status") != "done":
+        return None
+    output = synthesis.get("output") or {}
+    findings = [f.get("text", "") for f in output.get("findings") or [] if isinstance(f, dict) and f.get("text")]
+    if not (output.get("headline") or findings):
+        return None
+    return {"headline": output.get("headline", ""), "findings": findings,
+            "caveats": [c for c in output.get("caveats") or [] if isinstance(c, str)],
+            "model": synthesis.get("model", "")}
 
 
 def _strata(pairs: dict, labels: dict | None = None) -> list[dict]:
@@ -50,6 +53,7 @@ def report_context(metrics: dict) -> dict:
         "by_stage": _strata(comparison.get("by_stage", {})),
         "by_channel": _strata(comparison.get("by_channel", {}), charts.CHANNEL_LABELS),
         "simpson": comparison.get("simpson", {}),
+        "reversed_in": [_stratum_label(name) for name in comparison.get("simpson", {}).get("reversed_in", [])],
         "rate_rows": charts.rate_rows(metrics),
         "rate_chart": charts.rate_chart(metrics),
         "weekly": weekly,
@@ -59,12 +63,31 @@ def report_context(metrics: dict) -> dict:
                          for side in ("all", "ai", "setter") if time_to_book and time_to_book.get(side)],
         "time_to_book_chart": charts.time_to_book_chart(time_to_book) if time_to_book else "",
         "patterns": patterns,
-        "pattern_rows": [{**entry, "group_label": GROUP_LABELS.get(entry["group"], entry["group"]),
-                          "feature_label": FEATURE_LABELS.get(entry["feature"], entry["feature"]),
-                          "value_label": entry["value"].replace("_", " "),
-                          "verdict_label": VERDICT_LABELS.get(entry["verdict"], entry["verdict"])}
-                         for entry in patterns.get("entries", [])],
+        "pattern_groups": [GROUP_LABELS[g] for g in PATTERN_GROUPS],
+        "pattern_rows": pattern_rows(patterns.get("entries", [])),
     }
+
+
+PATTERN_GROUPS = ("all", "ai", "setter")
+
+
+def pattern_rows(entries: list[dict]) -> list[dict]:
+    """One row per feature and value, with the entry of each group (all, AI, setter) side by side."""
+    rows: dict[tuple[str, str], dict] = {}
+    for entry in entries:
+        row = rows.setdefault((entry["feature"], entry["value"]), {
+            "feature_label": FEATURE_LABELS.get(entry["feature"], entry["feature"]),
+            "value_label": entry["value"].replace("_", " "), "groups": dict.fromkeys(PATTERN_GROUPS)})
+        row["groups"][entry["group"]] = {
+            **entry, "verdict_label": VERDICT_LABELS.get(entry["verdict"], entry["verdict"])}
+    return [{**row, "cells": [row["groups"][g] for g in PATTERN_GROUPS]} for row in rows.values()]
+
+
+def _stratum_label(name: str) -> str:
+    kind, _, value = name.partition(":")
+    if kind == "channel":
+        return charts.CHANNEL_LABELS.get(value, value)
+    return f"the {value.replace('_', ' ')} stage"
 
 
 def _weekly_rows(weekly: dict) -> list[dict]:

@@ -44,7 +44,7 @@ def _current_context(request, *, history: list, shown=None) -> dict:
             done = selectors.report_latest_done(workspace=request.workspace)  # older than the history list
         shown = done and selectors.report_for_workspace(workspace=request.workspace, report_id=done.pk)
     context = {"latest": latest, "report": shown, "can_see_evidence": request.access.is_admin,
-               "synthesis": page.synthesis_text(shown) if shown else ""}
+               "synthesis": page.synthesis_view(shown) if shown else None}
     if shown is not None and shown.status == ReportStatus.DONE:
         context |= page.report_context(shown.metrics)
     return context

@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.tests.factories import AdminMembershipFactory, MembershipFactory
 from conftest import queued_tasks
 from conversations.models import Message
-from insights import page, services, tasks
+from insights import page, selectors, services, tasks
 from insights.models import Report, ReportStatus
 from insights.report import metrics_json
 from insights.tests.scenario import DAY, T0, Scene
@@ -118,7 +118,13 @@ def test_the_headline_shows_the_rates_with_their_intervals(client, admin, worksp
     setter = {"booked_rate": {"value": 0.5, "low": 0.2, "high": 0.8, "n": 10, "successes": 5}, "enough_data": False}
     metrics["comparison"] = {"overall": {"ai": ai, "setter": setter}, "by_stage": {"new": {"ai": ai}},
                              "by_channel": {"instagram": {"setter": setter}},
-                             "simpson": {"crude_gap": None, "reversed_in": ["stage:new"]}}
+                             "simpson": {"crude_gap": None, "reversed_in": ["stage:new", "channel:messenger"]}}
+    side = {"messages": 120, "booked": 30, "people": 60, "booked_rate": ai["booked_rate"]}
+    metrics["patterns"] = {"correction": "holm", "alpha": 0.05, "comparisons": 1, "entries": [
+        {"group": "ai", "feature": "question", "value": "yes", "with": side, "without": side, "enough_data": True,
+         "p_value": 0.001, "p_adjusted": 0.004, "verdict": "works"},
+        {"group": "setter", "feature": "question", "value": "yes", "with": side, "without": side,
+         "enough_data": False, "p_value": None, "p_adjusted": None, "verdict": "not_enough_data"}]}
     done_report(workspace, metrics)
     client.force_login(admin)
     body = client.get(url("insights", workspace)).content.decode()
@@ -126,7 +132,12 @@ def test_the_headline_shows_the_rates_with_their_intervals(client, admin, worksp
     assert "95% interval 20.0%–80.0%, 10 people: not enough data" in body
     assert "25.0% (15.1–38.4%, n 40)" in body  # the stage table
     assert "not enough data (n 10)" in body  # the channel table
-    assert "the gap points the other way in: stage:new" in body
+    assert "the gap points the other way in: the new stage, Messenger" in body
+    patterns = body[body.index('id="patterns"'):]
+    row = patterns[patterns.index("Asks a question"):patterns.index("</tr>", patterns.index("Asks a question"))]
+    # One row per feature value: all (no entry), AI (works), setter (not enough data).
+    assert row.index("—") < row.index("works") < row.index("not enough data")
+    assert "p 0.004" in row and "(120 / 120 messages)" in row
 
 
 def test_weekly_trend_and_time_to_book_are_drawn_when_the_report_has_them(client, admin, workspace):
@@ -178,12 +189,31 @@ def test_the_page_costs_a_handful_of_queries(client, admin, scene, django_assert
         assert client.get(url("insights", scene.workspace)).status_code == 200
 
 
-def test_the_synthesis_text_is_shown_only_when_there_is_one():
-    class WithSynthesis:
-        synthesis = {"text": "Questions book more meetings.", "model": "m"}
+def test_the_synthesis_is_shown_only_when_one_was_written(client, setter, scene, monkeypatch):
+    run(scene)
+    written = {"status": "done", "model": "gpt-test", "output": {
+        "headline": "Questions book more meetings.", "caveats": ["Few setter messages."],
+        "findings": [{"text": "The AI's replies <b>book</b> more.", "metric_keys": ["comparison.overall"]}]}}
+    # The field comes with the synthesis work (insights.synthesis); the page reads it with getattr. Set
+    # on the instance the page loads, this works with and without the field.
+    found = selectors.report_for_workspace
+    stored = {}
 
-    assert page.synthesis_text(WithSynthesis()) == "Questions book more meetings."
-    assert page.synthesis_text(object()) == ""  # a Report without the field
+    def with_synthesis(**kwargs):
+        shown = found(**kwargs)
+        shown.synthesis = stored["value"]
+        return shown
+
+    monkeypatch.setattr(selectors, "report_for_workspace", with_synthesis)
+    client.force_login(setter)
+    stored["value"] = written
+    body = client.get(url("insights", scene.workspace)).content.decode()
+    assert "Questions book more meetings." in body and "Few setter messages." in body
+    assert "The AI&#x27;s replies &lt;b&gt;book&lt;/b&gt; more." in body and "gpt-test" in body
+    for skipped in ({"status": "skipped", "reason": "no_provider"}, {"status": "failed"}, None):
+        stored["value"] = skipped
+        assert 'id="synthesis-heading"' not in client.get(url("insights", scene.workspace)).content.decode()
+    assert page.synthesis_view(object()) is None  # a Report without the field
 
 
 # --- Run now -------------------------------------------------------------------------------------
