@@ -2,7 +2,8 @@
 
 ``workspace_required`` resolves ``/w/<workspace_slug>/...`` to the workspace and the caller's
 membership, and answers 404 (not 403) to non-members so that slugs of other tenants do not leak.
-``admin_required`` adds the role check and answers 403 to setters. Super-admins see every
+``admin_required`` adds the role check and answers 403 to setters (``admin_required_or_404``: 404,
+for evidence and exports a setter should not know exist). Super-admins see every
 workspace with admin rights.
 """
 
@@ -78,6 +79,20 @@ def admin_required(view):
 
     wrapped = workspace_required(check_role)
     wrapped.workspace_role = "admin"
+    return wrapped
+
+
+def admin_required_or_404(view):
+    """Like `admin_required`, but a setter gets 404, not 403: for views whose very existence is not
+    the setter's business (evidence with message excerpts, exports), so their URLs reveal nothing."""
+    @wraps(view)
+    def check_role(request, *args, **kwargs):
+        if not request.access.is_admin:
+            raise Http404("No such page")
+        return view(request, *args, **kwargs)
+
+    wrapped = workspace_required(check_role)
+    wrapped.workspace_role = "admin_or_404"
     return wrapped
 
 

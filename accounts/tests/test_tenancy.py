@@ -28,6 +28,14 @@ NOT_TENANT_SCOPED = {
 # is a reviewed decision; the tests below then check the view really enforces it.
 EXPECTED_ROLES = {
     "insights:overview": "member",
+    "insights:insights": "member",
+    "insights:run": "member",  # every member may run a report (aggregates only)
+    "insights:compare": "member",
+    "insights:report": "member",
+    "insights:progress": "member",
+    "insights:evidence": "admin_or_404",  # message excerpts: a setter gets 404
+    "insights:export_csv": "admin_or_404",
+    "insights:export_json": "admin_or_404",
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",
@@ -74,6 +82,7 @@ EXPECTED_ROLES = {
     "conversations:sidekick": "member",
     "conversations:sidekick_auto": "admin",
     "conversations:sidekick_settings": "admin",
+    "conversations:follow_up_steps": "admin",
     "conversations:prompt": "member",  # setters read the prompt; saving is admin_required
     "conversations:prompt_preview": "member",  # renders text, writes nothing
     "conversations:prompt_save": "admin",
@@ -170,3 +179,15 @@ def test_setters_get_403_on_every_admin_view(client):
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             assert response.status_code == 403, f"{method.upper()} {url} answered {response.status_code}"
+
+
+def test_setters_get_404_on_every_admin_or_404_view(client):
+    membership = MembershipFactory()
+    client.force_login(membership.user)
+    hidden = [r for r, p in _workspace_routes() if EXPECTED_ROLES[p.full_name] == "admin_or_404"]
+    assert hidden
+    for route in hidden:
+        url = _fill(route, membership.workspace.slug)
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"

@@ -63,6 +63,8 @@ def workspace_with_everything(sandbox, fake_llm):
         "sandbox": f"{w}/sandbox/", "knowledge": f"{w}/knowledge/", "faq": f"{w}/knowledge/faq/",
         "faq-entry": f"{w}/knowledge/faq/{faq.pk}/", "knowledge-test": f"{w}/knowledge/test/?q=mat",
         "knowledge-settings": f"{w}/knowledge/settings/",
+        # No report in this workspace: the empty state (insights/tests/test_browser.py covers a report).
+        "insights-empty": f"{w}/insights/",
     }
     return pages
 
