@@ -43,13 +43,14 @@ wrk:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk >/dev/null; }
 
 # Every benchmark in turn (about 20 minutes the first time: the retrieval data is built once and kept
-# under var/bench). dashboard and retrieval rewrite their sections of BENCHMARKS.md; webhook and
+# under var/bench). dashboard, retrieval and insights rewrite their sections of BENCHMARKS.md; webhook and
 # pipeline print their figures for it. Run on an otherwise idle machine.
 bench: $(VENV)/.dev wrk
 	$(BIN)/python bench/webhook.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/insights.py
 
 stop: $(VENV)/.runtime
 	$(BIN)/python -c "from sidekick_project import embedded; from pathlib import Path; print('stopped:', embedded.stop(Path('var')) or 'nothing')"

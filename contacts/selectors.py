@@ -93,3 +93,78 @@ def contact_threads(*, contact: Contact):
 
 def lead_memory_for_contact(*, workspace, contact: Contact, memory_id: int) -> LeadMemory:
     return LeadMemory.objects.get(workspace=workspace, contact=contact, pk=memory_id)
+
+
+# --- people: the contacts linked as one human, and the links to suggest ---------------------------
+
+def person_contacts(*, contact: Contact) -> list[Contact]:
+    """The other contacts linked with this one as the same person (empty when it is its own person)."""
+    if contact.person_id is None:
+        return []
+    return list(Contact.objects.filter(workspace_id=contact.workspace_id, person_id=contact.person_id)
+                .exclude(pk=contact.pk).select_related("channel").order_by("pk"))
+
+
+def person_link_candidates(*, contact: Contact, q: str, limit: int = 10) -> list[Contact]:
+    """Contacts of the same workspace an admin may link with `contact`, by name or handle (not itself,
+    nor those already its person)."""
+    q = q.strip()
+    if not q:
+        return []
+    found = Contact.objects.filter(workspace_id=contact.workspace_id).filter(
+        Q(display_name__icontains=q) | Q(username__icontains=q.lstrip("@")) | Q(external_id=q)).exclude(pk=contact.pk)
+    if contact.person_id is not None:
+        found = found.exclude(person_id=contact.person_id)
+    return list(found.select_related("channel").order_by("display_name", "pk")[:limit])
+
+
+# Emails and phone numbers in lead memory, in Postgres's regex dialect (like contacts.redaction's).
+_EMAIL_SQL = r"[[:alnum:]._%+-]+@[[:alnum:]-]+(\.[[:alnum:]-]+)+"
+_PHONE_SQL = r"(\+|00)?\(?\d([[:space:]().-]{0,2}\d){6,14}"
+# A date written with digits is not a phone number.
+_DATE_SQL = r"^\d{4}-\d{1,2}-\d{1,2}$|^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}$"
+
+_SUGGESTIONS_SQL = """
+WITH mem AS (
+    SELECT m.contact_id, m.text FROM contacts_leadmemory m
+    WHERE m.workspace_id = %(ws)s AND m.expires_at > %(now)s
+), raw AS (
+    SELECT mem.contact_id, 'email' AS kind, lower(e[1]) AS value
+    FROM mem, regexp_matches(mem.text, '(' || %(email)s || ')', 'g') AS e
+    UNION
+    SELECT mem.contact_id, 'phone', regexp_replace(p[1], '\\D', '', 'g')
+    FROM mem, regexp_matches(mem.text, '(' || %(phone)s || ')', 'g') AS p
+    WHERE btrim(p[1]) !~ %(date)s
+), mine AS (
+    SELECT DISTINCT kind, value FROM raw WHERE contact_id = %(contact)s AND (kind = 'email' OR length(value) >= 7)
+)
+SELECT c.id, array_agg(DISTINCT mine.kind ORDER BY mine.kind) AS kinds
+FROM raw JOIN mine ON mine.kind = raw.kind AND mine.value = raw.value
+JOIN contacts_contact c ON c.id = raw.contact_id AND c.workspace_id = %(ws)s
+WHERE raw.contact_id <> %(contact)s AND (%(person)s::bigint IS NULL OR c.person_id IS DISTINCT FROM %(person)s)
+GROUP BY c.id ORDER BY c.id LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class LinkSuggestion:
+    contact: Contact
+    kinds: tuple[str, ...]  # what matched: "email", "phone"
+
+
+def person_link_suggestions(*, contact: Contact, limit: int = 10) -> list[LinkSuggestion]:
+    """Other contacts of the workspace whose lead memory holds an email or phone number this contact's
+    memory holds too (emails compared in lower case, phone numbers by their digits), not already the
+    same person. One query over the workspace's unexpired memory; never another workspace's. Admins
+    only: it shows that two memories share contact details."""
+    from django.db import connection
+
+    params = {"ws": contact.workspace_id, "now": timezone.now(), "contact": contact.pk, "person": contact.person_id,
+              "email": _EMAIL_SQL, "phone": _PHONE_SQL, "date": _DATE_SQL, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(_SUGGESTIONS_SQL, params)
+        kinds = {row[0]: tuple(row[1]) for row in cursor.fetchall()}
+    if not kinds:
+        return []
+    contacts = Contact.objects.filter(workspace_id=contact.workspace_id, pk__in=kinds).select_related("channel")
+    return [LinkSuggestion(c, kinds[c.pk]) for c in sorted(contacts, key=lambda c: c.pk)]

@@ -13,4 +13,9 @@ urlpatterns = [
          name="memory_edit"),
     path("w/<slug:workspace_slug>/contacts/<int:contact_id>/memory/<int:memory_id>/delete/", views.memory_delete,
          name="memory_delete"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/person/link/", views.person_link, name="person_link"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/person/unlink/", views.person_unlink,
+         name="person_unlink"),
+    path("w/<slug:workspace_slug>/contacts/<int:contact_id>/person/search/", views.person_search,
+         name="person_search"),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -41,9 +42,20 @@ def _detail_context(request, contact: Contact, booking_form=None) -> dict:
     }
 
 
+def _people_context(request, contact: Contact) -> dict:
+    """The person section: the linked contacts (everyone sees them) and, for admins, the suggestions."""
+    is_admin = request.access.is_admin
+    return {
+        "contact": contact,
+        "person_contacts": selectors.person_contacts(contact=contact),
+        "link_suggestions": selectors.person_link_suggestions(contact=contact) if is_admin else [],
+    }
+
+
 def _extras_context(request, contact: Contact) -> dict:
     history = selectors.contact_state_history(contact=contact)
     return {
+        **_people_context(request, contact),
         "contact": contact,
         "memories": selectors.lead_memory_for(contact=contact, viewer_role=request.access.role),
         "state_history": history,
@@ -123,3 +135,63 @@ def memory_delete(request, contact_id, memory_id):
     services.lead_memory_delete(memory=scoped_or_404(selectors.lead_memory_for_contact, request, contact=contact, memory_id=memory_id, what="memory entry"), actor=request.user)
     messages.success(request, "Memory deleted.")
     return _memory_response(request, contact)
+
+
+# --- People: link contacts of several channels as one person (admins; setters see the links) ------
+
+def _people_response(request, contact: Contact):
+    if not request.htmx:
+        return redirect("contacts:detail", workspace_slug=request.workspace.slug, contact_id=contact.pk)
+    contact = selectors.contact_for_workspace(workspace=request.workspace, contact_id=contact.pk)
+    return render(request, "contacts/detail.html#people", _people_context(request, contact))
+
+
+@admin_required
+@require_POST
+def person_link(request, contact_id):
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
+    # Another workspace's contact is simply not found here (404); the service refuses such a link too.
+    other = scoped_or_404(selectors.contact_for_workspace, request, contact_id=_int(request.POST.get("other")),
+                          what="contact")
+    try:
+        services.contact_link_as_person(contact=contact, other=other, actor=request.user)
+        messages.success(request, f"Linked with {other} as one person.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return _people_response(request, contact)
+
+
+@admin_required
+@require_POST
+def person_unlink(request, contact_id):
+    """Take this contact (or, with `other`, one of its linked contacts) out of the person."""
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
+    target = contact
+    if request.POST.get("other"):
+        target = scoped_or_404(selectors.contact_for_workspace, request, contact_id=_int(request.POST["other"]),
+                               what="contact")
+        if contact.person_id is None or target.person_id != contact.person_id:
+            raise Http404("That contact is not linked with this one")
+    if services.contact_unlink_person(contact=target, actor=request.user):
+        messages.success(request, f"{target} is its own person again.")
+    return _people_response(request, contact)
+
+
+@admin_required
+def person_search(request, contact_id):
+    """Contacts to link with this one, by name or handle (the HTMX search box of the person section)."""
+    contact = scoped_or_404(selectors.contact_for_workspace, request, contact_id=contact_id, what="contact")
+    q = request.GET.get("q", "")[:200]
+    found = {"contact": contact, "q": q, "candidates": selectors.person_link_candidates(contact=contact, q=q)}
+    if request.htmx:
+        return render(request, "contacts/detail.html#person-candidates", found)
+    # Without JavaScript the search form reloads the contact page with the results.
+    return render(request, "contacts/detail.html", _detail_context(request, contact) | _extras_context(request, contact)
+                  | found)
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such contact") from None

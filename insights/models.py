@@ -57,3 +57,23 @@ class Report(models.Model):
 
     def __str__(self):
         return f"report {self.pk} ({self.status})"
+
+
+class InsightsSettings(models.Model):
+    """Per-workspace insights options; a workspace without a row has the defaults (weekly report off).
+
+    Written only by `insights.services.insights_settings_update` (admins, audited).
+    """
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="insights_settings")
+    # Opt-in: the Monday run (insights.weekly) reports on this workspace only when it is on.
+    weekly_report = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "insights settings"
+
+    def __str__(self):
+        return f"insights settings of workspace {self.workspace_id}"

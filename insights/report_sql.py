@@ -61,9 +61,11 @@ WITH th AS (
     SELECT id, pk, occurred_at AS at FROM ev
     WHERE kind = 'booked' AND next_kind IS DISTINCT FROM 'canceled'
       AND occurred_at >= %(start)s AND occurred_at < %(end)s + %(attr)s
-), pairs AS (
+), pairs AS MATERIALIZED (
     -- Each booking with the delivered outbound messages it credits: [booking - attr, booking).
-    -- rn = 1 is the last touch.
+    -- rn = 1 is the last touch. MATERIALIZED: computed once. Inlined into SUMMARY's EXISTS (its only
+    -- use there), the planner, estimating one booking, re-ran the join of seq and bk for every booking:
+    -- 94 s of a 104 s SUMMARY on bench/insights.py's 1M messages, 14 s with this (BENCHMARKS.md).
     SELECT b.id AS booking_id, s.id AS message_id,
            ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY s.sent_at DESC, s.id DESC) AS rn
     FROM bk b JOIN seq s ON s.pk = b.pk AND s.delivered AND s.sent_at >= b.at - %(attr)s AND s.sent_at < b.at

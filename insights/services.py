@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from insights.models import Report, ReportStatus
+from accounts.services import audit_event_record
+from accounts.tenancy import require_workspace_admin
+from insights.models import InsightsSettings, Report, ReportStatus
 from insights.report import ReportParameters, report_compute
 from insights.synthesis import report_synthesize
 from sidekick_project.enqueue import task_enqueue
@@ -150,3 +152,24 @@ def reports_fail_stale(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     return Report.objects.filter(status=ReportStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
         status=ReportStatus.FAILED, finished_at=now, error="The run stopped before it finished (worker lost).")
+
+
+# --- Insights settings (the weekly opt-in) ---------------------------------------------------------
+
+def insights_settings_for(*, workspace) -> InsightsSettings:
+    """The workspace's insights settings, or an unsaved row with the defaults (a read never writes)."""
+    return InsightsSettings.objects.filter(workspace=workspace).first() or InsightsSettings(workspace=workspace)
+
+
+@transaction.atomic
+def insights_settings_update(*, workspace, actor, weekly_report: bool) -> InsightsSettings:
+    """Turn the weekly report on or off (admins only; audited like the Sidekick settings)."""
+    require_workspace_admin(workspace_id=workspace.pk, actor=actor, message="Only workspace admins can change this.")
+    cfg, _ = InsightsSettings.objects.select_for_update().get_or_create(workspace=workspace)
+    before = cfg.weekly_report
+    cfg.weekly_report, cfg.updated_by = bool(weekly_report), actor
+    cfg.save()
+    if before != cfg.weekly_report:
+        audit_event_record(verb="insights.settings_updated", workspace=workspace, actor=actor, target=cfg,
+                           data={"weekly_report": {"from": str(before), "to": str(cfg.weekly_report)}})
+    return cfg

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from insights import views
+from insights.optin_views import weekly_optin
 
 app_name = "insights"
 
@@ -19,4 +20,5 @@ urlpatterns = [
          name="export_csv"),
     path("w/<slug:workspace_slug>/insights/reports/<int:report_id>/metrics.json", views.report_export_json,
          name="export_json"),
+    path("w/<slug:workspace_slug>/insights/weekly/", weekly_optin, name="weekly_optin"),
 ]

@@ -19,6 +19,7 @@ from accounts.tenancy import admin_required_or_404, scoped_or_404, workspace_req
 from insights import page, selectors, services
 from insights.forms import CellForm, CompareForm, RunForm, default_window
 from insights.models import ReportStatus
+from insights.optin_views import weekly_optin_context
 from insights.report import metrics_json
 from insights.stats import workspace_overview
 
@@ -55,7 +56,7 @@ def _page(request, *, shown=None, form=None):
     context = _current_context(request, history=history, shown=shown) | {
         "history": history, "form": form or RunForm(initial=default_window()),
         "chosen": shown is not None,
-    }
+    } | weekly_optin_context(request)
     return render(request, "insights/insights.html", context)
 
 

@@ -79,13 +79,28 @@ app.conf.beat_schedule = {
         "schedule": 5 * 60,
         "options": {"expires": 7 * 60},
     },
+    # The weekly insights report (opt-in per workspace): a fan-out that enqueues one report task per
+    # opted-in workspace, each expiring after 6 h (insights.weekly).
+    "insights-weekly-reports": {
+        "task": "insights.weekly.weekly_reports",
+        "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
+        "options": {"expires": 6 * HOUR},
+    },
+    # Reports whose worker died mid-run are marked failed (they never look complete).
+    "insights-fail-stale-reports": {
+        "task": "insights.weekly.fail_stale_reports",
+        "schedule": crontab(minute=11),
+        "options": {"expires": 0.9 * HOUR},
+    },
 }
 
 # Import the reply pipeline, the LLM SDKs (anthropic, openai: several seconds of pydantic model
 # building) and retrieval when a worker starts, not inside its first tasks: there the import held
 # the GIL for seconds while every other thread of the pool waited (about 23% of a worker's GIL time
 # in the first 20 s of bench/pipeline.py's throughput run, py-spy --gil).
-app.conf.imports = ("conversations.pipeline.engine", "conversations.sending")
+app.conf.imports = ("conversations.pipeline.engine", "conversations.sending",
+                    # Not found by autodiscovery (which imports each app's tasks.py only).
+                    "insights.weekly")
 
 
 @worker_ready.connect

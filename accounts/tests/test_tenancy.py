@@ -28,6 +28,7 @@ NOT_TENANT_SCOPED = {
 # is a reviewed decision; the tests below then check the view really enforces it.
 EXPECTED_ROLES = {
     "insights:overview": "member",
+    "insights:weekly_optin": "admin",
     "insights:insights": "member",
     "insights:run": "member",  # every member may run a report (aggregates only)
     "insights:compare": "member",
@@ -95,6 +96,9 @@ EXPECTED_ROLES = {
     "conversations:follow_up_send": "member",
     "contacts:list": "member",
     "contacts:detail": "member",
+    "contacts:person_link": "admin",
+    "contacts:person_unlink": "admin",
+    "contacts:person_search": "admin",
     "contacts:stage": "member",  # setters move contacts through the pipeline
     "contacts:booking": "member",
     "contacts:memory_edit": "admin",

@@ -9,7 +9,8 @@ from django.utils import timezone
 from accounts.services import invitation_create
 from accounts.tests.factories import PASSWORD, AdminMembershipFactory, MembershipFactory
 from conftest import browser_login
-from contacts.models import Contact
+from contacts.models import Contact, LeadMemory
+from contacts.services import contact_link_as_person
 from conversations import escalations, services
 from conversations.intake import sandbox_dm_deliver
 from conversations.models import Decision, ReplyDraft, SidekickSettings, Thread
@@ -48,6 +49,12 @@ def workspace_with_everything(sandbox, fake_llm):
     quiet = Thread.objects.get(contact__external_id="701")
     Contact.objects.filter(pk=quiet.contact_id).update(last_inbound_at=timezone.now() - timedelta(hours=30))
     services.thread_takeover(thread=Thread.objects.get(contact__external_id="702"), actor=setter.user)
+    # The contact page's person section: one linked contact and one suggested link (same email in memory).
+    contact_link_as_person(contact=Contact.objects.get(pk=thread.contact_id),
+                           other=Contact.objects.get(pk=quiet.contact_id), actor=admin.user)
+    for external_id in ("700", "702"):
+        LeadMemory.objects.create(workspace=workspace, contact=Contact.objects.get(external_id=external_id),
+                                  kind="fact", text="Email maria.fernanda.lopez@harbor-light-customers.example")
     invitation_create(workspace=workspace, email="a-new-colleague-with-a-long-address@harbor-light.example",
                       role="setter", invited_by=admin.user)
     faq = FaqEntry.objects.create(workspace=workspace, question="Do I need to bring my own mat?",

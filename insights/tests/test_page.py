@@ -81,7 +81,19 @@ def test_without_a_report_the_page_says_to_run_one(client, setter, workspace):
     # The form's default window: the last 28 days ending today (workspace time zone).
     today = timezone.localdate()
     assert f'value="{(today - timedelta(days=27)).isoformat()}"' in body and f'value="{today.isoformat()}"' in body
-    assert "{# weekly opt-in" not in body  # the lead's marker is a template comment
+    # The weekly opt-in: setters read its state, only admins get the switch.
+    assert 'id="weekly-optin"' in body and "An admin can change this." in body
+    assert 'name="weekly_report"' not in body
+
+
+def test_an_admin_turns_the_weekly_report_on_from_the_page(client, admin, workspace):
+    client.force_login(admin)
+    body = client.get(url("insights", workspace)).content.decode()
+    assert 'name="weekly_report"' in body and " checked" not in body.split('name="weekly_report"')[1][:80]
+    response = client.post(reverse("insights:weekly_optin", args=[workspace.slug]),
+                           {"weekly_report": "on"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "checked" in response.content.decode()
+    assert services.insights_settings_for(workspace=workspace).weekly_report is True
 
 
 def test_a_setter_sees_the_aggregates_but_no_evidence_or_exports(client, setter, scene):

@@ -1,0 +1,406 @@
+"""Insights report benchmark: `python bench/insights.py` (seed ≈ a few minutes on 2 cores, then ≈ 1 min).
+
+Builds, once, in a *separate* embedded Postgres under var/bench-insights/ (never dev or test data),
+with set-based SQL (generate_series; no Python loop over rows), two workspaces:
+
+- `bench-insights`: 100,000 contacts and threads on two channels, 1,000,000 messages over 90 days
+  (10 per thread, half outbound: AI, approved and edited drafts, setters, echoes; 3% failed sends),
+  10,000 bookings (+ cancellations, rebookings, attended), one stage change per contact and 5,000
+  contacts linked as 2,500 people;
+- `bench-insights-small`: the same shape at a tenth of the size (100,000 messages).
+
+Then runs `insights.report.report_compute` in a child process (the "worker": Django set up, nothing
+else), several times per workspace and window, and reports the median time, the worker's peak RSS
+(`resource.getrusage`, ru_maxrss) and the number of SQL statements per report
+(`CaptureQueriesContext`) at both sizes. Results go to BENCHMARKS.md under "## Insights report".
+The data is reused between runs (--reload to rebuild); the Postgres it started is stopped unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.common import in_process_env  # noqa: E402 - after the path
+
+VAR = ROOT / "var" / "bench-insights"
+in_process_env(VAR)
+
+# The data's last day; reports run "as of" three weeks later, so every message is decided.
+DAY0 = datetime(2026, 1, 1, tzinfo=UTC)
+SPAN_DAYS = 90
+AS_OF = DAY0 + timedelta(days=SPAN_DAYS + 21)
+SIZES = {"bench-insights": 100_000, "bench-insights-small": 10_000}  # contacts; messages are 10x
+PER_THREAD = 10
+TARGET_S, TARGET_RSS_MB = 5.0, 300
+FIRST = ["Mara", "Leo", "Ines", "Sam", "Nina", "Olga", "Paula", "Ruth", "Tom", "Uma", "Victor", "Wen", "Yara",
+         "Zoe", "Anna", "Ben", "Carla", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lena"]
+
+# Deterministic "random" numbers from ids: hashint8 is a stable hash (no setseed, parallel-safe).
+SEED_SQL = """
+INSERT INTO contacts_contact (workspace_id, channel_id, external_id, display_name, username, stage, sentiment,
+                              lead_score, opted_out, created_at, updated_at)
+SELECT %(ws)s, CASE WHEN i %% 5 < 3 THEN %(ig)s ELSE %(ms)s END, 'bi' || i,
+       (%(first)s::text[])[1 + i %% %(nfirst)s] || ' ' || 'Lead' || i, 'lead' || i,
+       (ARRAY['new','engaged','qualified','booked','lost'])[1 + abs(hashint8(i)) %% 5], 'unknown',
+       abs(hashint8(i + 7)) %% 101, false, %(day0)s, %(day0)s
+FROM generate_series(1, %(n)s) AS i;
+
+INSERT INTO conversations_thread (workspace_id, channel_id, contact_id, last_message_at, unread_count, ai_paused,
+                                  ai_paused_reason, app_has_control, needs_human, needs_human_reason, created_at)
+SELECT c.workspace_id, c.channel_id, c.id, %(day0)s, 0, false, '', true, false, '', %(day0)s
+FROM contacts_contact c WHERE c.workspace_id = %(ws)s;
+
+-- Ten messages per thread from a start spread over the span; odd ones outbound. 20%% of threads open
+-- with the business (a follow-up first).
+INSERT INTO conversations_message (workspace_id, thread_id, channel_id, mid, direction, sender_kind, disposition,
+                                   kind, text, attachments, payload, reply_to_mid, extra, is_deleted, edit_history,
+                                   num_edit, reactions, standby, sent_at, created_at, send_status, messaging_type,
+                                   attempts, last_error, error_code)
+SELECT t.workspace_id, t.id, t.channel_id, 'bi-' || t.id || '-' || j,
+       d.dir, d.kind, d.disposition, 'message',
+       CASE WHEN d.dir = 'in' THEN 'ok thanks, how does it work?'
+            ELSE (ARRAY['Hi ' || split_part(c.display_name, ' ', 1) || ', are you free this week?',
+                        'Here is my calendar: https://calendly.com/acme/intro',
+                        'The price is $300 per session, payable monthly.',
+                        'Sounds great 🙂',
+                        'Just checking in.',
+                        repeat('We help teams like yours book more calls with less effort. ', 6),
+                        'See www.acme.example/cases for examples',
+                        'When would suit you best?'])[1 + abs(hashint8(t.id * 10 + j + 3)) %% 8] END,
+       '[]', '', '', '{}', false, '[]', 0, '{}', false, s.at, s.at,
+       CASE WHEN d.dir = 'in' OR d.kind = 'meta_inbox' THEN NULL
+            WHEN abs(hashint8(t.id * 10 + j + 5)) %% 100 < 3 THEN 'failed' ELSE 'sent' END,
+       CASE WHEN d.dir = 'in' THEN '' ELSE 'RESPONSE' END, 0, '', ''
+FROM conversations_thread t
+JOIN contacts_contact c ON c.id = t.contact_id
+CROSS JOIN generate_series(0, %(per)s - 1) AS j
+CROSS JOIN LATERAL (SELECT %(day0)s::timestamptz + (abs(hashint8(t.id)) %% (%(span)s * 86400)) * interval '1 second'
+                           + j * (20 + abs(hashint8(t.id * 10 + j)) %% 600) * interval '1 minute' AS at) s
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN (j + CASE WHEN t.id %% 5 = 0 THEN 1 ELSE 0 END) %% 2 = 0 THEN 'in' ELSE 'out' END AS dir,
+           abs(hashint8(t.id * 10 + j + 1)) %% 100 AS roll
+) r
+CROSS JOIN LATERAL (
+    SELECT r.dir,
+           CASE WHEN r.dir = 'in' THEN 'contact' WHEN r.roll < 50 THEN 'ai' WHEN r.roll < 80 THEN 'setter'
+                ELSE 'meta_inbox' END AS kind,
+           CASE WHEN r.dir = 'out' AND r.roll >= 50 AND r.roll < 80
+                THEN (ARRAY['approved', 'edited', NULL])[1 + r.roll %% 3] END AS disposition
+) d
+WHERE t.workspace_id = %(ws)s;
+
+-- A stage change per contact (the stage at send time), a few hours after its thread starts.
+INSERT INTO contacts_contactstatechange (workspace_id, contact_id, stage, sentiment, lead_score, created_at)
+SELECT c.workspace_id, c.id, 'engaged', 'neutral', 50,
+       %(day0)s::timestamptz + (abs(hashint8(t.id)) %% (%(span)s * 86400)) * interval '1 second' + interval '3 hours'
+FROM contacts_contact c JOIN conversations_thread t ON t.contact_id = c.id WHERE c.workspace_id = %(ws)s;
+
+-- Bookings: one contact in ten books a day or two after its thread starts; a tenth of those cancel
+-- a day later, and half of the cancellations rebook; a fifth attend.
+INSERT INTO contacts_bookingevent (workspace_id, contact_id, kind, occurred_at, note, created_at)
+SELECT c.workspace_id, c.id, e.kind, b.at + e.after, '', b.at + e.after
+FROM contacts_contact c JOIN conversations_thread t ON t.contact_id = c.id
+CROSS JOIN LATERAL (SELECT %(day0)s::timestamptz + (abs(hashint8(t.id)) %% (%(span)s * 86400)) * interval '1 second'
+                           + (24 + abs(hashint8(c.id + 11)) %% 24) * interval '1 hour' AS at) b
+CROSS JOIN LATERAL (VALUES ('booked', interval '0', true),
+                           ('canceled', interval '1 day', abs(hashint8(c.id + 13)) %% 10 = 0),
+                           ('booked', interval '2 days', abs(hashint8(c.id + 13)) %% 20 = 0),
+                           ('attended', interval '5 days', abs(hashint8(c.id + 13)) %% 5 = 1)) AS e(kind, after, yes)
+WHERE c.workspace_id = %(ws)s AND abs(hashint8(c.id + 17)) %% 10 = 0 AND e.yes;
+
+-- 5%% of contacts linked in pairs as one person (an Instagram and a Messenger contact).
+WITH pairs AS (
+    SELECT c.id, (row_number() OVER (ORDER BY c.id) + 1) / 2 AS pair
+    FROM contacts_contact c WHERE c.workspace_id = %(ws)s AND c.id %% 20 IN (1, 4)
+), people AS (
+    INSERT INTO contacts_person (workspace_id, created_at)
+    SELECT %(ws)s, %(day0)s FROM generate_series(1, (SELECT max(pair) FROM pairs))
+    RETURNING id
+), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS pair FROM people)
+UPDATE contacts_contact c SET person_id = n.id FROM pairs p JOIN numbered n ON n.pair = p.pair WHERE c.id = p.id;
+"""
+
+
+def seed(workspace, ig, ms, n: int) -> float:
+    from django.db import connection
+
+    started = time.perf_counter()
+    args = {"ws": workspace.pk, "ig": ig.pk, "ms": ms.pk, "n": n, "first": FIRST, "nfirst": len(FIRST),
+            "day0": DAY0, "span": SPAN_DAYS, "per": PER_THREAD}
+    with connection.cursor() as cursor:
+        # The thread search-document triggers are not what this bench measures: off for the load.
+        for table in ("contacts_contact", "conversations_thread", "conversations_message"):
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        for statement in SEED_SQL.split(";\n\n"):
+            cursor.execute(statement, args)
+        for table in ("contacts_contact", "conversations_thread", "conversations_message"):
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    return time.perf_counter() - started
+
+
+def workspaces_ready(*, reload: bool) -> dict:
+    from django.db import connection
+
+    from accounts.models import Workspace
+    from conversations.models import Message
+    from integrations.models import Channel
+
+    info = {}
+    for slug, n in SIZES.items():
+        workspace, _ = Workspace.objects.get_or_create(slug=slug, defaults={"name": slug, "timezone": "UTC"})
+        if not reload and Message.objects.filter(workspace=workspace).count() == n * PER_THREAD:
+            info[slug] = {"seed_s": None}
+            continue
+        print(f"Seeding {slug}: {n:,} contacts, {n * PER_THREAD:,} messages...", flush=True)
+        with connection.cursor() as cursor:
+            for table in ("conversations_message", "conversations_thread", "contacts_bookingevent",
+                          "contacts_contactstatechange", "contacts_contact", "contacts_person"):
+                cursor.execute(f"DELETE FROM {table} WHERE workspace_id = %s", [workspace.pk])  # noqa: S608
+        ig, ms = (Channel.objects.get_or_create(platform=p, account_id=f"{slug}-{p}",
+                                                defaults={"workspace": workspace, "name": f"{slug} {p}",
+                                                          "access_token": "bench-token"})[0]
+                  for p in ("instagram", "messenger"))
+        info[slug] = {"seed_s": round(seed(workspace, ig, ms, n), 1)}
+        print(f"  seeded in {info[slug]['seed_s']} s", flush=True)
+    with connection.cursor() as cursor:
+        for table in ("contacts_contact", "conversations_thread", "conversations_message", "contacts_bookingevent",
+                      "contacts_contactstatechange"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    return info
+
+
+def worker(slug: str, start: str, end: str, repeat: int) -> None:
+    """The child process: run the report `repeat` times; print times, statement counts and peak RSS as JSON."""
+    import resource
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.models import Workspace
+    from insights.report import report_compute
+
+    workspace = Workspace.objects.get(slug=slug)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times, statements, cohort = [], [], None
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            result = report_compute(workspace=workspace, start=datetime.fromisoformat(start),
+                                    end=datetime.fromisoformat(end), as_of=AS_OF)
+            times.append(time.perf_counter() - started)
+        statements.append(len(queries.captured_queries))
+        cohort = result.metrics["counts"]["cohort_messages"]
+    print(json.dumps({"times": times, "statements": statements, "cohort": cohort,
+                      "rss_before_mb": rss_before / 1024,
+                      "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def run_worker(slug: str, start: datetime, end: datetime, repeat: int) -> dict:
+    env = dict(os.environ)
+    out = subprocess.run([sys.executable, __file__, "--worker", slug, start.isoformat(), end.isoformat(), str(repeat)],
+                         env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        ram_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal"))
+    except (OSError, StopIteration, ValueError):
+        ram_kb = 0
+    try:
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        load = "n/a"
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(ram_kb / 1024 / 1024, 1),
+            "arch": platform.machine(), "load": load}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reload", action="store_true", help="drop and reseed the data")
+    parser.add_argument("--keep", action="store_true", help="leave the bench Postgres running")
+    parser.add_argument("--repeat", type=int, default=5, help="reports per scenario (the median is reported)")
+    parser.add_argument("--full-repeat", type=int, default=1,
+                        help="reports over the whole 90 days (the slow, worst case) per size")
+    parser.add_argument("--work-mem", default=None, metavar="SIZE",
+                        help="set the bench server's work_mem (server configuration, stated in the output)")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--worker", nargs=4, metavar=("SLUG", "START", "END", "REPEAT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        slug, start, end, repeat = args.worker
+        worker(slug, start, end, int(repeat))
+        return 0
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    results: dict = {"repeat": args.repeat, "machine": machine()}
+    try:
+        call_command("migrate", verbosity=0)
+        results["seed"] = workspaces_ready(reload=args.reload)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version()")
+            results["pg"] = cursor.fetchone()[0].split(",")[0]
+            cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('conversations_message'))")
+            results["message_table"] = cursor.fetchone()[0]
+        with connection.cursor() as cursor:
+            if args.work_mem:
+                cursor.execute("ALTER SYSTEM SET work_mem = %s", [args.work_mem])
+            else:
+                cursor.execute("ALTER SYSTEM RESET work_mem")
+            cursor.execute("SELECT pg_reload_conf()")
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW work_mem")
+            results["work_mem"] = cursor.fetchone()[0]
+        connection.close()
+        windows = {"one week (the weekly report)": (DAY0 + timedelta(days=42), DAY0 + timedelta(days=49), args.repeat),
+                   "the whole 90 days (every message)": (DAY0, DAY0 + timedelta(days=SPAN_DAYS + 1), args.full_repeat)}
+        results["runs"] = []
+        for label, (start, end, repeat) in windows.items():
+            for slug, n in SIZES.items():
+                run = run_worker(slug, start, end, repeat)
+                row = {"window": label, "messages": n * PER_THREAD, "cohort": run["cohort"],
+                       "runs": len(run["times"]), "median_s": round(statistics.median(run["times"]), 2),
+                       "min_s": round(min(run["times"]), 2), "max_s": round(max(run["times"]), 2),
+                       "statements": sorted(set(run["statements"])), "rss_mb": round(run["rss_peak_mb"]),
+                       "rss_setup_mb": round(run["rss_before_mb"])}
+                results["runs"].append(row)
+                print(f"  {label}, {row['messages']:,} messages (cohort {row['cohort']:,}): median {row['median_s']} s "
+                      f"(min {row['min_s']}, max {row['max_s']}), statements {row['statements']}, "
+                      f"peak RSS {row['rss_mb']} MB (after setup {row['rss_setup_mb']} MB)", flush=True)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep and "postgres" in getattr(settings, "EMBEDDED_STARTED", []):
+            from sidekick_project import embedded
+
+            embedded.stop_postgres(settings.VAR_DIR)
+            print("stopped the bench Postgres", flush=True)
+    if not args.no_write:
+        write_markdown(results)
+    return 0
+
+
+# What EXPLAIN ANALYZE showed (one-week window, 1M messages, the machine under load), kept with the numbers.
+FINDINGS = """What EXPLAIN (ANALYZE, BUFFERS) showed on the one-week window of the 1M-message workspace:
+
+- SUMMARY took 104 s, 94 s of it in the `pairs` CTE inlined into its `EXISTS`: estimating one
+  booking (the `bk` CTE filters a window function's output), the planner re-ran the join of `seq` and
+  `bk` for each of the 751 bookings. `pairs AS MATERIALIZED` (computed once) brought it to 14 s.
+- A wrong row estimate makes nested loops: every table is filtered by workspace *and* joined to
+  another filtered by workspace (thread ⋈ contact, message ⋈ thread), so Postgres multiplies the two
+  correlated selectivities and expects a few hundred messages where there are 100k; when the window
+  holds most of a workspace (the whole 90 days of the small one) it then joins the cohort to the
+  `pairs` CTE with nested loops (158M rows filtered, 150 s of CELLS' 155 s for a 48k-message cohort,
+  which is why that row is slower than its size suggests). Folding the window's bounds to constants
+  (computing them in UTC, where they are immutable) did not change that estimate; real row counts
+  do (a temporary table, analysed, below).
+- What remains is the shape of the computation: each of the three big statements (CELLS, SUMMARY,
+  PATTERNS) rebuilds the same prefix (`msg` → `seq`: about 400k messages sorted by person and time
+  for the next-inbound window function, then `pairs`), 7–8 s each on this loaded machine, with sorts
+  spilling to disk at the default `work_mem` (4 MB); PATTERNS then expands each decided message into
+  about 23 (feature, candidate value) rows (≈ 900k) before `GROUPING SETS` with `COUNT(DISTINCT)`.
+- Ways down, for the report's owner (they change `insights/report.py`): build the labeled cohort and
+  `pairs` once per report into temporary tables (`ON COMMIT DROP`, `ANALYZE`d, so the planner sees
+  their real sizes) and run the cells, summary and patterns from them; `SET LOCAL work_mem = '64MB'`
+  in the report's own transaction; in PATTERNS compare only the candidate values the shaping keeps (binary features: "yes" alone). An index does not help
+  much here: the message scan itself is about 1 s of the total.
+- A prototype of that (a scratch script, not committed: `pairs` and the labeled cohort as analysed
+  temporary tables, `labeled` reading the `pairs` table, `work_mem` 64 MB, the cells' GROUP BY on
+  top; PATTERNS not included), same machine and load: one week of 1M messages 2.1–3.9 s + 9.4–11.7 s
+  + 1.0 s ≈ 14 s where CELLS + SUMMARY + PATTERNS take 40 s; the whole 90 days of the small workspace
+  0.8 + 5.2 + 1.2 ≈ 7 s instead of 155 s (the nested loops are gone); the whole 90 days of 1M messages
+  3.7 + 35.5 + 9.1 ≈ 48 s instead of 307 s."""
+
+
+def write_markdown(results: dict) -> None:
+    m = results["machine"]
+    rows = []
+    by_window: dict[str, dict[int, dict]] = {}
+    for r in results["runs"]:
+        by_window.setdefault(r["window"], {})[r["messages"]] = r
+        rows.append(f"| {r['window']} | {r['messages']:,} | {r['cohort']:,} | {r['median_s']} s "
+                    f"({r['min_s']}–{r['max_s']}) | {r['runs']} | {r['rss_mb']} MB ({r['rss_setup_mb']} MB after setup) | "
+                    f"{', '.join(map(str, r['statements']))} |")
+    ratios = []
+    for window, sizes in by_window.items():
+        big, small = sizes[max(sizes)], sizes[min(sizes)]
+        ratios.append(f"{window}: time ×{big['median_s'] / small['median_s']:.1f} for ×{big['messages'] // small['messages']} "
+                      f"rows, statements {small['statements']} → {big['statements']}")
+    worst_s = max(r["median_s"] for r in results["runs"])
+    worst_rss = max(r["rss_mb"] for r in results["runs"])
+    constant = len({tuple(r["statements"]) for r in results["runs"]}) == 1
+    seeded = "; ".join(f"{slug} seeded in {s['seed_s']} s" for slug, s in results["seed"].items() if s["seed_s"])
+    section = f"""## Insights report
+
+Measured by `python bench/insights.py` on {time.strftime('%Y-%m-%d')} on a shared machine: {m['nproc']} cores
+({m['cpu']}, {m['arch']}), {m['ram_gb']} GB RAM, load average {m['load']} at the end of the run (other work
+running). {results['pg']} (embedded, default settings but work_mem {results['work_mem']}), separate database under
+`var/bench-insights/`.
+
+Data (set-based SQL, `generate_series`): `bench-insights` with 100,000 contacts and threads on two
+channels, 1,000,000 messages over 90 days (half outbound: AI, approved and edited drafts, setters,
+echoes; 3% failed sends), ~11,500 booking events (10,000 contacts booked, cancellations, rebookings,
+attended), one stage change per contact, 5,000 contacts linked as 2,500 people; `bench-insights-small`
+is the same at a tenth (100,000 messages). Message table with indexes {results['message_table']}.
+{seeded + '.' if seeded else 'Data reused from an earlier seed.'}
+
+`report_compute` run the number of times in the "runs" column in a child process (the worker: Django set up,
+nothing else), as of 21 days after the data's end; time is the median (min–max); peak RSS is the
+worker's `ru_maxrss`; statements are counted with `CaptureQueriesContext` (each run):
+
+| window | messages in the workspace | cohort (outbound in the window) | report time | runs | worker peak RSS | SQL statements |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Growth from 100k to 1M messages: {'; '.join(ratios)}.
+
+Targets (report ≤ {TARGET_S:.0f} s, peak RSS ≤ {TARGET_RSS_MB} MB, statement count independent of rows):
+time {"met" if worst_s <= TARGET_S else "**not met**"} (worst median {worst_s} s), RSS {"met" if worst_rss <= TARGET_RSS_MB else "**not met**"}
+(worst {worst_rss} MB), statements {"constant" if constant else "**not constant**"}.
+
+{FINDINGS}
+"""
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    marker = "## Insights report"
+    if marker in text:
+        start = text.index(marker)
+        end = text.find("\n## ", start + 5)
+        text = text[:start] + section + (text[end + 1:] if end != -1 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
