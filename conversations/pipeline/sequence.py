@@ -28,16 +28,19 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Subquery
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversations.models import (
     Decision,
+    Direction,
     DraftKind,
     FollowUpOutcome,
     FollowUpStep,
     FollowUpStepRun,
+    Message,
     ReplyDraft,
+    SendStatus,
     Thread,
 )
 from conversations.selectors import PENDING_DECISIONS, sidekick_settings_for, thread_follow_up_plan
@@ -56,8 +59,9 @@ def follow_up_candidates(*, now: datetime, limit: int = 5000) -> list[int]:
     """Threads that may have a step due: the business wrote last, the contact wrote within 7 days (no
     step can go out later than that), and the workspace's earliest enabled step has passed since the
     business's last message... or since an earlier one (the plan decides; this only narrows the scan)."""
-    earliest = (FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True)
-                .values("workspace").annotate(m=Min("delay_hours")).values("m"))
+    enabled = FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True).values("workspace")
+    earliest = enabled.annotate(m=Min("delay_hours")).values("m")
+    last_position = enabled.annotate(m=Max("position")).values("m")
     # Paused or opted-out threads stay in: the sweep records the stop on the step that meets it.
     threads = (Thread.objects.filter(last_inbound_at__gt=now - HUMAN_AGENT_WINDOW, last_outbound_at__gt=F("last_inbound_at"))
                .filter(Exists(FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True)))
@@ -66,8 +70,26 @@ def follow_up_candidates(*, now: datetime, limit: int = 5000) -> list[int]:
                .filter(first_due__lte=now)
                # A sequence stopped since the business last wrote is over until the business writes again.
                .exclude(Exists(FollowUpStepRun.objects.filter(thread=OuterRef("pk"), outcome=FollowUpOutcome.STOPPED,
-                                                              created_at__gte=OuterRef("last_outbound_at")))))
+                                                              created_at__gte=OuterRef("last_outbound_at"))))
+               # So is one whose last enabled step has run for the current anchor. Without this, finished
+               # threads (the oldest `last_outbound_at` first) would fill the limit ahead of due ones.
+               .exclude(Exists(_finished_runs(last_position))))
     return list(threads.order_by("last_outbound_at").values_list("pk", flat=True)[:limit])
+
+
+def _finished_runs(last_position: Subquery):
+    """Runs (of the outer thread) of the workspace's last enabled step for the thread's current anchor,
+    as `thread_follow_up_plan` sees it: the anchor is still unanswered, and the business has sent nothing
+    after it but follow-ups. Index use: runs by `follow_up_run_thread_idx`, the anchor by its primary
+    key, later messages by `message_thread_sent_idx`, their drafts by the `outbound_message` foreign key."""
+    later_business_message = (
+        Message.objects.filter(thread=OuterRef("thread"), direction=Direction.OUT, sent_at__gt=OuterRef("anchor_message__sent_at"),
+                               is_deleted=False)
+        .filter(Q(send_status__isnull=True) | Q(send_status=SendStatus.SENT))
+        .exclude(Exists(ReplyDraft.objects.filter(outbound_message=OuterRef("pk"), kind=DraftKind.FOLLOW_UP))))
+    return (FollowUpStepRun.objects.filter(thread=OuterRef("pk"), position__gte=Subquery(last_position),
+                                           anchor_message__sent_at__gt=OuterRef("last_inbound_at"))
+            .exclude(Exists(later_business_message)))
 
 
 def follow_ups_sweep(*, now: datetime | None = None, limit: int = 5000) -> dict:

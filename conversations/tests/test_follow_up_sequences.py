@@ -144,6 +144,37 @@ def test_the_sweeper_lists_due_threads_and_a_double_sweep_drafts_once(scene, fak
     assert sequence.follow_up_candidates(now=timezone.now()) == []
 
 
+def test_a_finished_sequence_is_not_swept_again_until_the_business_writes(scene, fake_llm):
+    """The default sequence's enabled steps are 4 h and 20 h. Once the last one has run for the
+    business's message (here sent, so the nudge is the thread's last outbound), the thread produces
+    no task; a new message of the business makes it a candidate again."""
+    fake_llm.provider(scene.workspace)
+    quiet(scene, inbound_ago=timedelta(hours=21), outbound_ago=timedelta(hours=20, minutes=1))
+    model_says(fake_llm)
+    assert run(scene).position == 2 and len(scene.deliver_sends()) == 1
+    scene.refresh()
+    assert thread_follow_up_plan(thread=scene.thread).status == "finished"
+    assert sequence.follow_up_candidates(now=timezone.now()) == []
+    assert sequence.follow_ups_sweep() == {"candidates": 0, "enqueued": 0}
+    # An admin adds a later step: the sequence is no longer finished, so the thread is listed again.
+    FollowUpStep.objects.filter(workspace=scene.workspace, position=3).update(enabled=True, use_human_agent_tag=False)
+    assert sequence.follow_up_candidates(now=timezone.now()) == [scene.thread.pk]
+    FollowUpStep.objects.filter(workspace=scene.workspace, position=3).update(enabled=False)
+    # The business writes again: a new sequence, step 1 due 4 h later.
+    scene.outbound("Also: we open early on Saturdays now.")
+    assert sequence.follow_up_candidates(now=timezone.now() + timedelta(hours=4, minutes=1)) == [scene.thread.pk]
+
+
+def test_a_sequence_finished_without_a_send_is_not_swept_again(scene):
+    """Both steps came due after the 24-hour window closed: recorded as skipped, nothing sent (the
+    business's message stays the thread's last outbound)."""
+    quiet(scene, inbound_ago=timedelta(hours=30), outbound_ago=timedelta(hours=29))
+    run(scene)
+    assert list(FollowUpStepRun.objects.filter(thread=scene.thread).order_by("position").values_list(
+        "position", "outcome")) == [(1, FollowUpOutcome.SKIPPED), (2, FollowUpOutcome.SKIPPED)]
+    assert sequence.follow_up_candidates(now=timezone.now()) == []
+
+
 # --- stopping ------------------------------------------------------------------------------------------
 
 def _booked(scene):
