@@ -37,7 +37,7 @@ from conversations.models import (
     Thread,
 )
 from conversations.pipeline.confidence import THRESHOLD_FLOOR, THRESHOLD_MINIMUM
-from conversations.selectors import thread_reply_state
+from conversations.selectors import draft_approve_state, thread_reply_state
 from conversations.sending import SendRefused, outbound_message_create
 from conversations.settings_rows import sidekick_settings_ensure
 
@@ -125,11 +125,16 @@ def _send_as_setter(*, draft: ReplyDraft, text: str, disposition: str, actor) ->
 def draft_approve(*, draft: ReplyDraft, actor) -> Message:
     """Send the AI draft unchanged, by the setter (`sender_kind=setter`, disposition `approved`).
 
-    Still automated content for Meta's rules (no HUMAN_AGENT tag). Does not pause the AI.
+    Still automated content for Meta's rules (no HUMAN_AGENT tag), so where only that tag would allow a
+    message it is refused here with the reason (`selectors.draft_approve_state`), before the claim,
+    instead of failing at send time. Does not pause the AI.
     """
     text = draft.final_text or draft.text
     if not text.strip():
         raise DraftNotActionable("This draft has no text to send.")
+    state = draft_approve_state(thread=draft.thread)
+    if not state.allowed:
+        raise SendRefused(state.reason)
     _claim_draft(draft, disposition=DraftDisposition.APPROVED, actor=actor)
     return _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.APPROVED, actor=actor)
 
@@ -139,6 +144,11 @@ def draft_edit_and_send(*, draft: ReplyDraft, text: str, actor) -> Message:
     """Send the setter's edit of the draft (disposition `edited`); the setter now has the thread."""
     if not (text or "").strip():
         raise ValidationError("Write something to send.")
+    if text.strip() == (draft.final_text or draft.text).strip():
+        # The AI's text untouched is an approval, whatever the button: the same refusal applies.
+        state = draft_approve_state(thread=draft.thread)
+        if not state.allowed:
+            raise SendRefused(state.reason)
     _claim_draft(draft, disposition=DraftDisposition.EDITED, actor=actor)
     message = _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.EDITED, actor=actor)
     escalations.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200], by=actor)

@@ -22,12 +22,14 @@ from conversations.models import (
     FollowUpOutcome,
     FollowUpStep,
     FollowUpStepRun,
+    Message,
     ReplyDraft,
     SidekickSettings,
     Thread,
 )
 from conversations.pipeline import sequence
 from conversations.selectors import thread_follow_up_plan
+from conversations.sending import SendRefused
 from conversations.settings_rows import sidekick_settings_ensure
 from conversations.tests.pipeline_fixtures import draft_reply, review
 from testing.fake_llm import Reply
@@ -249,6 +251,42 @@ def test_a_human_agent_step_is_drafted_for_a_setter_only_on_messenger_with_the_s
                                  actor=scene.setter)
     (sent,) = scene.deliver_sends()
     assert sent["tag"] == "HUMAN_AGENT"
+
+
+def test_approving_a_human_agent_draft_unchanged_is_refused_up_front_not_at_send_time(scene, fake_llm, client):
+    """Automated content may never carry the Human Agent tag, and the AI's text sent as is stays the AI's
+    text: the setter is told before anything is claimed or queued, and sends it in their own words."""
+    fake_llm.provider(scene.workspace)
+    _messenger(scene)
+    quiet(scene, inbound_ago=timedelta(hours=73), outbound_ago=timedelta(hours=72, minutes=1), use_human_agent_tag=True)
+    _human_agent_sequence(scene)
+    model_says(fake_llm, confidence=1.0)
+    draft = run(scene).draft
+    outbound_before = Message.objects.filter(thread=scene.thread, direction="out").count()
+    # The panel offers no "Approve and send"; it says why and points to the edit.
+    client.force_login(scene.setter)
+    page = client.get(reverse("conversations:thread", args=[scene.workspace.slug, scene.thread.pk])).content.decode()
+    assert "Approve and send" not in page and "in your own words" in page
+    # The service (and a stale page's form) refuse before claiming: nothing queued, no late failure.
+    with pytest.raises(SendRefused, match="in your own words"):
+        services.draft_approve(draft=draft, actor=scene.setter)
+    response = client.post(reverse("conversations:draft_approve", args=[scene.workspace.slug, draft.pk]),
+                           headers={"HX-Request": "true"})
+    assert "in your own words" in response.content.decode()
+    # "Edit and send" with the AI's text untouched is the same approval.
+    with pytest.raises(SendRefused, match="in your own words"):
+        services.draft_edit_and_send(draft=draft, text=f"  {draft.final_text} ", actor=scene.setter)
+    draft.refresh_from_db()
+    assert (draft.disposition, draft.outbound_message_id) == ("", None)
+    assert Message.objects.filter(thread=scene.thread, direction="out").count() == outbound_before
+    assert scene.deliver_sends() == []
+    scene.refresh()
+    assert not scene.thread.needs_human  # no "window closed" escalation from a failed send
+    # Inside the 24-hour window the same draft may be approved as is (no tag needed).
+    scene.inbound("still there?", ago=timedelta(hours=1))
+    services.draft_approve(draft=draft, actor=scene.setter)
+    (sent,) = scene.deliver_sends()
+    assert sent["messaging_type"] == "RESPONSE" and "tag" not in sent
 
 
 @pytest.mark.parametrize(("platform", "permission", "setting", "inbound_ago", "reason"), [
