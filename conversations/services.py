@@ -354,13 +354,14 @@ def follow_up_steps_replace(*, workspace, actor, steps: list[dict]) -> list[Foll
     previous = 0
     rows = []
     for position, step in enumerate(steps, start=1):
-        delay, tag = int(step["delay_hours"]), bool(step.get("use_human_agent_tag"))
+        delay, tag, enabled = int(step["delay_hours"]), bool(step.get("use_human_agent_tag")), bool(step.get("enabled", True))
         if not 1 <= delay <= STEP_DELAY_MAX_HOURS:
             raise ValidationError(f"Step {position}: the delay is 1 to {STEP_DELAY_MAX_HOURS} hours (7 days).")
         if delay <= previous:
             raise ValidationError(f"Step {position} must come later than step {position - 1} "
                                   f"(both count from the business's last message).")
-        if tag and not cfg.use_human_agent_tag:
+        # A switched-off Human Agent step may stay (the default sequence has one): it never runs.
+        if tag and enabled and not cfg.use_human_agent_tag:
             raise ValidationError(f"Step {position}: allow Meta's HUMAN_AGENT tag in the settings first "
                                   "(Messenger Pages with the Human Agent permission).")
         if delay >= 24 and not tag:
@@ -369,7 +370,7 @@ def follow_up_steps_replace(*, workspace, actor, steps: list[dict]) -> list[Foll
                                   "shorten it.")
         previous = delay
         rows.append(FollowUpStep(workspace=workspace, position=position, delay_hours=delay, use_human_agent_tag=tag,
-                                 enabled=bool(step.get("enabled", True))))
+                                 enabled=enabled))
     before = [(s.delay_hours, s.use_human_agent_tag, s.enabled)
               for s in FollowUpStep.objects.filter(workspace=workspace).order_by("position")]
     FollowUpStep.objects.filter(workspace=workspace).delete()

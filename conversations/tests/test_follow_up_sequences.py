@@ -319,8 +319,8 @@ def test_a_plain_step_past_the_24_hour_window_is_skipped_without_a_model_call(sc
 
 # --- the step editor: roles, tenants, validation -----------------------------------------------------
 
-def _post(client, workspace, rows):
-    data = {"steps-TOTAL_FORMS": str(len(rows)), "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0",
+def _post(client, workspace, rows, *, initial_forms=0):
+    data = {"steps-TOTAL_FORMS": str(len(rows)), "steps-INITIAL_FORMS": str(initial_forms), "steps-MIN_NUM_FORMS": "0",
             "steps-MAX_NUM_FORMS": "6"}
     for i, row in enumerate(rows):
         for key, value in row.items():
@@ -372,6 +372,21 @@ def test_setters_and_other_workspaces_cannot_edit_steps(scene, client):
 def test_the_service_refuses_steps_meta_would_refuse(scene, steps, message):
     with pytest.raises(ValidationError, match=message):
         services.follow_up_steps_replace(workspace=scene.workspace, actor=scene.admin, steps=steps)
+
+
+def test_the_default_sequence_saves_unchanged_where_the_tag_is_not_allowed(scene, client):
+    """Its Human Agent step is off: it may stay in the sequence (switching it on needs the setting)."""
+    sidekick_settings_ensure(workspace=scene.workspace)
+    client.force_login(scene.admin)
+    response = _post(client, scene.workspace, [
+        {"delay_hours": "4", "enabled": "on", "ORDER": "1"}, {"delay_hours": "20", "enabled": "on", "ORDER": "2"},
+        {"delay_hours": "72", "use_human_agent_tag": "on", "ORDER": "3"}], initial_forms=3)  # as the page posts it
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(FollowUpStep.objects.filter(workspace=scene.workspace).values_list(
+        "delay_hours", "use_human_agent_tag", "enabled")) == [(4, False, True), (20, False, True), (72, True, False)]
+    turned_on = _post(client, scene.workspace, [{"delay_hours": "72", "use_human_agent_tag": "on", "enabled": "on",
+                                                 "ORDER": "1"}])
+    assert turned_on.status_code == 200 and b"HUMAN_AGENT" in turned_on.content
 
 
 # --- defaults and the data migration -----------------------------------------------------------------
