@@ -28,7 +28,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, Max, Min, OuterRef, Q, Subquery
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversations.models import (
@@ -59,9 +59,8 @@ def follow_up_candidates(*, now: datetime, limit: int = 5000) -> list[int]:
     """Threads that may have a step due: the business wrote last, the contact wrote within 7 days (no
     step can go out later than that), and the workspace's earliest enabled step has passed since the
     business's last message... or since an earlier one (the plan decides; this only narrows the scan)."""
-    enabled = FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True).values("workspace")
-    earliest = enabled.annotate(m=Min("delay_hours")).values("m")
-    last_position = enabled.annotate(m=Max("position")).values("m")
+    earliest = (FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True)
+                .values("workspace").annotate(m=Min("delay_hours")).values("m"))
     # Paused or opted-out threads stay in: the sweep records the stop on the step that meets it.
     threads = (Thread.objects.filter(last_inbound_at__gt=now - HUMAN_AGENT_WINDOW, last_outbound_at__gt=F("last_inbound_at"))
                .filter(Exists(FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True)))
@@ -73,23 +72,24 @@ def follow_up_candidates(*, now: datetime, limit: int = 5000) -> list[int]:
                                                               created_at__gte=OuterRef("last_outbound_at"))))
                # So is one whose last enabled step has run for the current anchor. Without this, finished
                # threads (the oldest `last_outbound_at` first) would fill the limit ahead of due ones.
-               .exclude(Exists(_finished_runs(last_position))))
+               .exclude(Exists(_finished_runs())))
     return list(threads.order_by("last_outbound_at").values_list("pk", flat=True)[:limit])
 
 
-def _finished_runs(last_position: Subquery):
-    """Runs (of the outer thread) of the workspace's last enabled step for the thread's current anchor,
-    as `thread_follow_up_plan` sees it: the anchor is still unanswered, and the business has sent nothing
-    after it but follow-ups. Index use: runs by `follow_up_run_thread_idx`, the anchor by its primary
-    key, later messages by `message_thread_sent_idx`, their drafts by the `outbound_message` foreign key."""
+def _finished_runs():
+    """Runs (of the outer thread) of the workspace's last enabled step (no enabled step after it) for the
+    thread's current anchor, as `thread_follow_up_plan` sees it: the anchor is still unanswered, and the
+    business has sent nothing after it but follow-ups. Per thread, index lookups only (EXPLAIN on 20,000
+    quiet threads among 70,000): its runs by thread, a later step by (workspace, position), the anchor by
+    primary key, later messages by `message_thread_sent_idx`, their drafts by `outbound_message`."""
     later_business_message = (
         Message.objects.filter(thread=OuterRef("thread"), direction=Direction.OUT, sent_at__gt=OuterRef("anchor_message__sent_at"),
                                is_deleted=False)
         .filter(Q(send_status__isnull=True) | Q(send_status=SendStatus.SENT))
         .exclude(Exists(ReplyDraft.objects.filter(outbound_message=OuterRef("pk"), kind=DraftKind.FOLLOW_UP))))
-    return (FollowUpStepRun.objects.filter(thread=OuterRef("pk"), position__gte=Subquery(last_position),
-                                           anchor_message__sent_at__gt=OuterRef("last_inbound_at"))
-            .exclude(Exists(later_business_message)))
+    later_step = FollowUpStep.objects.filter(workspace=OuterRef("workspace"), enabled=True, position__gt=OuterRef("position"))
+    return (FollowUpStepRun.objects.filter(thread=OuterRef("pk"), anchor_message__sent_at__gt=OuterRef("last_inbound_at"))
+            .exclude(Exists(later_step)).exclude(Exists(later_business_message)))
 
 
 def follow_ups_sweep(*, now: datetime | None = None, limit: int = 5000) -> dict:
