@@ -94,15 +94,27 @@ class SidekickSettingsForm(forms.Form):
 class FollowUpStepForm(forms.Form):
     """One step of the sequence; the service validates the whole sequence (order, window, tag)."""
 
+    # Shown as a table row under column headings: each input carries its own name for screen readers.
     delay_hours = forms.IntegerField(min_value=1, max_value=167, label="Hours after the business's message",
-                                     widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
-    use_human_agent_tag = forms.BooleanField(required=False, label="Human Agent step (a setter sends it, Messenger)")
-    enabled = forms.BooleanField(required=False, initial=True, label="On")
+                                     widget=forms.NumberInput(attrs={"inputmode": "numeric",
+                                                                     "aria-label": "Hours after the business's message"}))
+    use_human_agent_tag = forms.BooleanField(
+        required=False, label="Human Agent step (a setter sends it, Messenger)",
+        widget=forms.CheckboxInput(attrs={"aria-label": "Human Agent step (a setter sends it, Messenger)"}))
+    enabled = forms.BooleanField(required=False, initial=True, label="On",
+                                 widget=forms.CheckboxInput(attrs={"aria-label": "Step on"}))
+
+
+class _FollowUpStepBaseFormSet(forms.BaseFormSet):
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        form.fields["ORDER"].widget.attrs.update({"aria-label": "Order", "inputmode": "numeric"})
+        form.fields["DELETE"].widget.attrs.update({"aria-label": "Remove this step"})
 
 
 # ORDER reorders the steps, DELETE removes one; one blank row adds a step.
-FollowUpStepFormSet = forms.formset_factory(FollowUpStepForm, extra=1, can_order=True, can_delete=True,
-                                            max_num=6, absolute_max=6)
+FollowUpStepFormSet = forms.formset_factory(FollowUpStepForm, formset=_FollowUpStepBaseFormSet, extra=1, can_order=True,
+                                            can_delete=True, max_num=6, absolute_max=6)
 
 
 def follow_up_steps_from(formset) -> list[dict]:

@@ -463,6 +463,21 @@ def thread_reply_state(*, thread: Thread, now: datetime | None = None) -> ReplyS
     return ReplyState(True, human_agent=window.tag == "HUMAN_AGENT")
 
 
+OWN_WORDS_NEEDED = ("Past the 24-hour window only a person's own words may go out (Meta's Human Agent tag): "
+                    "Sidekick's text cannot be sent as is. Use \"Edit and send\" and write it in your own words.")
+
+
+def draft_approve_state(*, thread: Thread, now: datetime | None = None) -> ReplyState:
+    """May a setter send the AI's draft unchanged now? As `thread_reply_state`, except where only the
+    Human Agent tag allows a message: the tag is for a person's own words and automated content may never
+    carry it (META.md), and an AI draft approved as is stays automated content (`sending._is_human`).
+    Refused here, before anything is claimed or queued, rather than failing at send time."""
+    state = thread_reply_state(thread=thread, now=now)
+    if state.allowed and state.human_agent:
+        return ReplyState(False, OWN_WORDS_NEEDED, human_agent=True)
+    return state
+
+
 
 # --- The Sidekick panel, drafts and the prompt editor -----------------------------------------------
 

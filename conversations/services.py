@@ -37,7 +37,7 @@ from conversations.models import (
     Thread,
 )
 from conversations.pipeline.confidence import THRESHOLD_FLOOR, THRESHOLD_MINIMUM
-from conversations.selectors import thread_reply_state
+from conversations.selectors import draft_approve_state, thread_reply_state
 from conversations.sending import SendRefused, outbound_message_create
 from conversations.settings_rows import sidekick_settings_ensure
 
@@ -125,11 +125,16 @@ def _send_as_setter(*, draft: ReplyDraft, text: str, disposition: str, actor) ->
 def draft_approve(*, draft: ReplyDraft, actor) -> Message:
     """Send the AI draft unchanged, by the setter (`sender_kind=setter`, disposition `approved`).
 
-    Still automated content for Meta's rules (no HUMAN_AGENT tag). Does not pause the AI.
+    Still automated content for Meta's rules (no HUMAN_AGENT tag), so where only that tag would allow a
+    message it is refused here with the reason (`selectors.draft_approve_state`), before the claim,
+    instead of failing at send time. Does not pause the AI.
     """
     text = draft.final_text or draft.text
     if not text.strip():
         raise DraftNotActionable("This draft has no text to send.")
+    state = draft_approve_state(thread=draft.thread)
+    if not state.allowed:
+        raise SendRefused(state.reason)
     _claim_draft(draft, disposition=DraftDisposition.APPROVED, actor=actor)
     return _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.APPROVED, actor=actor)
 
@@ -139,6 +144,11 @@ def draft_edit_and_send(*, draft: ReplyDraft, text: str, actor) -> Message:
     """Send the setter's edit of the draft (disposition `edited`); the setter now has the thread."""
     if not (text or "").strip():
         raise ValidationError("Write something to send.")
+    if text.strip() == (draft.final_text or draft.text).strip():
+        # The AI's text untouched is an approval, whatever the button: the same refusal applies.
+        state = draft_approve_state(thread=draft.thread)
+        if not state.allowed:
+            raise SendRefused(state.reason)
     _claim_draft(draft, disposition=DraftDisposition.EDITED, actor=actor)
     message = _send_as_setter(draft=draft, text=text, disposition=DraftDisposition.EDITED, actor=actor)
     escalations.thread_pause(thread_id=draft.thread_id, reason=f"{actor.email} replied"[:200], by=actor)
@@ -344,13 +354,14 @@ def follow_up_steps_replace(*, workspace, actor, steps: list[dict]) -> list[Foll
     previous = 0
     rows = []
     for position, step in enumerate(steps, start=1):
-        delay, tag = int(step["delay_hours"]), bool(step.get("use_human_agent_tag"))
+        delay, tag, enabled = int(step["delay_hours"]), bool(step.get("use_human_agent_tag")), bool(step.get("enabled", True))
         if not 1 <= delay <= STEP_DELAY_MAX_HOURS:
             raise ValidationError(f"Step {position}: the delay is 1 to {STEP_DELAY_MAX_HOURS} hours (7 days).")
         if delay <= previous:
             raise ValidationError(f"Step {position} must come later than step {position - 1} "
                                   f"(both count from the business's last message).")
-        if tag and not cfg.use_human_agent_tag:
+        # A switched-off Human Agent step may stay (the default sequence has one): it never runs.
+        if tag and enabled and not cfg.use_human_agent_tag:
             raise ValidationError(f"Step {position}: allow Meta's HUMAN_AGENT tag in the settings first "
                                   "(Messenger Pages with the Human Agent permission).")
         if delay >= 24 and not tag:
@@ -359,7 +370,7 @@ def follow_up_steps_replace(*, workspace, actor, steps: list[dict]) -> list[Foll
                                   "shorten it.")
         previous = delay
         rows.append(FollowUpStep(workspace=workspace, position=position, delay_hours=delay, use_human_agent_tag=tag,
-                                 enabled=bool(step.get("enabled", True))))
+                                 enabled=enabled))
     before = [(s.delay_hours, s.use_human_agent_tag, s.enabled)
               for s in FollowUpStep.objects.filter(workspace=workspace).order_by("position")]
     FollowUpStep.objects.filter(workspace=workspace).delete()

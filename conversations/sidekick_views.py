@@ -31,6 +31,8 @@ def panel_context(thread: Thread) -> dict:
         "thread": thread,
         "pending_draft": pending,
         "edit_form": DraftEditForm(initial={"text": (pending.final_text or pending.text)} if pending else None),
+        # Whether "Approve and send" is offered, or why not (past 24 h only the setter's own words may go).
+        "approve_state": selectors.draft_approve_state(thread=thread) if pending else None,
         "latest_draft": selectors.latest_scored_draft(workspace=thread.workspace, thread=thread),
         "thread_actions": selectors.thread_recent_actions(thread=thread),
         "follow_up": selectors.thread_follow_up_plan(thread=thread),

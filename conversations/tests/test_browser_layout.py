@@ -24,7 +24,8 @@ LONG = ("Hi! I saw your post about the spring coaching programme and wanted to a
         "still has places, what it costs per month, and whether https://example.com/a-very-long-link-that-never-"
         "breaks-anywhere-at-all-0123456789 is the right page to book through?")
 # What a setter may not open (admins only): checked for the admin alone.
-ADMIN_ONLY = {"sidekick-settings", "channels", "llm-providers", "usage", "sandbox", "audit-log", "knowledge-settings"}
+ADMIN_ONLY = {"sidekick-settings", "follow-up-steps", "channels", "llm-providers", "usage", "sandbox", "audit-log",
+              "knowledge-settings"}
 
 
 @pytest.fixture
@@ -64,7 +65,8 @@ def workspace_with_everything(sandbox, fake_llm):
         "overview": f"{w}/", "inbox": f"{w}/inbox/", "thread": f"{w}/inbox/{thread.pk}/",
         "escalations": f"{w}/escalations/", "follow-ups": f"{w}/follow-ups/", "contacts": f"{w}/contacts/",
         "contact": f"{w}/contacts/{thread.contact_id}/", "sidekick": f"{w}/sidekick/",
-        "sidekick-settings": f"{w}/settings/sidekick/", "prompt": f"{w}/sidekick/prompt/",
+        "sidekick-settings": f"{w}/settings/sidekick/", "follow-up-steps": f"{w}/settings/sidekick/follow-ups/",
+        "prompt": f"{w}/sidekick/prompt/",
         "members": f"{w}/settings/members/", "audit-log": f"{w}/settings/audit/",
         "channels": f"{w}/settings/channels/", "llm-providers": f"{w}/settings/llm/", "usage": f"{w}/settings/usage/",
         "sandbox": f"{w}/sandbox/", "knowledge": f"{w}/knowledge/", "faq": f"{w}/knowledge/faq/",

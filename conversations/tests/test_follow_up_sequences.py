@@ -22,12 +22,14 @@ from conversations.models import (
     FollowUpOutcome,
     FollowUpStep,
     FollowUpStepRun,
+    Message,
     ReplyDraft,
     SidekickSettings,
     Thread,
 )
 from conversations.pipeline import sequence
 from conversations.selectors import thread_follow_up_plan
+from conversations.sending import SendRefused
 from conversations.settings_rows import sidekick_settings_ensure
 from conversations.tests.pipeline_fixtures import draft_reply, review
 from testing.fake_llm import Reply
@@ -144,6 +146,37 @@ def test_the_sweeper_lists_due_threads_and_a_double_sweep_drafts_once(scene, fak
     assert sequence.follow_up_candidates(now=timezone.now()) == []
 
 
+def test_a_finished_sequence_is_not_swept_again_until_the_business_writes(scene, fake_llm):
+    """The default sequence's enabled steps are 4 h and 20 h. Once the last one has run for the
+    business's message (here sent, so the nudge is the thread's last outbound), the thread produces
+    no task; a new message of the business makes it a candidate again."""
+    fake_llm.provider(scene.workspace)
+    quiet(scene, inbound_ago=timedelta(hours=21), outbound_ago=timedelta(hours=20, minutes=1))
+    model_says(fake_llm)
+    assert run(scene).position == 2 and len(scene.deliver_sends()) == 1
+    scene.refresh()
+    assert thread_follow_up_plan(thread=scene.thread).status == "finished"
+    assert sequence.follow_up_candidates(now=timezone.now()) == []
+    assert sequence.follow_ups_sweep() == {"candidates": 0, "enqueued": 0}
+    # An admin adds a later step: the sequence is no longer finished, so the thread is listed again.
+    FollowUpStep.objects.filter(workspace=scene.workspace, position=3).update(enabled=True, use_human_agent_tag=False)
+    assert sequence.follow_up_candidates(now=timezone.now()) == [scene.thread.pk]
+    FollowUpStep.objects.filter(workspace=scene.workspace, position=3).update(enabled=False)
+    # The business writes again: a new sequence, step 1 due 4 h later.
+    scene.outbound("Also: we open early on Saturdays now.")
+    assert sequence.follow_up_candidates(now=timezone.now() + timedelta(hours=4, minutes=1)) == [scene.thread.pk]
+
+
+def test_a_sequence_finished_without_a_send_is_not_swept_again(scene):
+    """Both steps came due after the 24-hour window closed: recorded as skipped, nothing sent (the
+    business's message stays the thread's last outbound)."""
+    quiet(scene, inbound_ago=timedelta(hours=30), outbound_ago=timedelta(hours=29))
+    run(scene)
+    assert list(FollowUpStepRun.objects.filter(thread=scene.thread).order_by("position").values_list(
+        "position", "outcome")) == [(1, FollowUpOutcome.SKIPPED), (2, FollowUpOutcome.SKIPPED)]
+    assert sequence.follow_up_candidates(now=timezone.now()) == []
+
+
 # --- stopping ------------------------------------------------------------------------------------------
 
 def _booked(scene):
@@ -220,6 +253,42 @@ def test_a_human_agent_step_is_drafted_for_a_setter_only_on_messenger_with_the_s
     assert sent["tag"] == "HUMAN_AGENT"
 
 
+def test_approving_a_human_agent_draft_unchanged_is_refused_up_front_not_at_send_time(scene, fake_llm, client):
+    """Automated content may never carry the Human Agent tag, and the AI's text sent as is stays the AI's
+    text: the setter is told before anything is claimed or queued, and sends it in their own words."""
+    fake_llm.provider(scene.workspace)
+    _messenger(scene)
+    quiet(scene, inbound_ago=timedelta(hours=73), outbound_ago=timedelta(hours=72, minutes=1), use_human_agent_tag=True)
+    _human_agent_sequence(scene)
+    model_says(fake_llm, confidence=1.0)
+    draft = run(scene).draft
+    outbound_before = Message.objects.filter(thread=scene.thread, direction="out").count()
+    # The panel offers no "Approve and send"; it says why and points to the edit.
+    client.force_login(scene.setter)
+    page = client.get(reverse("conversations:thread", args=[scene.workspace.slug, scene.thread.pk])).content.decode()
+    assert "Approve and send" not in page and "in your own words" in page
+    # The service (and a stale page's form) refuse before claiming: nothing queued, no late failure.
+    with pytest.raises(SendRefused, match="in your own words"):
+        services.draft_approve(draft=draft, actor=scene.setter)
+    response = client.post(reverse("conversations:draft_approve", args=[scene.workspace.slug, draft.pk]),
+                           headers={"HX-Request": "true"})
+    assert "in your own words" in response.content.decode()
+    # "Edit and send" with the AI's text untouched is the same approval.
+    with pytest.raises(SendRefused, match="in your own words"):
+        services.draft_edit_and_send(draft=draft, text=f"  {draft.final_text} ", actor=scene.setter)
+    draft.refresh_from_db()
+    assert (draft.disposition, draft.outbound_message_id) == ("", None)
+    assert Message.objects.filter(thread=scene.thread, direction="out").count() == outbound_before
+    assert scene.deliver_sends() == []
+    scene.refresh()
+    assert not scene.thread.needs_human  # no "window closed" escalation from a failed send
+    # Inside the 24-hour window the same draft may be approved as is (no tag needed).
+    scene.inbound("still there?", ago=timedelta(hours=1))
+    services.draft_approve(draft=draft, actor=scene.setter)
+    (sent,) = scene.deliver_sends()
+    assert sent["messaging_type"] == "RESPONSE" and "tag" not in sent
+
+
 @pytest.mark.parametrize(("platform", "permission", "setting", "inbound_ago", "reason"), [
     ("instagram", False, True, timedelta(hours=73), "window_closed"),
     ("messenger", False, True, timedelta(hours=73), "window_closed"),
@@ -250,8 +319,8 @@ def test_a_plain_step_past_the_24_hour_window_is_skipped_without_a_model_call(sc
 
 # --- the step editor: roles, tenants, validation -----------------------------------------------------
 
-def _post(client, workspace, rows):
-    data = {"steps-TOTAL_FORMS": str(len(rows)), "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0",
+def _post(client, workspace, rows, *, initial_forms=0):
+    data = {"steps-TOTAL_FORMS": str(len(rows)), "steps-INITIAL_FORMS": str(initial_forms), "steps-MIN_NUM_FORMS": "0",
             "steps-MAX_NUM_FORMS": "6"}
     for i, row in enumerate(rows):
         for key, value in row.items():
@@ -303,6 +372,21 @@ def test_setters_and_other_workspaces_cannot_edit_steps(scene, client):
 def test_the_service_refuses_steps_meta_would_refuse(scene, steps, message):
     with pytest.raises(ValidationError, match=message):
         services.follow_up_steps_replace(workspace=scene.workspace, actor=scene.admin, steps=steps)
+
+
+def test_the_default_sequence_saves_unchanged_where_the_tag_is_not_allowed(scene, client):
+    """Its Human Agent step is off: it may stay in the sequence (switching it on needs the setting)."""
+    sidekick_settings_ensure(workspace=scene.workspace)
+    client.force_login(scene.admin)
+    response = _post(client, scene.workspace, [
+        {"delay_hours": "4", "enabled": "on", "ORDER": "1"}, {"delay_hours": "20", "enabled": "on", "ORDER": "2"},
+        {"delay_hours": "72", "use_human_agent_tag": "on", "ORDER": "3"}], initial_forms=3)  # as the page posts it
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(FollowUpStep.objects.filter(workspace=scene.workspace).values_list(
+        "delay_hours", "use_human_agent_tag", "enabled")) == [(4, False, True), (20, False, True), (72, True, False)]
+    turned_on = _post(client, scene.workspace, [{"delay_hours": "72", "use_human_agent_tag": "on", "enabled": "on",
+                                                 "ORDER": "1"}])
+    assert turned_on.status_code == 200 and b"HUMAN_AGENT" in turned_on.content
 
 
 # --- defaults and the data migration -----------------------------------------------------------------
