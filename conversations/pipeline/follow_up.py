@@ -48,7 +48,7 @@ def follow_up_run(*, thread: Thread, actor, review: bool = False) -> ReplyDraft:
         _ensure_follow_up_allowed(thread)
         cfg = sidekick_settings_for(workspace=thread.workspace)
         draft = ReplyDraft.objects.create(workspace_id=thread.workspace_id, thread=thread, kind=DraftKind.FOLLOW_UP)
-    run = Run(message=None, thread=thread, contact=thread.contact, cfg=cfg)
+    run = Run(message=None, thread=thread, contact=thread.contact, cfg=cfg, user=actor)
     try:
         return _follow_up(run, draft, actor=actor, review=review)
     except Escalate as stop:
