@@ -77,11 +77,13 @@ class SidekickSettingsForm(forms.Form):
         self.fields["screen_provider"].queryset = providers if providers is not None else LLMProvider.objects.none()
 
     @classmethod
-    def from_settings(cls, cfg, *, member_emails=(), providers=None):
+    def from_settings(cls, cfg, *, member_emails=(), providers=None, admin_emails=()):
         lines = {"blacklist", "allowed_domains"}
+        # Until an admin chooses, escalation emails go to the admins: show them ticked.
+        emails = cfg.escalation_emails if cfg.escalation_emails is not None else list(admin_emails)
         return cls(initial={name: getattr(cfg, name) for name in cls.base_fields if name not in lines}
                    | {name: "\n".join(getattr(cfg, name) or []) for name in lines}
-                   | {"screen_provider": cfg.screen_provider_id},
+                   | {"screen_provider": cfg.screen_provider_id, "escalation_emails": emails},
                    member_emails=member_emails, providers=providers)
 
     def changes(self) -> dict:
@@ -89,3 +91,10 @@ class SidekickSettingsForm(forms.Form):
         for name in ("blacklist", "allowed_domains"):
             data[name] = [line.strip() for line in data[name].splitlines() if line.strip()]
         return data
+
+
+class SavedReplyForm(forms.Form):
+    title = forms.CharField(max_length=100)
+    shortcut = forms.SlugField(max_length=40, required=False,
+                               help_text='Optional: type "/" and this word in a reply to find it, e.g. price.')
+    body = forms.CharField(label="Text", max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
