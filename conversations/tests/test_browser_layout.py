@@ -12,8 +12,8 @@ from conftest import browser_login
 from contacts.models import Contact
 from conversations import escalations, services
 from conversations.intake import sandbox_dm_deliver
-from conversations.saved_replies import saved_reply_create
 from conversations.models import Decision, ReplyDraft, SidekickSettings, Thread
+from conversations.saved_replies import saved_reply_create
 from integrations.tests.factories import ChannelFactory
 from knowledge.models import FaqEntry
 
