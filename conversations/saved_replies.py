@@ -65,6 +65,9 @@ def _clean(*, title: str, body: str, shortcut: str) -> tuple[str, str, str]:
     title, body, shortcut = title.strip(), body.strip(), shortcut.strip().lstrip("/").lower()
     if not title or not body:
         raise ValidationError("A saved reply needs a title and a text.")
+    # The composer takes 4,000 characters; a longer text could never be sent as it is.
+    if len(title) > 100 or len(body) > 4000:
+        raise ValidationError("Keep the title under 100 characters and the text under 4,000.")
     return title, body, shortcut
 
 

@@ -67,6 +67,9 @@ def test_empty_title_or_body_is_refused(workspace, admin):
         saved_reply_create(workspace=workspace, actor=admin, title="  ", body="text")
     with pytest.raises(ValidationError):
         saved_reply_create(workspace=workspace, actor=admin, title="Title", body=" ")
+    with pytest.raises(ValidationError, match="under 4,000"):
+        saved_reply_create(workspace=workspace, actor=admin, title="Title", body="x" * 4001)
+    assert not SavedReply.objects.filter(workspace=workspace).exists()
 
 
 def test_update_and_delete(reply, admin, setter, workspace):
