@@ -77,11 +77,13 @@ class SidekickSettingsForm(forms.Form):
         self.fields["screen_provider"].queryset = providers if providers is not None else LLMProvider.objects.none()
 
     @classmethod
-    def from_settings(cls, cfg, *, member_emails=(), providers=None):
+    def from_settings(cls, cfg, *, member_emails=(), providers=None, admin_emails=()):
         lines = {"blacklist", "allowed_domains"}
+        # Until an admin chooses, escalation emails go to the admins: show them ticked.
+        emails = cfg.escalation_emails if cfg.escalation_emails is not None else list(admin_emails)
         return cls(initial={name: getattr(cfg, name) for name in cls.base_fields if name not in lines}
                    | {name: "\n".join(getattr(cfg, name) or []) for name in lines}
-                   | {"screen_provider": cfg.screen_provider_id},
+                   | {"screen_provider": cfg.screen_provider_id, "escalation_emails": emails},
                    member_emails=member_emails, providers=providers)
 
     def changes(self) -> dict:
@@ -122,3 +124,8 @@ def follow_up_steps_from(formset) -> list[dict]:
     puts rows without an order last)."""
     return [{k: f.cleaned_data[k] for k in ("delay_hours", "use_human_agent_tag", "enabled")}
             for f in formset.ordered_forms]
+class SavedReplyForm(forms.Form):
+    title = forms.CharField(max_length=100)
+    shortcut = forms.SlugField(max_length=40, required=False,
+                               help_text='Optional: type "/" and this word in a reply to find it, e.g. price.')
+    body = forms.CharField(label="Text", max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))

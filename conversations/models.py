@@ -191,9 +191,10 @@ class SidekickSettings(models.Model):
 
     workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="sidekick_settings")
     # Off: inbound messages are stored but never drafted.
-    # Members (by email) told by email when Sidekick opens an escalation; empty: nobody is emailed
+    # Members (by email) told by email when Sidekick opens an escalation. None (the default, until an
+    # admin chooses): every admin of the workspace; a list: exactly these members, empty for nobody
     # (the Escalations page lists them all). Checked against the membership when saved and sent.
-    escalation_emails = models.JSONField(default=list, blank=True)
+    escalation_emails = models.JSONField(null=True, blank=True, default=None)
     enabled = models.BooleanField(default=True)
     # Off: drafts are saved for a setter instead of being sent, whatever the confidence.
     auto_send = models.BooleanField(default=True)
@@ -454,3 +455,26 @@ class FollowUpStepRun(models.Model):
 
     def __str__(self):
         return f"follow-up step {self.position} on {self.thread_id}: {self.outcome}"
+class SavedReply(models.Model):
+    """A canned answer a setter inserts from the composer ("/"). `body` may hold `{first_name}` and
+    `{name}`, replaced by plain string substitution (`conversations.saved_replies.saved_reply_render`)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="saved_replies")
+    title = models.CharField(max_length=100)
+    body = models.TextField(max_length=4000)
+    # Typed after "/" to find it fast, e.g. "price"; unique in the workspace when set.
+    shortcut = models.SlugField(max_length=40, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "shortcut"], condition=~models.Q(shortcut=""),
+                                               name="saved_reply_shortcut_unique")]
+
+    def __str__(self):
+        return self.title

@@ -1,4 +1,5 @@
-"""Emails to the members a workspace chose (Settings → Sidekick) when Sidekick escalates a thread."""
+"""Emails to the members a workspace chose (Settings → Sidekick), by default its admins, when Sidekick
+escalates a thread."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.conf import settings
 from django.core.mail import send_mass_mail
 from django.urls import reverse
 
-from accounts.models import Membership
+from accounts.models import Membership, Role
 from conversations.models import Escalation, SidekickSettings
 
 
@@ -17,11 +18,15 @@ def escalation_notify(*, escalation_id: int) -> int:
     if escalation is None:
         return 0
     chosen = SidekickSettings.objects.filter(workspace_id=escalation.workspace_id).values_list(
-        "escalation_emails", flat=True).first() or []
-    chosen = {email.lower() for email in chosen}
-    # Someone removed from the workspace since the setting was saved gets nothing.
-    recipients = [email for email in Membership.objects.filter(workspace_id=escalation.workspace_id)
-                  .values_list("user__email", flat=True) if email.lower() in chosen]
+        "escalation_emails", flat=True).first()
+    members = Membership.objects.filter(workspace_id=escalation.workspace_id)
+    if chosen is None:
+        # Nobody chose yet: the admins hear about it (an escalation nobody sees helps no one).
+        recipients = list(members.filter(role=Role.ADMIN).values_list("user__email", flat=True))
+    else:
+        chosen = {email.lower() for email in chosen}
+        # Someone removed from the workspace since the setting was saved gets nothing.
+        recipients = [email for email in members.values_list("user__email", flat=True) if email.lower() in chosen]
     if not recipients:
         return 0
     workspace, contact = escalation.workspace, escalation.thread.contact

@@ -299,7 +299,8 @@ def sidekick_settings_update(*, workspace, actor, **changes) -> SidekickSettings
             raise ValidationError(f"{name} must be a time of day.")
     if "debounce_seconds" in changes and not 0 <= int(changes["debounce_seconds"]) <= 120:
         raise ValidationError("The debounce is 0 to 120 seconds.")
-    if "escalation_emails" in changes:
+    # None puts back the default (every admin), as undoing a change made from the default does.
+    if "escalation_emails" in changes and changes["escalation_emails"] is not None:
         members = {e.lower(): e for e in Membership.objects.filter(workspace=workspace)
                    .values_list("user__email", flat=True)}
         wanted = [str(e).strip().lower() for e in changes["escalation_emails"] if str(e).strip()]

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts import selectors as account_selectors
+from accounts.models import Role
 from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from conversations import selectors, services
 from conversations.forms import (
@@ -150,7 +151,8 @@ def sidekick_auto(request):
 def sidekick_settings(request):
     """Settings → Sidekick: every reply-engine setting, saved through `sidekick_settings_update`."""
     cfg = selectors.sidekick_settings_for(workspace=request.workspace)
-    member_emails = [m.user.email for m in account_selectors.workspace_members(workspace=request.workspace)]
+    members = list(account_selectors.workspace_members(workspace=request.workspace))
+    member_emails = [m.user.email for m in members]
     providers = llm_providers_for_workspace(workspace=request.workspace).filter(user__isnull=True)
     if request.method == "POST":
         form = SidekickSettingsForm(request.POST, member_emails=member_emails, providers=providers)
@@ -162,7 +164,8 @@ def sidekick_settings(request):
             except ValidationError as exc:
                 form.add_error(None, exc)
     else:
-        form = SidekickSettingsForm.from_settings(cfg, member_emails=member_emails, providers=providers)
+        form = SidekickSettingsForm.from_settings(cfg, member_emails=member_emails, providers=providers,
+                                                  admin_emails=[m.user.email for m in members if m.role == Role.ADMIN])
     return render(request, "conversations/sidekick/settings.html", {"form": form, "cfg": cfg})
 
 

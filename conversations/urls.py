@@ -1,6 +1,14 @@
 from django.urls import path
 
-from conversations import prompt_views, queue_views, sandbox_views, sidekick_views, views
+from conversations import (
+    counts_views,
+    prompt_views,
+    queue_views,
+    sandbox_views,
+    saved_reply_views,
+    sidekick_views,
+    views,
+)
 
 app_name = "conversations"
 
@@ -8,11 +16,13 @@ W = "w/<slug:workspace_slug>/"
 
 urlpatterns = [
     path(W + "inbox/", views.inbox, name="inbox"),
+    path(W + "counts/", counts_views.nav_counts_view, name="nav_counts"),
     path(W + "inbox/<int:thread_id>/", views.thread_detail, name="thread"),
     path(W + "inbox/<int:thread_id>/reply/", views.thread_reply, name="thread_reply"),
     path(W + "inbox/<int:thread_id>/takeover/", views.thread_takeover, name="thread_takeover"),
     path(W + "inbox/<int:thread_id>/resume/", views.thread_resume, name="thread_resume"),
     path(W + "inbox/<int:thread_id>/resolve/", views.thread_resolve, name="thread_resolve"),
+    path(W + "inbox/<int:thread_id>/saved-replies/", saved_reply_views.saved_reply_picker, name="saved_reply_picker"),
     # Drafts: details on demand, and what a setter does with a pending one.
     path(W + "drafts/<int:draft_id>/", sidekick_views.draft_details, name="draft_details"),
     path(W + "drafts/<int:draft_id>/approve/", sidekick_views.draft_approve, name="draft_approve"),
@@ -22,6 +32,10 @@ urlpatterns = [
     path(W + "sidekick/auto/", sidekick_views.sidekick_auto, name="sidekick_auto"),
     path(W + "settings/sidekick/", sidekick_views.sidekick_settings, name="sidekick_settings"),
     path(W + "settings/sidekick/follow-ups/", sidekick_views.follow_up_steps, name="follow_up_steps"),
+    path(W + "settings/saved-replies/", saved_reply_views.saved_replies, name="saved_replies"),
+    path(W + "settings/saved-replies/<int:saved_reply_id>/", saved_reply_views.saved_reply_edit, name="saved_reply_edit"),
+    path(W + "settings/saved-replies/<int:saved_reply_id>/delete/", saved_reply_views.saved_reply_remove,
+         name="saved_reply_delete"),
     path(W + "sidekick/prompt/", prompt_views.prompt, name="prompt"),
     path(W + "sidekick/prompt/preview/", prompt_views.prompt_preview, name="prompt_preview"),
     path(W + "sidekick/prompt/save/", prompt_views.prompt_save, name="prompt_save"),

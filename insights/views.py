@@ -19,6 +19,7 @@ from accounts.tenancy import admin_required_or_404, scoped_or_404, workspace_req
 from insights import page, selectors, services
 from insights.forms import CellForm, CompareForm, RunForm, default_window
 from insights.models import ReportStatus
+from insights.onboarding import onboarding_steps
 from insights.optin_views import weekly_optin_context
 from insights.report import metrics_json
 from insights.stats import workspace_overview
@@ -32,6 +33,10 @@ def overview(request):
         "pending_invitations": account_selectors.workspace_invitations_pending(workspace=workspace).count(),
         "stats": workspace_overview(workspace=workspace, days=30),
     }
+    # The setup checklist, for admins (the steps are theirs to do), until every step is done.
+    steps = onboarding_steps(workspace=workspace) if request.access.is_admin else []
+    if steps and not all(step.done for step in steps):
+        context["onboarding"] = {"steps": steps, "done": sum(step.done for step in steps)}
     return render(request, "insights/overview.html", context)
 
 

@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("accounts", "0001_initial"),
-        ("conversations", "0007_thread_ai_paused_by"),
+        ("conversations", "0009_saved_replies"),
     ]
 
     operations = [

@@ -38,7 +38,8 @@ def structured_call(run, *, purpose: str, system: str, messages: list[dict], sch
     try:
         try:
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=messages,
-                                  schema=schema, schema_name=schema_name, provider=provider, max_tokens=max_tokens)
+                                  schema=schema, schema_name=schema_name, provider=provider, max_tokens=max_tokens,
+                                  user=getattr(run, "user", None))
         except LLMOutputError as exc:
             run.note_usage(exc.result)
             run.notes.append(f"{purpose}: unusable output ({exc.message[:120]}); asked for a repair")
@@ -46,7 +47,8 @@ def structured_call(run, *, purpose: str, system: str, messages: list[dict], sch
                       {"role": "user", "content": f"That answer was unusable: {exc.message[:300]}. Answer again "
                                                   f"with every required field, using the {schema_name} format."}]
             result = llm_complete(workspace=workspace, purpose=purpose, system=system, messages=repair,
-                                  schema=schema, schema_name=schema_name, provider=provider, max_tokens=max_tokens)
+                                  schema=schema, schema_name=schema_name, provider=provider, max_tokens=max_tokens,
+                                  user=getattr(run, "user", None))
     except NoProviderConfigured:
         raise
     except QuotaExceeded as exc:

@@ -57,6 +57,9 @@ class Run:
     input_tokens: int = 0
     output_tokens: int = 0
     provider: LLMProvider | None = None  # resolved by the first model call, reused by the next ones
+    # The person who asked for this run (a setter's follow-up), so usage and quotas count it as theirs;
+    # None for Sidekick's own work (replies to inbound messages).
+    user: object = None
     last_outbound: str = ""  # Sidekick's or a setter's last message before the burst
     raw_reply: str = ""  # the model's reply before the finalizer (markup and hidden characters are judged on it)
     urgent: bool = False

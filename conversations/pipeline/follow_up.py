@@ -64,7 +64,7 @@ def follow_up_draft_decide(*, thread: Thread, draft: ReplyDraft, actor=None, rev
     setter must send it in their own words: it is always left for review.
     """
     cfg = sidekick_settings_for(workspace=thread.workspace)
-    run = Run(message=None, thread=thread, contact=thread.contact, cfg=cfg)
+    run = Run(message=None, thread=thread, contact=thread.contact, cfg=cfg, user=actor)
     try:
         return _follow_up(run, draft, actor=actor, review=review, step=step, human_agent=human_agent)
     except Escalate as stop:

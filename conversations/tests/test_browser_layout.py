@@ -14,6 +14,7 @@ from contacts.services import contact_link_as_person
 from conversations import escalations, services
 from conversations.intake import sandbox_dm_deliver
 from conversations.models import Decision, ReplyDraft, SidekickSettings, Thread
+from conversations.saved_replies import saved_reply_create
 from integrations.tests.factories import ChannelFactory
 from knowledge.models import FaqEntry
 
@@ -25,7 +26,7 @@ LONG = ("Hi! I saw your post about the spring coaching programme and wanted to a
         "breaks-anywhere-at-all-0123456789 is the right page to book through?")
 # What a setter may not open (admins only): checked for the admin alone.
 ADMIN_ONLY = {"sidekick-settings", "follow-up-steps", "channels", "llm-providers", "usage", "sandbox", "audit-log",
-              "knowledge-settings"}
+              "knowledge-settings", "saved-replies"}
 
 
 @pytest.fixture
@@ -60,6 +61,8 @@ def workspace_with_everything(sandbox, fake_llm):
                       role="setter", invited_by=admin.user)
     faq = FaqEntry.objects.create(workspace=workspace, question="Do I need to bring my own mat?",
                                   answer="No, mats and blocks are provided; bring water and a towel.")
+    saved_reply_create(workspace=workspace, actor=admin.user, title="Evening group prices and how to book a place",
+                       shortcut="evening-prices", body="Hi {first_name}! " + LONG)
     w = "/w/zen"
     pages = {
         "overview": f"{w}/", "inbox": f"{w}/inbox/", "thread": f"{w}/inbox/{thread.pk}/",
@@ -71,7 +74,7 @@ def workspace_with_everything(sandbox, fake_llm):
         "channels": f"{w}/settings/channels/", "llm-providers": f"{w}/settings/llm/", "usage": f"{w}/settings/usage/",
         "sandbox": f"{w}/sandbox/", "knowledge": f"{w}/knowledge/", "faq": f"{w}/knowledge/faq/",
         "faq-entry": f"{w}/knowledge/faq/{faq.pk}/", "knowledge-test": f"{w}/knowledge/test/?q=mat",
-        "knowledge-settings": f"{w}/knowledge/settings/",
+        "knowledge-settings": f"{w}/knowledge/settings/", "saved-replies": f"{w}/settings/saved-replies/",
         # No report in this workspace: the empty state (insights/tests/test_browser.py covers a report).
         "insights-empty": f"{w}/insights/",
     }

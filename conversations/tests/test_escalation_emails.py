@@ -40,8 +40,17 @@ def test_a_joined_escalation_does_not_email_again(scene, django_capture_on_commi
     assert len(first) == 1 and len(second) == 0
 
 
-def test_nobody_is_emailed_by_default_or_after_leaving_the_workspace(scene):
+def test_admins_are_emailed_by_default(scene):
+    """Until an admin chooses, every admin hears about an escalation (issue #18); setters do not."""
+    assert sidekick_settings_for(workspace=scene.workspace).escalation_emails is None
     escalation = escalations.escalation_open(thread=scene.thread, reason_code="llm_error")
+    assert escalation_notify(escalation_id=escalation.pk) == 1
+    assert [m.to for m in mail.outbox] == [[scene.admin.email]]
+
+
+def test_nobody_is_emailed_when_the_admins_choose_nobody_or_after_leaving_the_workspace(scene):
+    escalation = escalations.escalation_open(thread=scene.thread, reason_code="llm_error")
+    services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin, escalation_emails=[])
     assert escalation_notify(escalation_id=escalation.pk) == 0
     services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin,
                                       escalation_emails=[scene.setter.email])
@@ -55,7 +64,7 @@ def test_only_members_can_be_recipients(scene):
     with pytest.raises(ValidationError, match="Not members of this workspace"):
         services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin,
                                           escalation_emails=[stranger.email])
-    assert sidekick_settings_for(workspace=scene.workspace).escalation_emails == []
+    assert sidekick_settings_for(workspace=scene.workspace).escalation_emails is None  # unchanged: the default
 
 
 def test_settings_page_offers_only_this_workspaces_members(client, scene):
@@ -64,3 +73,12 @@ def test_settings_page_offers_only_this_workspaces_members(client, scene):
     url = f"/w/{scene.workspace.slug}/settings/sidekick/"
     page = client.get(url).content.decode()
     assert scene.setter.email in page and "outsider@example.com" not in page
+
+
+def test_settings_page_ticks_the_admins_until_someone_chooses(client, scene):
+    client.force_login(scene.admin)
+    url = f"/w/{scene.workspace.slug}/settings/sidekick/"
+    form = client.get(url).context["form"]
+    assert form.initial["escalation_emails"] == [scene.admin.email]
+    services.sidekick_settings_update(workspace=scene.workspace, actor=scene.admin, escalation_emails=[])
+    assert client.get(url).context["form"].initial["escalation_emails"] == []

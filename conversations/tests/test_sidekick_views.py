@@ -112,7 +112,7 @@ def test_draft_details_show_sources_verdict_and_rule_hits_escaped(client, scene)
     login(client, scene.setter)
     html = client.get(reverse("conversations:draft_details", args=[scene.workspace.slug, draft.pk]), **HTMX
                       ).content.decode()
-    assert "62%" in html and "retrieval" in html
+    assert "62%" in html and "How well the sources match" in html  # labelled bars (#18), no dict keys
     assert "Pricing &lt;script&gt;x&lt;/script&gt;" in html and "<script>x" not in html
     assert "Approve" in html and "Accurate &lt;i&gt;and&lt;/i&gt; friendly." in html
     assert "blacklist" in html and "mentions &lt;b&gt;refunds&lt;/b&gt;" in html

@@ -70,16 +70,17 @@ class ProviderTestResult:
     model: str = ""
 
 
-def llm_provider_test(*, provider: LLMProvider, timeout: float = 15.0) -> ProviderTestResult:
+def llm_provider_test(*, provider: LLMProvider, timeout: float = 15.0, user=None) -> ProviderTestResult:
     """A tiny call through the gateway (purpose `test_connection`) to check key, URL and model.
 
     No retries, so a bad key or URL answers fast. The message is safe to show: it never holds the key.
+    `user` is the admin who pressed "Test", so the usage page counts the call as theirs.
     """
     from integrations.llm.gateway import llm_complete
 
     try:
         result = llm_complete(
-            workspace=provider.workspace, provider=provider, purpose="test_connection",
+            workspace=provider.workspace, provider=provider, purpose="test_connection", user=user,
             system="You are a connectivity check. Reply with the single word OK.",
             messages=[{"role": "user", "content": "ping"}], max_tokens=16, timeout=timeout, max_retries=0,
         )

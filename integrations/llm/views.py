@@ -63,7 +63,7 @@ def llm_provider_add(request):
 @require_POST
 def llm_provider_test(request, provider_id):
     provider = scoped_or_404(selectors.llm_provider_for_workspace, request, provider_id=provider_id, what="provider")
-    result = services.llm_provider_test(provider=provider, timeout=10.0)
+    result = services.llm_provider_test(provider=provider, timeout=10.0, user=request.user)
     if not request.htmx:
         (messages.success if result.ok else messages.error)(request, f"{provider}: {result.message}")
     return _providers_response(request, tested={provider.pk: result})

@@ -172,3 +172,18 @@ def test_usage_query_count_does_not_grow_with_rows(client, admin):
     for i in range(45):
         _usage(admin.workspace, MembershipFactory(workspace=admin.workspace).user, tokens=10, days_ago=i % 30)
     assert queries() == few
+
+
+def test_usage_numbers_have_thousands_separators(client, admin):
+    _usage(admin.workspace, admin.user, tokens=1234567)
+    html = client.get(_url(admin, "llm_usage")).content.decode()
+    assert "1,234,567 tokens" in html and "<td>1,234,567</td>" in html
+
+
+def test_a_connection_test_counts_as_the_admins_own_call(client, admin, fake_llm):
+    """#18: the usage page showed an admin's "Test" as "System (auto-replies)"."""
+    provider = fake_llm.provider(admin.workspace, kind="openai")
+    client.post(_url(admin, "llm_provider_test", provider.pk))
+    assert LLMUsage.objects.get(purpose="test_connection").user == admin.user
+    html = client.get(_url(admin, "llm_usage")).content.decode()
+    assert f"<td>{admin.user.email}</td>" in html and "System (auto-replies)" not in html

@@ -136,3 +136,34 @@ def test_sidebar_links_to_knowledge(client, workspace, setter):
     login(client, setter)
     page = client.get(reverse("insights:overview", args=[workspace.slug]))
     assert url("home", workspace).encode() in page.content
+
+
+def test_test_a_question_shows_the_answer_and_sources_with_scores_behind_a_toggle(client, workspace, setter, run_tasks):
+    """#18: the answer Sidekick would give and where it comes from, in plain words; the raw scores stay
+    available behind "Details"."""
+    upload(workspace, "prices.md", "# Prices\n\nA class costs 22 euros.", run_tasks=run_tasks)
+    services.faq_create(workspace=workspace, question="Is there parking?", answer="Yes, behind the studio.", actor=None)
+    login(client, setter)
+    html = client.get(url("test", workspace), {"q": "Is there parking?"}).content.decode()
+    assert "Sidekick's answer" in html and "Yes, behind the studio." in html
+    assert "From the FAQ entry" in html
+    html = client.get(url("test", workspace), {"q": "how much is a class"}).content.decode()
+    assert "Sources Sidekick would answer from" in html and "22 euros" in html
+    details = html[html.index("<details"):]
+    assert "ts_rank" in details and "ts_rank" not in html[:html.index("<details")]
+    html = client.get(url("test", workspace), {"q": "zebra xylophone quantum"}).content.decode()
+    assert "Sidekick would hand it to a person" in html
+
+
+def test_knowledge_counts_have_thousands_separators(client, workspace, setter, run_tasks):
+    document = upload(workspace, "prices.md", "# Prices\n\nA class costs 22 euros.", run_tasks=run_tasks).document
+    Document.objects.filter(pk=document.pk).update(chunk_count=12345)
+    login(client, setter)
+    assert "12,345" in client.get(url("home", workspace)).content.decode()
+    assert "12,345 chunks" in client.get(url("document", workspace, document.pk)).content.decode()
+
+
+def test_empty_knowledge_says_what_to_do(client, workspace, admin):
+    login(client, admin)
+    html = client.get(url("home", workspace)).content.decode()
+    assert "No documents yet" in html and url("faq_list", workspace) in html

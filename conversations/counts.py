@@ -1,0 +1,35 @@
+"""The counts in the navigation and the page title, polled by every workspace page (two small queries).
+
+Kept apart from `selectors` (which the inbox work is reshaping) and cheap on purpose: it runs every
+20 seconds on every open tab.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.functions import Coalesce
+
+from conversations.models import Escalation, EscalationStatus, Thread
+
+
+@dataclass(frozen=True)
+class NavCounts:
+    attention: int  # threads with unread messages or needing a human: the inbox badge and the title
+    unread_messages: int  # grows when a new message arrives (a browser notification)
+    needs_human: int
+    escalations: int  # open or claimed
+    latest_escalation_id: int  # grows when a new escalation opens, even if another closed meanwhile
+
+
+def nav_counts(*, workspace) -> NavCounts:
+    threads = Thread.objects.filter(Q(unread_count__gt=0) | Q(needs_human=True), workspace=workspace).aggregate(
+        attention=Count("id"), unread_messages=Coalesce(Sum("unread_count"), 0),
+        needs_human=Count("id", filter=Q(needs_human=True)))
+    open_escalations = Escalation.objects.filter(
+        workspace=workspace, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).aggregate(
+        n=Count("id"), latest=Coalesce(Max("id"), 0))
+    return NavCounts(attention=threads["attention"], unread_messages=threads["unread_messages"],
+                     needs_human=threads["needs_human"], escalations=open_escalations["n"],
+                     latest_escalation_id=open_escalations["latest"])
