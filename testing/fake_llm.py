@@ -12,7 +12,9 @@ Routes: POST /v1/messages (Anthropic), POST /v1/chat/completions and POST .../ch
 (OpenAI, Ollama, compatible servers), POST /openai/deployments/{name}/chat/completions?api-version=
 (Azure). Each request takes the next queued reply, else asks `handler`, else answers `default`
 (the text "OK"). A reply is written in the wire format of the request that receives it, so one
-script serves every provider kind. Used by tests (see testing/pytest_fixtures.py) and by
+script serves every provider kind. A request with `"stream": true` gets server-sent events in its
+protocol's streaming format (text replies are cut into word chunks; `Reply.stream` scripts the chunks,
+their pacing and a connection lost mid-answer). Used by tests (see testing/pytest_fixtures.py) and by
 benchmarks (`Reply.text(..., delay=2.0)`); stdlib only, one thread per connection.
 """
 
@@ -44,7 +46,7 @@ _OPENAI_ERROR_TYPES = {
 class Reply:
     """One scripted answer. Build it with the class methods."""
 
-    kind: str  # text | structured | error | raw | disconnect
+    kind: str  # text | structured | error | raw | disconnect | stream
     content: str = ""  # the text of a text reply
     data: Any = None
     status: int = 200
@@ -58,6 +60,17 @@ class Reply:
     output_tokens: int | None = None
     stop_reason: str | None = None
     model: str | None = None
+    chunks: list[str] | None = None  # a streamed answer's pieces (stream replies)
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    break_after: int | None = None  # close the connection after this many chunks, without an ending
+
+    @classmethod
+    def stream(cls, chunks: list[str], *, chunk_delay: float = 0.0, break_after: int | None = None,
+               input_tokens: int | None = None, output_tokens: int | None = None) -> Reply:
+        """A text answer sent in these pieces to a streaming request (joined for a plain one).
+        `break_after=n` drops the connection after n pieces: a provider failing mid-answer."""
+        return cls("stream", content="".join(chunks), chunks=list(chunks), chunk_delay=chunk_delay,
+                   break_after=break_after, input_tokens=input_tokens, output_tokens=output_tokens)
 
     @classmethod
     def text(cls, text: str, *, delay: float = 0.0, input_tokens: int | None = None,
@@ -197,6 +210,10 @@ class RecordedRequest:
     @property
     def wants_structured(self) -> bool:
         return self.schema is not None
+
+    @property
+    def wants_stream(self) -> bool:
+        return isinstance(self.json, dict) and bool(self.json.get("stream"))
 
 
 Handler = Callable[[RecordedRequest], "Reply | dict | str | None"]
@@ -403,10 +420,46 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(reply.status, reply.body or b"", reply.content_type, reply.headers)
         elif reply.kind == "error":
             self._send_json(reply.status, _error_body(request.protocol, reply), reply.headers)
+        elif request.wants_stream and reply.kind in ("text", "stream"):
+            self._stream(request, reply)
         elif request.protocol == "anthropic":
             self._send_json(200, _anthropic_body(request, reply))
         else:
             self._send_json(200, _openai_body(request, reply))
+
+    def _stream(self, request: RecordedRequest, reply: Reply):
+        """Server-sent events with chunked transfer encoding (as providers send them), one chunk per event.
+
+        `break_after` shuts the connection before the terminating chunk: the client sees an incomplete
+        body, as when a provider's connection drops mid-answer."""
+        chunks = reply.chunks if reply.chunks is not None else _word_chunks(reply.content)
+        input_tokens, output_tokens = _tokens(request, reply, reply.content)
+        model = reply.model or request.model
+        events = _anthropic_events if request.protocol == "anthropic" else _openai_events
+        start, pieces, end = events(model, chunks, input_tokens, output_tokens, reply.stop_reason)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+
+        def write(event: bytes):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+
+        for event in start:
+            write(event)
+        for n, event in enumerate(pieces):
+            if reply.break_after is not None and n >= reply.break_after:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if n and reply.chunk_delay and self.fake._stopping.wait(reply.chunk_delay):
+                self.close_connection = True
+                return
+            write(event)
+        for event in end:
+            write(event)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_json(self, status: int, payload: dict, headers: dict | None = None):
         self._send(status, json.dumps(payload).encode(), "application/json", headers or {})
@@ -434,7 +487,7 @@ def _anthropic_body(request: RecordedRequest, reply: Reply) -> dict:
                     "input": reply.data}]
         stop = "tool_use"
     else:
-        output = reply.content if reply.kind == "text" else json.dumps(reply.data)
+        output = reply.content if reply.kind in ("text", "stream") else json.dumps(reply.data)
         content = [{"type": "text", "text": output}]
         stop = "end_turn"
     input_tokens, output_tokens = _tokens(request, reply, output)
@@ -470,6 +523,62 @@ def _openai_body(request: RecordedRequest, reply: Reply) -> dict:
         "usage": {"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
                   "total_tokens": input_tokens + output_tokens},
     }
+
+
+def _word_chunks(text: str) -> list[str]:
+    """A text cut after each space, as providers stream it (roughly a token or a word at a time)."""
+    pieces, current = [], ""
+    for char in text:
+        current += char
+        if char == " ":
+            pieces.append(current)
+            current = ""
+    return [*pieces, current] if current else pieces
+
+
+def _sse(data: dict | str, event: str | None = None) -> bytes:
+    payload = data if isinstance(data, str) else json.dumps(data)
+    return (f"event: {event}\n" if event else "").encode() + f"data: {payload}\n\n".encode()
+
+
+def _anthropic_events(model, chunks, input_tokens, output_tokens, stop_reason):
+    """The Messages API's streaming events: message_start, a text block of deltas, message_delta, stop."""
+    start = [
+        _sse({"type": "message_start", "message": {
+            "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": 1}}}, "message_start"),
+        _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+             "content_block_start"),
+    ]
+    pieces = [_sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": chunk}},
+                   "content_block_delta") for chunk in chunks]
+    end = [
+        _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+        _sse({"type": "message_delta", "delta": {"stop_reason": stop_reason or "end_turn", "stop_sequence": None},
+              "usage": {"output_tokens": output_tokens}}, "message_delta"),
+        _sse({"type": "message_stop"}, "message_stop"),
+    ]
+    return start, pieces, end
+
+
+def _openai_events(model, chunks, input_tokens, output_tokens, stop_reason):
+    """Chat Completions chunks: a role delta, content deltas, the finish reason, the usage, [DONE]."""
+    ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+
+    def chunk(choices, **extra):
+        return _sse({"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                     "choices": choices, **extra})
+
+    start = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])]
+    pieces = [chunk([{"index": 0, "delta": {"content": text}, "finish_reason": None}]) for text in chunks]
+    end = [
+        chunk([{"index": 0, "delta": {}, "finish_reason": stop_reason or "stop"}]),
+        chunk([], usage={"prompt_tokens": input_tokens, "completion_tokens": output_tokens,
+                         "total_tokens": input_tokens + output_tokens}),
+        _sse("[DONE]"),
+    ]
+    return start, pieces, end
 
 
 def _error_body(protocol: str, reply: Reply) -> dict:

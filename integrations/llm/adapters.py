@@ -3,6 +3,8 @@
 Anthropic goes through the `anthropic` SDK (Messages API; structured output is a forced tool call
 whose input schema is the caller's JSON schema). OpenAI, Azure OpenAI, Ollama and OpenAI-compatible
 servers go through the `openai` SDK (Chat Completions with a `json_schema` response format).
+`stream` is the same exchange with the SDKs' streaming APIs (text answers only), handing each piece of
+text to a callback as it arrives; the callback's False stops the answer (the reader pressed stop).
 
 The SDKs' own retries are off (`max_retries=0`): the gateway owns retries, so it can count attempts,
 honour its limits and record one usage row per call. Clients are cached per configuration and per
@@ -18,6 +20,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 import anthropic
 import httpx2  # the HTTP client both SDKs are built on
@@ -41,6 +44,45 @@ def complete(config: ProviderConfig, params: CallParams) -> Completion:
     if config.kind in {"openai", "azure_openai", "ollama", "openai_compatible"}:
         return _openai_complete(config, params)
     raise LLMError(f"unknown provider kind {config.kind!r}", kind=ErrorKind.CONFIG)
+
+
+STOPPED = "stopped"  # the stop reason of an answer the caller's callback stopped
+
+
+class StreamBroken(LLMError):
+    """The connection failed after part of the answer arrived; `text` is that part (kept by the caller)."""
+
+    def __init__(self, message: str, *, text: str):
+        super().__init__(message, kind=ErrorKind.CONNECTION)
+        self.text = text
+
+
+def stream(config: ProviderConfig, params: CallParams, on_delta: Callable[[str], bool]) -> Completion:
+    """One streamed exchange: `on_delta(text)` for each piece as it arrives; returning False stops it.
+
+    Text only (no schema). A stopped answer returns what arrived with stop reason STOPPED and its output
+    tokens estimated (the provider reports them only at the end). An answer whose stream ends without the
+    provider's closing event raises StreamBroken, as a dropped connection does.
+    """
+    if params.schema is not None:
+        raise ValueError("streaming takes no schema: structured answers use complete()")
+    if config.kind == "anthropic":
+        return _anthropic_stream(config, params, on_delta)
+    if config.kind in {"openai", "azure_openai", "ollama", "openai_compatible"}:
+        return _openai_stream(config, params, on_delta)
+    raise LLMError(f"unknown provider kind {config.kind!r}", kind=ErrorKind.CONFIG)
+
+
+def _estimated_tokens(text: str) -> int:
+    return len(text) // 4 + 1
+
+
+def _broken(parts: list[str], exc: Exception | None, config: ProviderConfig) -> LLMError:
+    detail = scrub(f"{type(exc).__name__}: {exc}", config.api_key) if exc else "no closing event"
+    text = "".join(parts)
+    if not text:
+        return LLMError(f"cannot reach the provider: {detail}", kind=ErrorKind.CONNECTION)
+    return StreamBroken(f"the provider's answer broke off after {len(text)} characters: {detail}", text=text)
 
 
 CLIENTS_PER_THREAD = 8  # configurations a thread keeps a client for; the least recently used is closed
@@ -139,6 +181,44 @@ def _anthropic_complete(config: ProviderConfig, params: CallParams) -> Completio
                       model=model or config.model, stop_reason=stop_reason, raw_structured=raw)
 
 
+def _anthropic_stream(config: ProviderConfig, params: CallParams, on_delta) -> Completion:
+    kwargs = {
+        "model": config.model,
+        "max_tokens": params.max_tokens,
+        "system": params.system,
+        "messages": [{"role": m["role"], "content": m["content"]} for m in params.messages],
+        "timeout": params.timeout,
+    }
+    parts: list[str] = []
+    stopped = False
+    try:
+        with _anthropic_client(config).messages.stream(**kwargs) as events:
+            for text in events.text_stream:
+                parts.append(text)
+                if not on_delta(text):
+                    stopped = True
+                    break
+            message = events.current_message_snapshot
+    except anthropic.APIStatusError as exc:
+        raise _map_sdk_error(exc, config) from None
+    except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
+        if not parts and isinstance(exc, anthropic.AnthropicError):
+            raise _map_sdk_error(exc, config) from None  # before any text: a timeout is a timeout
+        # Mid-answer (connection lost, read timeout, an incomplete chunked body): what arrived is kept.
+        raise _broken(parts, exc, config) from None
+    text = "".join(parts)
+    usage = message.usage
+    input_tokens = int(usage.input_tokens or 0)
+    if stopped:
+        return Completion(text=text, parsed=None, input_tokens=input_tokens,
+                          output_tokens=max(int(usage.output_tokens or 0), _estimated_tokens(text)),
+                          model=message.model or config.model, stop_reason=STOPPED)
+    if message.stop_reason is None:
+        raise _broken(parts, None, config)
+    return Completion(text=text, parsed=None, input_tokens=input_tokens, output_tokens=int(usage.output_tokens or 0),
+                      model=message.model or config.model, stop_reason=message.stop_reason)
+
+
 # --- OpenAI family --------------------------------------------------------------------------------
 
 @_per_thread
@@ -197,6 +277,59 @@ def _openai_complete(config: ProviderConfig, params: CallParams) -> Completion:
     return Completion(text=content or (raw or ""), parsed=parsed, input_tokens=input_tokens,
                       output_tokens=output_tokens, model=model or config.model, stop_reason=stop_reason,
                       raw_structured=raw)
+
+
+def _openai_stream(config: ProviderConfig, params: CallParams, on_delta) -> Completion:
+    messages = [{"role": "system", "content": params.system}] if params.system else []
+    messages += [{"role": m["role"], "content": m["content"]} for m in params.messages]
+    kwargs = {"model": config.model, "messages": messages, "timeout": params.timeout, "stream": True,
+              # The token counts come in a last chunk only when asked for.
+              "stream_options": {"include_usage": True}}
+    kwargs["max_completion_tokens" if config.kind == "openai" else "max_tokens"] = params.max_tokens
+    if params.temperature is not None:
+        kwargs["temperature"] = params.temperature
+    parts: list[str] = []
+    stopped = False
+    finish = usage = None
+    model = config.model
+    try:
+        events = _openai_client(config).chat.completions.create(**kwargs)
+        try:
+            for chunk in events:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                finish = choice.finish_reason or finish
+                text = choice.delta.content if choice.delta is not None else None
+                if text:
+                    parts.append(text)
+                    if not on_delta(text):
+                        stopped = True
+                        break
+        finally:
+            events.close()
+    except openai.APIStatusError as exc:
+        raise _map_sdk_error(exc, config) from None
+    except (openai.OpenAIError, httpx2.HTTPError) as exc:
+        if not parts and isinstance(exc, openai.OpenAIError):
+            raise _map_sdk_error(exc, config) from None  # before any text: a timeout is a timeout
+        raise _broken(parts, exc, config) from None
+    text = "".join(parts)
+    input_tokens = int(usage.prompt_tokens or 0) if usage else 0
+    output_tokens = int(usage.completion_tokens or 0) if usage else 0
+    if stopped:
+        return Completion(text=text, parsed=None, input_tokens=input_tokens,
+                          output_tokens=max(output_tokens, _estimated_tokens(text)), model=model, stop_reason=STOPPED)
+    if finish is None:
+        raise _broken(parts, None, config)
+    if usage is None:  # a compatible server that ignores stream_options: estimate, as for a stopped answer
+        output_tokens = _estimated_tokens(text)
+        input_tokens = _estimated_tokens(params.system + "".join(m["content"] for m in params.messages))
+    return Completion(text=text, parsed=None, input_tokens=input_tokens, output_tokens=output_tokens, model=model,
+                      stop_reason=finish)
 
 
 # --- Structured output ----------------------------------------------------------------------------

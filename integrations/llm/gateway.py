@@ -1,4 +1,5 @@
-"""The one door to language models: every LLM call in Sidekick goes through `llm_complete`.
+"""The one door to language models: every LLM call in Sidekick goes through `llm_complete` (or
+`llm_stream`, the same for a text answer streamed as it is written).
 
 Order of work for one call:
 1. resolve the provider (the user's override, else the workspace default) or raise NoProviderConfigured;
@@ -20,13 +21,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from integrations.llm import adapters
-from integrations.llm.base import CallParams, LLMResult, Message, ProviderConfig
+from integrations.llm.base import CallParams, Completion, LLMResult, Message, ProviderConfig
 from integrations.llm.errors import (
     ErrorKind,
     LLMError,
@@ -71,25 +73,9 @@ def llm_complete(
     provider (the connection test); `max_tokens` and `max_retries` override the provider's and the
     settings' values. Raises NoProviderConfigured, QuotaExceeded or LLMError.
     """
-    if not messages:
-        raise ValueError("llm_complete needs at least one message")
-    if any(m.get("role") not in ("user", "assistant") for m in messages):
-        raise ValueError("messages take the roles 'user' and 'assistant'; pass the system prompt as `system`")
-    provider = provider or llm_provider_for(workspace=workspace, user=user)
-    if provider is None:
-        raise NoProviderConfigured(workspace, user)
-    if provider.workspace_id != workspace.pk:
-        raise ValueError("the provider belongs to another workspace")
-    config = ProviderConfig.from_provider(provider)
-    params = CallParams(
-        system=system,
-        messages=list(messages),
-        max_tokens=max_tokens or provider.max_tokens,
-        temperature=provider.temperature,
-        schema=schema,
-        schema_name=schema_name,
-        timeout=timeout or settings.LLM_TIMEOUT_SECONDS,
-    )
+    provider, config, params = _prepare(workspace=workspace, user=user, provider=provider, system=system,
+                                        messages=messages, schema=schema, schema_name=schema_name, timeout=timeout,
+                                        max_tokens=max_tokens)
     usage = _reserve(workspace=workspace, user=user, provider=provider, purpose=purpose, params=params)
 
     started = time.monotonic()
@@ -136,6 +122,97 @@ def llm_complete(
     return result
 
 
+def _prepare(*, workspace, user, provider, system, messages, schema, schema_name, timeout, max_tokens):
+    """Checks the arguments, resolves the provider (or raises NoProviderConfigured), builds the call."""
+    if not messages:
+        raise ValueError("a model call needs at least one message")
+    if any(m.get("role") not in ("user", "assistant") for m in messages):
+        raise ValueError("messages take the roles 'user' and 'assistant'; pass the system prompt as `system`")
+    provider = provider or llm_provider_for(workspace=workspace, user=user)
+    if provider is None:
+        raise NoProviderConfigured(workspace, user)
+    if provider.workspace_id != workspace.pk:
+        raise ValueError("the provider belongs to another workspace")
+    config = ProviderConfig.from_provider(provider)
+    params = CallParams(
+        system=system,
+        messages=list(messages),
+        max_tokens=max_tokens or provider.max_tokens,
+        temperature=provider.temperature,
+        schema=schema,
+        schema_name=schema_name,
+        timeout=timeout or settings.LLM_TIMEOUT_SECONDS,
+    )
+    return provider, config, params
+
+
+def llm_stream(
+    *,
+    workspace,
+    purpose: str,
+    system: str,
+    messages: list[Message],
+    on_delta: Callable[[str], bool],
+    user=None,
+    timeout: float | None = None,
+    max_tokens: int | None = None,
+    provider: LLMProvider | None = None,
+    max_retries: int | None = None,
+) -> LLMResult:
+    """`llm_complete` for a text answer streamed as it is written: `on_delta(text)` receives each piece.
+
+    Quotas, reservation, usage row and errors are those of llm_complete. `on_delta` returning False
+    stops the answer: the result then holds what arrived, `stop_reason` "stopped", output tokens
+    estimated. Transient errors are retried only before the first piece arrived (a retry would repeat
+    what the reader already has); after it, the error is raised as `adapters.StreamBroken` carrying the
+    text so far, and its usage row counts the tokens estimated for that text (the provider bills them).
+    """
+    provider, config, params = _prepare(workspace=workspace, user=user, provider=provider, system=system,
+                                        messages=messages, schema=None, schema_name="respond", timeout=timeout,
+                                        max_tokens=max_tokens)
+    usage = _reserve(workspace=workspace, user=user, provider=provider, purpose=purpose, params=params)
+    delivered = False
+
+    def relay(text: str) -> bool:
+        nonlocal delivered
+        delivered = True
+        return on_delta(text)
+
+    def call(config, params):
+        try:
+            return adapters.stream(config, params, relay)
+        except LLMError as exc:
+            if delivered:
+                exc.permanent = True
+            raise
+
+    started = time.monotonic()
+    attempts = 0
+    try:
+        completion, attempts = _call_with_retries(config, params, settings.LLM_MAX_RETRIES
+                                                  if max_retries is None else max_retries, call=call)
+    except adapters.StreamBroken as exc:
+        partial = Completion(text=exc.text, parsed=None, input_tokens=usage.input_tokens,
+                             output_tokens=len(exc.text) // 4 + 1, model=config.model, stop_reason=None)
+        _finish(usage, outcome=exc.kind, attempts=getattr(exc, "attempts", attempts), started=started,
+                completion=partial, error=exc.message)
+        raise
+    except LLMError as exc:
+        _finish(usage, outcome=exc.kind, attempts=getattr(exc, "attempts", attempts), started=started,
+                error=exc.message)
+        raise
+    except BaseException as exc:
+        _finish(usage, outcome=Outcome.BAD_RESPONSE, attempts=attempts, started=started,
+                error=scrub(f"{type(exc).__name__}: {exc}", config.api_key))
+        raise
+    latency_ms, cost = _finish(usage, outcome=Outcome.OK, attempts=attempts, started=started, completion=completion,
+                               error="stopped by the reader" if completion.stop_reason == adapters.STOPPED else "")
+    return LLMResult(text=completion.text, parsed=None, input_tokens=completion.input_tokens,
+                     output_tokens=completion.output_tokens, model=completion.model, latency_ms=latency_ms,
+                     stop_reason=completion.stop_reason, provider_kind=config.kind, attempts=attempts,
+                     cost_usd=cost, usage_id=usage.pk)
+
+
 def estimate_input_tokens(system: str, messages: list[Message], schema: dict | None) -> int:
     """A deliberately generous estimate (about 4 characters per token) for the quota reservation."""
     chars = len(system) + sum(len(m["content"]) + 8 for m in messages)
@@ -145,7 +222,10 @@ def estimate_input_tokens(system: str, messages: list[Message], schema: dict | N
 
 
 def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUsage:
-    role = member_role(workspace=workspace, user=user) if user is not None else None
+    # Super-admins have no per-user limit (the row still names them; the workspace totals still apply):
+    # for the checks they count like system work.
+    limited = None if user is None or getattr(user, "is_superadmin", False) else user
+    role = member_role(workspace=workspace, user=limited) if limited is not None else None
     row = LLMUsage(
         workspace=workspace, user=user, provider=provider, purpose=purpose[:64],
         provider_kind=provider.kind, model=provider.model,
@@ -168,7 +248,7 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
                 # Inside a caller's transaction a savepoint keeps a failure from poisoning it (and the unlock).
                 with savepoint_if_in_transaction():
                     policy, periods, totals = _insert_reservation(cursor, row, workspace=workspace, user=user)
-                    exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy,
+                    exceeded = quota_evaluate(workspace=workspace, user=limited, role=role, policy=policy,
                                               periods=periods, totals=totals)
                     if exceeded is not None:
                         _mark_exceeded(row, exceeded)
@@ -283,7 +363,7 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     # The limits that apply to this caller, as in quota_evaluate: the role's per-user limits, then the
     # workspace's. A NULL limit is unlimited.
     checks = [("workspace_day", "workspace_daily"), ("workspace_month", "workspace_monthly")]
-    if user is not None:
+    if role is not None:  # None: system work, or a super-admin (no per-user limit)
         if f"{role}_daily" not in _POLICY_LIMITS:
             raise ValueError(f"unknown role {role!r}")
         checks = [("user_day", f"{role}_daily"), ("user_month", f"{role}_monthly"), *checks]
@@ -328,7 +408,8 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     row._state.adding, row._state.db = False, connection.alias
     totals = dict(zip(("workspace_month", "workspace_day", "user_month", "user_day"), map(int, values[2:6]), strict=True))
     policy = LLMQuotaPolicy(id=values[6], workspace=workspace, **dict(zip(_POLICY_LIMITS, values[7:], strict=True)))
-    exceeded = quota_evaluate(workspace=workspace, user=user, role=role, policy=policy, periods=periods, totals=totals)
+    exceeded = quota_evaluate(workspace=workspace, user=user if role is not None else None, role=role, policy=policy,
+                              periods=periods, totals=totals)
     if exceeded is not None:
         if outcome == Outcome.QUOTA_EXCEEDED:
             _mark_exceeded(row, exceeded, write=("error_message",))  # the SQL wrote the rest
@@ -340,12 +421,13 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     return exceeded
 
 
-def _call_with_retries(config: ProviderConfig, params: CallParams, max_retries: int):
+def _call_with_retries(config: ProviderConfig, params: CallParams, max_retries: int, call=None):
+    call = call or adapters.complete
     attempt = 0
     while True:
         attempt += 1
         try:
-            return adapters.complete(config, params), attempt
+            return call(config, params), attempt
         except LLMError as exc:
             exc.attempts = attempt
             delay = None if exc.permanent or attempt > max_retries else _backoff(attempt, exc.retry_after)
@@ -393,5 +475,5 @@ def _finish(usage: LLMUsage, *, outcome: str, attempts: int, started: float, com
     return usage.latency_ms, usage.cost_usd
 
 
-__all__ = ["llm_complete", "LLMResult", "LLMError", "LLMOutputError", "NoProviderConfigured", "QuotaExceeded",
+__all__ = ["llm_complete", "llm_stream", "LLMResult", "LLMError", "LLMOutputError", "NoProviderConfigured", "QuotaExceeded",
            "ErrorKind"]
