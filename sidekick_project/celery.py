@@ -31,6 +31,7 @@ app.conf.task_routes = {
     "conversations.tasks.sweep_channels": {"queue": "default"},
     "conversations.tasks.notify_escalation": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
+    "assistant.tasks.*": {"queue": "llm"},
 }
 
 MINUTE = 60

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "knowledge",
     "changes",
     "insights",
+    "assistant",
 ]
 
 MIDDLEWARE = [

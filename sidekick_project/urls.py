@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("knowledge.urls")),
     path("", include("conversations.urls")),
     path("", include("contacts.urls")),
+    path("", include("assistant.urls")),
 ]
 
 if settings.BENCH:

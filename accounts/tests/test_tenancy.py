@@ -45,7 +45,7 @@ EXPECTED_ROLES = {
     "integrations:llm_provider_add": "admin",
     "integrations:llm_provider_test": "admin",
     "integrations:llm_provider_default": "admin",
-    "integrations:llm_usage": "admin",
+    "integrations:llm_usage": "member",  # setters see their own row only
     "conversations:sandbox": "admin",  # 404 unless META_SANDBOX
     "conversations:sandbox_send": "admin",
     "knowledge:home": "member",
@@ -90,6 +90,16 @@ EXPECTED_ROLES = {
     "contacts:booking": "member",
     "contacts:memory_edit": "admin",
     "contacts:memory_delete": "admin",
+    # The assistant: each user's own conversations and key (scoped to the user inside the views).
+    "assistant:conversations": "member",
+    "assistant:panel": "member",
+    "assistant:send": "member",
+    "assistant:key": "member",
+    "assistant:conversation": "member",
+    "assistant:archive": "member",
+    "assistant:message": "member",
+    "assistant:stop": "member",
+    "assistant:retry": "member",
 }
 
 

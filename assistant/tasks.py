@@ -1,0 +1,11 @@
+from celery import shared_task
+
+from assistant.answer import answer_write
+
+
+# On the `llm` queue (sidekick_project.celery task_routes). Not acks_late: a redelivered answer would
+# start again from nothing over text the reader already saw. A lost one stays "writing" with no text:
+# Stop marks it stopped at once, and Retry asks again.
+@shared_task(ignore_result=True, time_limit=180, soft_time_limit=170)
+def assistant_answer(message_id: int) -> str:
+    return answer_write(message_id=message_id)

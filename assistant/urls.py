@@ -1,0 +1,18 @@
+from django.urls import path
+
+from assistant import views
+
+app_name = "assistant"
+W = "w/<slug:workspace_slug>/assistant/"
+
+urlpatterns = [
+    path(W, views.conversations, name="conversations"),
+    path(W + "panel/", views.panel, name="panel"),
+    path(W + "send/", views.send, name="send"),
+    path(W + "key/", views.personal_key, name="key"),
+    path(W + "<int:conversation_id>/", views.conversation, name="conversation"),
+    path(W + "<int:conversation_id>/archive/", views.conversation_archive, name="archive"),
+    path(W + "messages/<int:message_id>/", views.message_poll, name="message"),
+    path(W + "messages/<int:message_id>/stop/", views.message_stop, name="stop"),
+    path(W + "messages/<int:message_id>/retry/", views.message_retry, name="retry"),
+]

@@ -1,0 +1,197 @@
+"""The assistant's pages: the sidebar panel (HTMX), the message poll, the conversations page, the user's key.
+
+Every lookup goes through assistant.selectors with the workspace and the user: another user's or
+another workspace's conversation is a 404. The context a question is asked in is re-checked
+(assistant.context.context_resolve), whatever the page claimed.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.tenancy import scoped_or_404, workspace_required
+from assistant import selectors, services
+from assistant.context import PICKABLE, Context, context_resolve
+from assistant.forms import PersonalKeyForm
+from assistant.models import ContextType
+
+PAGE = "page"
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _page_context(request, data) -> Context | None:
+    """The context of the page the panel was opened on, re-checked for this workspace (404 if not its)."""
+    context_type = data.get("page_type") or ContextType.GENERAL
+    if context_type not in ContextType.values:
+        return None
+    return context_resolve(workspace=request.workspace, context_type=context_type,
+                           object_id=_int(data.get("page_id")))
+
+
+def _conversation(request, conversation_id):
+    return scoped_or_404(selectors.conversation_for_user, request, user=request.user,
+                         conversation_id=conversation_id, what="conversation")
+
+
+def _message(request, message_id):
+    return scoped_or_404(selectors.message_for_user, request, user=request.user, message_id=message_id,
+                         what="message")
+
+
+def _panel_context(request, *, page: Context | None, conversation=None, error: str = "", text: str = "",
+                   picked: str = PAGE) -> dict:
+    budget = selectors.token_budget(workspace=request.workspace, user=request.user, role=request.access.role)
+    return {
+        "conversation": conversation,
+        "chat": selectors.conversation_messages(conversation=conversation) if conversation else [],
+        "page": page,
+        "picks": [(value, ContextType(value).label) for value in PICKABLE],
+        "picked": picked,
+        "budget": budget,
+        "provider": selectors.provider_for(workspace=request.workspace, user=request.user),
+        "error": error,
+        "text": text,
+    }
+
+
+def _target(request) -> str:
+    """Where the panel is rendered: the sidebar, or the conversation page (HTMX names it)."""
+    return "#assistant-page" if request.headers.get("HX-Target") == "assistant-page" else "#assistant-body"
+
+
+@workspace_required
+def panel(request):
+    """The sidebar's body for the page it is opened on: the latest conversation about it, or a new one."""
+    page = _page_context(request, request.GET)
+    conversation = None
+    if conversation_id := _int(request.GET.get("conversation")):
+        conversation = _conversation(request, conversation_id)
+    elif page is not None and not request.GET.get("new"):
+        conversation = selectors.conversation_about(workspace=request.workspace, user=request.user, context=page)
+    return render(request, "assistant/panel.html", _panel_context(request, page=page, conversation=conversation))
+
+
+@workspace_required
+@require_POST
+def send(request):
+    page = _page_context(request, request.POST)
+    conversation = None
+    if conversation_id := _int(request.POST.get("conversation")):
+        conversation = _conversation(request, conversation_id)
+    picked = request.POST.get("context") or PAGE
+    if picked == PAGE:
+        context = page
+    elif picked in PICKABLE:
+        context = Context(picked, {"label": ContextType(picked).label})
+    else:
+        raise Http404("No such context")
+    text = request.POST.get("text", "")
+    try:
+        asked = services.assistant_ask(workspace=request.workspace, user=request.user, role=request.access.role,
+                                       text=text, context=context, conversation=conversation)
+    except services.AskRefused as refusal:
+        return render(request, "assistant/panel.html", {**_panel_context(
+            request, page=page, conversation=conversation, error=refusal.message, text=text, picked=picked),
+            "target": _target(request)})
+    if not request.htmx:
+        return redirect("assistant:conversation", workspace_slug=request.workspace.slug,
+                        conversation_id=asked.conversation.pk)
+    return render(request, "assistant/panel.html", {
+        **_panel_context(request, page=page, conversation=asked.conversation, picked=picked), "target": _target(request)})
+
+
+@workspace_required
+def message_poll(request, message_id):
+    """The answer so far (the browser asks every ~300 ms while it is being written): one query."""
+    return render(request, "assistant/_message.html", {"m": _message(request, message_id)})
+
+
+@workspace_required
+@require_POST
+def message_stop(request, message_id):
+    message = _message(request, message_id)
+    services.assistant_stop(answer=message)
+    return render(request, "assistant/_message.html", {"m": message})
+
+
+@workspace_required
+@require_POST
+def message_retry(request, message_id):
+    message = _message(request, message_id)
+    services.assistant_retry(answer=message)
+    return render(request, "assistant/_message.html", {"m": message})
+
+
+@workspace_required
+def conversations(request):
+    archived = request.GET.get("archived") == "1"
+    q = request.GET.get("q", "")[:200]
+    rows = selectors.conversations_for_user(workspace=request.workspace, user=request.user, archived=archived, q=q)
+    return render(request, "assistant/conversations.html", {
+        "conversations": rows[:200], "archived": archived, "q": q,
+        "budget": selectors.token_budget(workspace=request.workspace, user=request.user, role=request.access.role),
+    })
+
+
+@workspace_required
+def conversation(request, conversation_id):
+    conversation = _conversation(request, conversation_id)
+    return render(request, "assistant/conversation.html",
+                  {**_panel_context(request, page=None, conversation=conversation), "target": "#assistant-page"})
+
+
+@workspace_required
+@require_POST
+def conversation_archive(request, conversation_id):
+    conversation = _conversation(request, conversation_id)
+    archive = request.POST.get("archived", "1") == "1"
+    services.conversation_archive(conversation=conversation, archived=archive)
+    messages.success(request, f"“{conversation}” {'archived' if archive else 'restored'}.")
+    # Back to the list the conversation was on.
+    return redirect(reverse("assistant:conversations", args=[request.workspace.slug]) +
+                    ("" if archive else "?archived=1"))
+
+
+@workspace_required
+def personal_key(request):
+    workspace, user = request.workspace, request.user
+    provider = selectors.personal_provider_for(workspace=workspace, user=user)
+    form = PersonalKeyForm(initial={"kind": provider.kind, "model": provider.model, "base_url": provider.base_url,
+                                    "api_version": provider.api_version} if provider else None)
+    tested = None
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        if action == "delete":
+            services.personal_key_delete(workspace=workspace, user=user)
+            messages.success(request, "Your key is removed; the assistant uses the workspace's model.")
+            return redirect("assistant:key", workspace_slug=workspace.slug)
+        if action == "test":
+            if provider is None:
+                raise Http404("No key to test")
+            tested = services.personal_key_test(provider=provider)
+        else:
+            form = PersonalKeyForm(request.POST)
+            if form.is_valid():
+                data = form.cleaned_data
+                try:
+                    services.personal_key_save(workspace=workspace, user=user, kind=data["kind"],
+                                               model=data["model"].strip(), api_key=data["api_key"] or None,
+                                               base_url=data["base_url"] or "", api_version=data["api_version"])
+                    messages.success(request, "Your key is saved (encrypted). Test the connection below.")
+                    return redirect("assistant:key", workspace_slug=workspace.slug)
+                except ValidationError as exc:
+                    for field, errors in exc.message_dict.items():
+                        for error in errors:
+                            form.add_error(field if field in form.fields else None, error)
+    return render(request, "assistant/key.html", {"provider": provider, "form": form, "tested": tested})
