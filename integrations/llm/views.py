@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.tenancy import admin_required, scoped_or_404
+from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from integrations.llm import selectors, services
 from integrations.llm.forms import ProviderForm
 
@@ -82,14 +82,19 @@ def llm_provider_default(request, provider_id):
     return _providers_response(request)
 
 
-@admin_required
+@workspace_required
 def llm_usage(request):
+    """Token use per day and user, month totals against the limits, estimated cost. Admins see everyone
+    and the top users; a setter sees their own row only."""
     workspace = request.workspace
-    rows = selectors.llm_usage_daily(workspace=workspace, days=USAGE_DAYS)
+    own = None if request.access.is_admin else request.user
+    rows = selectors.llm_usage_daily(workspace=workspace, days=USAGE_DAYS, user=own)
+    quota_rows = selectors.llm_quota_status(workspace=workspace, user=own)
     context = {
         "days": USAGE_DAYS,
         "rows": rows,
-        "quota_rows": selectors.llm_quota_status(workspace=workspace),
+        "quota_rows": quota_rows,
+        "top_users": selectors.llm_top_users(rows=quota_rows) if own is None else [],
         "chart": selectors.llm_usage_chart(rows=rows, days=USAGE_DAYS, workspace=workspace),
         "total_cost": sum((r["cost"] or 0) for r in rows),
         "total_tokens": sum((r["tokens"] or 0) for r in rows),
