@@ -101,7 +101,7 @@ def context_resolve(*, workspace, context_type: str, object_id: int | None) -> C
                                           "label": f"Conversation with {thread.contact}"[:120]})
         if context_type == ContextType.CONTACT:
             contact = contact_for_workspace(workspace=workspace, contact_id=int(object_id or 0))
-            return Context(context_type, {"contact_id": contact.pk, "label": str(contact)[:120]})
+            return Context(context_type, {"contact_id": contact.pk, "label": f"Contact {contact}"[:120]})
     except ObjectDoesNotExist:
         raise Http404("No such conversation or contact") from None
     return Context(context_type, {"label": ContextType(context_type).label})

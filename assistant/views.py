@@ -113,8 +113,13 @@ def send(request):
 
 @workspace_required
 def message_poll(request, message_id):
-    """The answer so far (the browser asks every ~300 ms while it is being written): one query."""
-    return render(request, "assistant/_message.html", {"m": _message(request, message_id)})
+    """The answer so far (the browser asks every ~300 ms while it is being written): one query; once it is
+    finished, the token line under the input too (out of band)."""
+    message = _message(request, message_id)
+    budget = None
+    if message.finished:
+        budget = selectors.token_budget(workspace=request.workspace, user=request.user, role=request.access.role)
+    return render(request, "assistant/_poll.html", {"m": message, "budget": budget})
 
 
 @workspace_required

@@ -106,10 +106,11 @@ def test_send_stores_and_shows_the_streaming_answer_then_the_poll_shows_the_text
     assert fake_llm.requests == []
     AssistantMessage.objects.filter(pk=answer.pk).update(content="Say yes, ", status=MessageStatus.STREAMING)
     poll = client.get(_url(team, "message", answer.pk)).content.decode()
-    assert "Say yes," in poll and "delay:300ms" in poll and "Stop" in poll
+    assert "Say yes," in poll and "delay:300ms" in poll and "Stop" in poll and "hx-swap-oob" not in poll
     AssistantMessage.objects.filter(pk=answer.pk).update(content="Say yes, there is.", status=MessageStatus.COMPLETE)
     poll = client.get(_url(team, "message", answer.pk)).content.decode()
     assert "Say yes, there is." in poll and "delay:300ms" not in poll  # the poll ends with the answer
+    assert 'id="assistant-budget" hx-swap-oob="true"' in poll  # the token line is refreshed with it
 
 
 def test_picking_strategy_instead_of_the_page(client, fake_llm, team):
