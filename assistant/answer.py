@@ -90,7 +90,7 @@ def answer_write(*, message_id: int) -> str:
                        snapshot=conversation.context or {}, question=turns[-1]["content"])
 
     parts: list[str] = []
-    last_flush = time.monotonic()
+    last_flush = 0.0  # the first piece is written at once: "Thinking…" turns into text as soon as it can
     stop = False
 
     def on_delta(text: str) -> bool:

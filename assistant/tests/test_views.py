@@ -184,3 +184,16 @@ def test_usage_page_setter_sees_only_their_own_row_admin_sees_everyone_and_top_u
     assert [r.label for r in response.context["top_users"]] == [team.other_setter.email, team.setter_user.email,
                                                                   team.admin_user.email]
     assert "Top users this month" in response.content.decode()
+
+
+def test_the_conversation_page_continues_the_conversation_in_place(client, fake_llm, team):
+    fake_llm.provider(team)
+    conversation, _ = _conversation(team, team.setter_user)
+    client.force_login(team.setter_user)
+    html = client.get(_url(team, "conversation", conversation.pk)).content.decode()
+    assert 'id="assistant-page"' in html and 'hx-target="#assistant-page"' in html and "She wants Tuesdays." in html
+    response = client.post(_url(team, "send"), {"conversation": conversation.pk, "text": "And on Thursdays?"},
+                           HTTP_HX_REQUEST="true", HTTP_HX_TARGET="assistant-page")
+    assert 'hx-target="#assistant-page"' in response.content.decode()
+    assert list(conversation.messages.values_list("content", flat=True)) == [
+        "Where do we stand with Maria?", "She wants Tuesdays.", "And on Thursdays?", ""]
