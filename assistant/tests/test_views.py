@@ -197,3 +197,18 @@ def test_the_conversation_page_continues_the_conversation_in_place(client, fake_
     assert 'hx-target="#assistant-page"' in response.content.decode()
     assert list(conversation.messages.values_list("content", flat=True)) == [
         "Where do we stand with Maria?", "She wants Tuesdays.", "And on Thursdays?", ""]
+
+
+def test_the_poll_is_cheap_one_query_beyond_login_and_tenancy(client, team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    conversation, _ = _conversation(team, team.setter_user)
+    answer = AssistantMessage.objects.create(conversation=conversation, role="assistant", status="streaming",
+                                             content="So far")
+    client.force_login(team.setter_user)
+    client.get(_url(team, "message", answer.pk))
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(_url(team, "message", answer.pk))
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in ctx.captured_queries]
+    assert tables == ['"django_session"', '"accounts_user"', '"accounts_membership"', '"assistant_assistantmessage"']
