@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts.models import CLOSED_STAGES
@@ -21,6 +21,7 @@ from conversations.models import (
     SidekickActionLog,
     SidekickSettings,
     Thread,
+    ThreadStatus,
 )
 from conversations.pipeline import prompt as P
 from conversations.pipeline.prompt import DEFAULT_PROMPT
@@ -72,7 +73,7 @@ def thread_history(*, thread: Thread, until: Message | None = None, limit: int =
 
 def thread_for_workspace(*, workspace, thread_id: int) -> Thread:
     """Raises Thread.DoesNotExist for a thread of another workspace."""
-    thread = Thread.objects.select_related("contact", "channel", "ai_paused_by").defer("search_vector").get(
+    thread = Thread.objects.select_related("contact", "channel", "ai_paused_by", "assigned_to").defer("search_vector").get(
         workspace=workspace, pk=thread_id)
     thread.workspace = workspace  # already loaded by the tenancy check; saves a query per use
     return thread
@@ -172,6 +173,14 @@ THREAD_PAGE_SIZE = 50
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# The status tabs. "needs_human" is the open threads with the needs-human flag; a snoozed thread whose
+# time has passed counts as open (decided here, at query time, so no periodic job has to wake it).
+TAB_OPEN, TAB_NEEDS_HUMAN, TAB_SNOOZED, TAB_RESOLVED = "open", "needs_human", "snoozed", "resolved"
+INBOX_TABS = (TAB_OPEN, TAB_NEEDS_HUMAN, TAB_SNOOZED, TAB_RESOLVED)
+# Whose threads: "" (everyone's), "mine", "unassigned".
+OWNER_MINE, OWNER_UNASSIGNED = "mine", "unassigned"
+
+
 @dataclass(frozen=True)
 class InboxFilters:
     platform: str = ""
@@ -179,6 +188,42 @@ class InboxFilters:
     needs_human: bool = False
     ai_paused: bool = False
     q: str = ""
+    tab: str = TAB_OPEN  # "" lists every status
+    owner: str = ""
+    user_id: int | None = None  # whose "mine"
+
+
+def _woken(now: datetime) -> Q:
+    return Q(status=ThreadStatus.SNOOZED, snoozed_until__lte=now)
+
+
+def _tab_q(tab: str, now: datetime) -> Q:
+    open_ = Q(status=ThreadStatus.OPEN) | _woken(now)
+    if tab == TAB_OPEN:
+        return open_
+    if tab == TAB_NEEDS_HUMAN:
+        return open_ & Q(needs_human=True)
+    if tab == TAB_SNOOZED:
+        return Q(status=ThreadStatus.SNOOZED, snoozed_until__gt=now)
+    if tab == TAB_RESOLVED:
+        return Q(status=ThreadStatus.RESOLVED)
+    return Q()
+
+
+def _owner_q(filters: InboxFilters) -> Q:
+    if filters.owner == OWNER_MINE:
+        return Q(assigned_to_id=filters.user_id)
+    if filters.owner == OWNER_UNASSIGNED:
+        return Q(assigned_to__isnull=True)
+    return Q()
+
+
+def inbox_tab_counts(*, workspace, filters: InboxFilters, now: datetime | None = None) -> dict[str, int]:
+    """How many threads each status tab holds, under the owner filter (one query; the other filters and
+    the search narrow the list, not the tabs)."""
+    now = now or timezone.now()
+    rows = Thread.objects.filter(_owner_q(filters), workspace=workspace, last_message_at__isnull=False)
+    return rows.aggregate(**{tab: Count("pk", filter=_tab_q(tab, now)) for tab in INBOX_TABS})
 
 
 @dataclass(frozen=True)
@@ -221,7 +266,8 @@ def inbox_threads(*, workspace, filters: InboxFilters, cursor: Cursor | None = N
     A search is answered in one of two ways (see `_search_plans`); everything else is one walk of
     `thread_inbox_idx` (or a filter's partial index) that stops after `limit + 1` rows.
     """
-    threads = Thread.objects.filter(workspace=workspace, last_message_at__isnull=False)
+    now = timezone.now()
+    threads = Thread.objects.filter(_owner_q(filters), workspace=workspace, last_message_at__isnull=False)
     if filters.platform:
         threads = threads.filter(channel__platform=filters.platform)
     if filters.stage:
@@ -237,12 +283,21 @@ def inbox_threads(*, workspace, filters: InboxFilters, cursor: Cursor | None = N
         if query is None:
             return InboxPage([], None)
         rows = []
-        for plan in _search_plans(workspace, threads.filter(search_vector=query), cursor):
+        for plan in _search_plans(workspace, threads.filter(_tab_q(filters.tab, now), search_vector=query), cursor):
             rows = _page_rows(plan, limit)
             if len(rows) > limit:
                 break
+    elif filters.tab in (TAB_OPEN, TAB_NEEDS_HUMAN):
+        # Open means status "open" or a snooze that has run out. An OR would lose the index order (and
+        # sort every open thread), so each part walks its index in order and the two pages merge.
+        if filters.tab == TAB_NEEDS_HUMAN:
+            threads = threads.filter(needs_human=True)
+        ordered = ("-last_message_at", "-pk")
+        rows = _page_rows(threads.filter(status=ThreadStatus.OPEN).order_by(*ordered), limit)
+        rows += _page_rows(threads.filter(_woken(now)).order_by(*ordered), limit)
+        rows.sort(key=lambda t: (t.last_message_at, t.pk), reverse=True)
     else:
-        rows = _page_rows(threads.order_by("-last_message_at", "-pk"), limit)
+        rows = _page_rows(threads.filter(_tab_q(filters.tab, now)).order_by("-last_message_at", "-pk"), limit)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -274,13 +329,15 @@ def _search_plans(workspace, matching: QuerySet[Thread], cursor: Cursor | None):
 
 def _page_rows(threads: QuerySet[Thread], limit: int) -> list[Thread]:
     last = Message.objects.filter(thread=OuterRef("pk")).order_by("-sent_at", "-id")
+    pending = ReplyDraft.objects.filter(thread=OuterRef("pk"), disposition="", decision__in=PENDING_DECISIONS)
     return list(
-        threads.select_related("contact", "channel")
+        threads.select_related("contact", "channel", "assigned_to")
         .only("pk", "last_message_at", "unread_count", "ai_paused", "needs_human", "needs_human_reason",
+              "status", "snoozed_until", "assigned_to__email", "assigned_to__full_name",
               "contact__display_name", "contact__username", "contact__external_id", "contact__stage",
               "contact__lead_score", "contact__opted_out", "channel__platform", "channel__name")
         .annotate(preview=Subquery(last.values("text")[:1]), preview_direction=Subquery(last.values("direction")[:1]),
-                  preview_sender=Subquery(last.values("sender_kind")[:1]))[: limit + 1]
+                  preview_sender=Subquery(last.values("sender_kind")[:1]), has_pending_draft=Exists(pending))[: limit + 1]
     )
 
 
@@ -387,3 +444,11 @@ def sandbox_thread(*, workspace, channel_id: int | None, sender_id: str) -> Thre
     if thread is not None:
         thread.workspace = workspace
     return thread
+
+
+def threads_for_workspace(*, workspace, thread_ids: list[int]) -> list[Thread]:
+    """The threads of the workspace among ``thread_ids`` (ids of other workspaces are simply not found)."""
+    threads = list(Thread.objects.filter(workspace=workspace, pk__in=thread_ids[:200]).defer("search_vector"))
+    for thread in threads:
+        thread.workspace = workspace
+    return threads
