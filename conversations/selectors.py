@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from contacts.models import CLOSED_STAGES
 from conversations.models import (
+    ActionKind,
     Escalation,
     EscalationStatus,
     Message,
@@ -123,6 +124,7 @@ class FollowUpCandidate:
 
 
 # A thread Sidekick acted on (a follow-up included) more recently is not followed up again.
+SIDEKICK_ACTIONS = (ActionKind.SENT_REPLY, ActionKind.FOLLOW_UP_SENT, ActionKind.ESCALATED, ActionKind.DRAFT_SAVED)
 FOLLOW_UP_REPEAT_AFTER = timedelta(hours=24)
 
 
@@ -141,7 +143,9 @@ def contacts_needing_follow_up(*, workspace, now: datetime | None = None, limit:
     now = now or timezone.now()
     cfg = sidekick_settings_for(workspace=workspace)
     quiet_since = now - timedelta(hours=cfg.follow_up_after_hours)
-    recent_action = SidekickActionLog.objects.filter(thread=OuterRef("pk"), created_at__gt=now - FOLLOW_UP_REPEAT_AFTER)
+    # What Sidekick did, not a member's triage (assigning or snoozing a thread is no reason to skip it).
+    recent_action = SidekickActionLog.objects.filter(thread=OuterRef("pk"), action__in=SIDEKICK_ACTIONS,
+                                                     created_at__gt=now - FOLLOW_UP_REPEAT_AFTER)
     window_open = Q(last_inbound_at__gt=now - MESSAGING_WINDOW)
     reachable = window_open
     if cfg.use_human_agent_tag:
