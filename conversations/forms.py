@@ -47,9 +47,10 @@ def snooze_until(choice: str, custom, now):
 
 
 class SnoozeForm(forms.Form):
-    snooze = forms.ChoiceField(choices=SNOOZE_CHOICES, label="Snooze")
+    snooze = forms.ChoiceField(choices=SNOOZE_CHOICES, label="Snooze",
+                               widget=forms.Select(attrs={"aria-label": "Snooze how long"}))
     until = forms.DateTimeField(required=False, label="Until", widget=forms.DateTimeInput(
-        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+        attrs={"type": "datetime-local", "aria-label": "Snooze until"}, format="%Y-%m-%dT%H:%M"))
 
     def until_at(self, now):
         return snooze_until(self.cleaned_data["snooze"], self.cleaned_data.get("until"), now)
