@@ -79,7 +79,7 @@ def inbox(request):
     context = _inbox_list_context(request, request.GET)
     if _fragment(request):
         return render(request, "conversations/inbox.html#thread-list", context)
-    context.update({"bulk_form": BulkForm(), "members": workspace_members(workspace=request.workspace)})
+    context["members"] = workspace_members(workspace=request.workspace)  # the bulk bar's "Assign to…"
     return render(request, "conversations/inbox.html", context)
 
 

@@ -33,7 +33,11 @@
   // (hidden) pane is cancelled and the link followed instead.
   document.addEventListener("htmx:confirm", function (event) {
     var link = event.target.closest && event.target.closest(".thread-row a");
-    if (link && !WIDE.matches) {
+    var click = event.detail && event.detail.triggeringEvent;
+    if (link && click && (click.ctrlKey || click.metaKey || click.shiftKey)) {
+      event.preventDefault();  // a new tab or window, as for any link
+      window.open(link.href, "_blank", "noopener");
+    } else if (link && !WIDE.matches) {
       event.preventDefault();
       window.location.assign(link.href);
     } else if (link) {
