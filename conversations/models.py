@@ -82,6 +82,9 @@ class Thread(models.Model):
             models.Index(fields=["workspace", "status", "-last_message_at", "-id"], name="thread_status_idx"),
             models.Index(fields=["workspace", "assigned_to", "status", "-last_message_at", "-id"],
                          name="thread_assignee_idx"),
+            # The tab counts (`selectors.inbox_tab_counts`) read only this index (index-only scans).
+            models.Index(fields=["workspace", "status", "needs_human", "snoozed_until"], include=["assigned_to"],
+                         condition=models.Q(last_message_at__isnull=False), name="thread_tab_counts_idx"),
         ]
 
     def __str__(self):

@@ -40,8 +40,10 @@ def _links(query, name: str, labels: dict, current: str, counts: dict | None = N
         q = query.copy()
         q.pop("after", None)
         q[name] = value
+        count = counts.get(value) if counts else None
         links.append({"value": value, "label": label, "query": q.urlencode(), "current": value == current,
-                      "count": counts.get(value) if counts else None})
+                      "count": count, "count_label": "" if count is None else
+                      f"{selectors.INBOX_COUNT_CAP:,}+" if count > selectors.INBOX_COUNT_CAP else f"{count:,}"})
     return links
 
 

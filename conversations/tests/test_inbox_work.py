@@ -167,6 +167,21 @@ def test_tabs_and_owner_filters_with_counts(setter, channel):
         "open": 1, "needs_human": 0, "snoozed": 1, "resolved": 0}
 
 
+def test_tab_counts_stop_past_the_cap(client, setter, channel, monkeypatch):
+    from conversations import selectors
+
+    monkeypatch.setattr(selectors, "INBOX_COUNT_CAP", 3)
+    for _ in range(4):
+        _thread(channel, status=ThreadStatus.RESOLVED)
+    for _ in range(3):
+        _thread(channel)
+    assert inbox_tab_counts(workspace=setter.workspace, filters=InboxFilters()) == {
+        "open": 3, "needs_human": 0, "snoozed": 0, "resolved": 4}
+    tabs = {t["value"]: t["count_label"]
+            for t in client.get(reverse("conversations:inbox", args=[setter.workspace.slug])).context["tabs"]}
+    assert tabs == {"open": "3", "needs_human": "0", "snoozed": "0", "resolved": "3+"}
+
+
 def test_open_tab_pages_through_open_and_woken_threads_in_order(setter, channel):
     ws = setter.workspace
     past = timezone.now() - timedelta(minutes=1)
