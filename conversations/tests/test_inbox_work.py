@@ -113,6 +113,15 @@ def test_resolving_clears_needs_human_and_closes_the_escalation(setter, channel)
     assert escalation.status == EscalationStatus.RESOLVED and escalation.resolved_by == setter.user
 
 
+def test_an_escalation_reopens_a_resolved_thread(setter, channel):
+    thread = _thread(channel)
+    services.thread_resolve(thread=thread, actor=setter.user)
+    escalations.escalation_open(thread=thread, reason_code="send_failed")
+    thread.refresh_from_db()
+    assert thread.status == ThreadStatus.OPEN and thread.needs_human
+    assert thread.pk in _ids(setter.workspace, tab="needs_human")
+
+
 def _deliver_text(channel, text, mid):
     event = WebhookEvent.objects.create(body=json.dumps(p.envelope(channel, p.text(channel, "17841", text, mid=mid)))
                                         .encode(), signed_by="instagram")
