@@ -54,6 +54,7 @@ def _row(page, name):
 def test_split_view_assign_snooze_and_resolve(page, screenshot, inbox):
     setter, threads = inbox
     page.set_viewport_size(LAPTOP)
+    page.set_default_timeout(20_000)  # a loaded shared machine: HTMX swaps can take seconds
     browser_login(page, "setter@zen.test", PASSWORD)
     page.goto(INBOX)
     assert _row(page, "Carla Costa").get_by_text("Draft waiting").is_visible()
@@ -104,6 +105,7 @@ def test_split_view_assign_snooze_and_resolve(page, screenshot, inbox):
 def test_bulk_assign_and_resolve(page, inbox):
     setter, threads = inbox
     page.set_viewport_size(LAPTOP)
+    page.set_default_timeout(20_000)  # a loaded shared machine: HTMX swaps can take seconds
     browser_login(page, "setter@zen.test", PASSWORD)
     page.goto(INBOX)
     page.get_by_label("Select all conversations shown").check()
@@ -122,8 +124,10 @@ def test_bulk_assign_and_resolve(page, inbox):
 def test_keyboard_shortcuts(page, inbox):
     setter, threads = inbox
     page.set_viewport_size(LAPTOP)
+    page.set_default_timeout(20_000)  # a loaded shared machine: HTMX swaps can take seconds
     browser_login(page, "setter@zen.test", PASSWORD)
     page.goto(INBOX)
+    page.locator("#thread-list .thread-row").first.wait_for()
     selected = page.locator("#thread-list .thread-row.selected")
     page.keyboard.press("j")
     assert "Carla Costa" in selected.inner_text()
@@ -171,6 +175,7 @@ def test_keyboard_shortcuts(page, inbox):
 def test_phone_keeps_list_then_thread(page, screenshot, inbox):
     _, threads = inbox
     page.set_viewport_size(PHONE)
+    page.set_default_timeout(20_000)
     browser_login(page, "setter@zen.test", PASSWORD)
     page.goto(INBOX)
     assert _overflow(page) <= 0
