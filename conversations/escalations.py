@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from conversations import action_log
-from conversations.models import ActionKind, Escalation, EscalationStatus, ReplyDraft, Thread
+from conversations.models import ActionKind, Escalation, EscalationStatus, ReplyDraft, Thread, ThreadStatus
 from sidekick_project.enqueue import task_enqueue_on_commit
 
 # What each reason code means, for the escalation, the draft's reasons and the inbox.
@@ -74,8 +74,9 @@ def escalation_open(*, thread: Thread, reason_code: str, reason_text: str = "", 
     now = timezone.now()
     reason_text = (reason_text or REASONS.get(reason_code, reason_code))[:500]
     thread_pause(thread_id=thread.pk, reason=f"escalated: {reason_code}")
+    # Open again too: a thread resolved or snoozed before (say, a send that failed later) needs a person now.
     Thread.objects.filter(pk=thread.pk).update(needs_human=True, needs_human_reason=reason_code[:200],
-                                               needs_human_at=now)
+                                               needs_human_at=now, status=ThreadStatus.OPEN, snoozed_until=None)
     open_one = Escalation.objects.filter(thread=thread, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED])
     existing = open_one.first()
     # A lost enqueue loses only the email: the escalation itself is saved and listed in the queue.

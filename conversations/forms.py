@@ -15,6 +15,68 @@ class InboxFilterForm(forms.Form):
                               widget=forms.Select(attrs={"aria-label": "Stage"}))
     needs_human = forms.BooleanField(required=False, label="Needs human")
     ai_paused = forms.BooleanField(required=False, label="AI paused")
+    # Set by the tabs and the owner links; kept as hidden inputs so the other filters preserve them.
+    status = forms.ChoiceField(required=False, choices=[(t, t) for t in ("open", "needs_human", "snoozed", "resolved")],
+                               widget=forms.HiddenInput)
+    owner = forms.ChoiceField(required=False, choices=[("", "all"), ("mine", "mine"), ("unassigned", "unassigned")],
+                              widget=forms.HiddenInput)
+
+
+SNOOZE_CHOICES = [("1h", "For 1 hour"), ("3h", "For 3 hours"), ("tomorrow", "Until tomorrow 9:00"),
+                  ("week", "Until Monday 9:00"), ("custom", "Until…")]
+
+
+def snooze_until(choice: str, custom, now):
+    """The moment a snooze choice means, in the current (workspace) time zone; None if it makes no sense."""
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+
+    local = timezone.localtime(now)
+    if choice == "1h":
+        return now + timedelta(hours=1)
+    if choice == "3h":
+        return now + timedelta(hours=3)
+    if choice in ("tomorrow", "week"):
+        days = 1 if choice == "tomorrow" else (7 - local.weekday()) or 7
+        day = local.date() + timedelta(days=days)
+        return timezone.make_aware(datetime.combine(day, time(9, 0)))
+    if choice == "custom":
+        return custom
+    return None
+
+
+class SnoozeForm(forms.Form):
+    snooze = forms.ChoiceField(choices=SNOOZE_CHOICES, label="Snooze",
+                               widget=forms.Select(attrs={"aria-label": "Snooze how long"}))
+    until = forms.DateTimeField(required=False, label="Until", widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local", "aria-label": "Snooze until"}, format="%Y-%m-%dT%H:%M"))
+
+    def until_at(self, now):
+        return snooze_until(self.cleaned_data["snooze"], self.cleaned_data.get("until"), now)
+
+
+class AssignForm(forms.Form):
+    # A user id, checked against the workspace's members by `services.thread_assign`; empty: nobody.
+    assignee = forms.IntegerField(required=False, min_value=1)
+
+
+BULK_ACTIONS = [("assign_me", "Assign to me"), ("assign", "Assign to…"), ("unassign", "Unassign"),
+                ("resolve", "Resolve"), ("reopen", "Reopen"), ("snooze", "Snooze")]
+
+
+class BulkForm(SnoozeForm):
+    """Selected rows of the inbox and what to do with them. The ids are looked up in the workspace only."""
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=True)
+    action = forms.ChoiceField(choices=BULK_ACTIONS)
+    assignee = forms.IntegerField(required=False, min_value=1)
+    snooze = forms.ChoiceField(choices=SNOOZE_CHOICES, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any integer is accepted here; ids of other workspaces are dropped by the selector.
+        self.fields["ids"].valid_value = lambda value: str(value).isascii() and str(value).isdigit()
 
 
 class ReplyForm(forms.Form):

@@ -26,7 +26,7 @@ from contacts.models import Contact
 from contacts.services import contact_get_or_create, contact_record_inbound
 from conversations import replies
 from conversations.escalations import thread_pause
-from conversations.models import Direction, Message, MessageKind, SenderKind, SendStatus, Thread
+from conversations.models import Direction, Message, MessageKind, SenderKind, SendStatus, Thread, ThreadStatus
 from integrations.meta import parser
 from integrations.meta.parser import Item
 
@@ -58,6 +58,8 @@ def _touch_thread(thread: Thread, *, at: datetime, inbound: bool = False, outbou
     updates: dict = {"last_message_at": Greatest("last_message_at", at)}
     if inbound:
         updates["last_inbound_at"] = Greatest("last_inbound_at", at)
+        # The contact wrote again: a resolved or snoozed thread is open again (in the same statement).
+        updates["status"], updates["snoozed_until"] = ThreadStatus.OPEN, None
     if outbound:
         updates["last_outbound_at"] = Greatest("last_outbound_at", at)
     if unread:

@@ -16,6 +16,13 @@ from django.db import models
 from django.utils import timezone
 
 
+class ThreadStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    # Until `snoozed_until`: after that the thread counts as open again, at query time (no job wakes it).
+    SNOOZED = "snoozed", "Snoozed"
+    RESOLVED = "resolved", "Resolved"
+
+
 class Thread(models.Model):
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="threads")
     channel = models.ForeignKey("integrations.Channel", on_delete=models.CASCADE, related_name="threads")
@@ -38,6 +45,17 @@ class Thread(models.Model):
     needs_human = models.BooleanField(default=False)
     needs_human_reason = models.CharField(max_length=200, blank=True)
     needs_human_at = models.DateTimeField(null=True, blank=True)
+    # Who works the thread, and whether it is done (the inbox's filters and tabs). Written only by
+    # `conversations.services` (thread_assign / _snooze / _resolve / _reopen); a new inbound message
+    # reopens the thread (`ingest._touch_thread`).
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ThreadStatus.choices, default=ThreadStatus.OPEN)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
     # The contact has read everything we sent up to this moment (read watermark / read mid).
     contact_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -60,6 +78,13 @@ class Thread(models.Model):
             models.Index(fields=["workspace", "-last_message_at", "-id"], name="thread_ai_paused_idx",
                          condition=models.Q(ai_paused=True)),
             GinIndex(fields=["search_vector"], name="thread_search_idx"),
+            # The status tabs and the "mine" / "unassigned" filters walk these in inbox order (keyset).
+            models.Index(fields=["workspace", "status", "-last_message_at", "-id"], name="thread_status_idx"),
+            models.Index(fields=["workspace", "assigned_to", "status", "-last_message_at", "-id"],
+                         name="thread_assignee_idx"),
+            # The tab counts (`selectors.inbox_tab_counts`) read only this index (index-only scans).
+            models.Index(fields=["workspace", "status", "needs_human", "snoozed_until"], include=["assigned_to"],
+                         condition=models.Q(last_message_at__isnull=False), name="thread_tab_counts_idx"),
         ]
 
     def __str__(self):
@@ -364,6 +389,11 @@ class ActionKind(models.TextChoices):
     FOLLOW_UP_SENT = "follow_up_sent", "Sent a follow-up"
     ESCALATED = "escalated", "Escalated"
     DRAFT_SAVED = "draft_saved", "Saved a draft"
+    # A member working the inbox (actor set): who has the thread and whether it is done.
+    ASSIGNED = "assigned", "Assigned"
+    SNOOZED = "snoozed", "Snoozed"
+    RESOLVED = "resolved", "Resolved"
+    REOPENED = "reopened", "Reopened"
 
 
 class SidekickActionLog(models.Model):

@@ -35,6 +35,7 @@ from conversations.models import (
     SenderKind,
     SidekickSettings,
     Thread,
+    ThreadStatus,
 )
 from conversations.pipeline.confidence import THRESHOLD_FLOOR, THRESHOLD_MINIMUM
 from conversations.selectors import draft_approve_state, thread_reply_state
@@ -196,6 +197,86 @@ def thread_mark_read(*, thread: Thread) -> None:
     """A setter opened the thread: nothing in it is unread any more (no write when already read)."""
     Thread.objects.filter(pk=thread.pk, unread_count__gt=0).update(unread_count=0)
     thread.unread_count = 0
+
+
+# --- Working the inbox: assignment and status ----------------------------------------------------
+# Each change is a conditional update (a double click or a repeated shortcut changes, and logs, once)
+# and is recorded in the thread's action log with the member who made it.
+
+class AssignmentRefused(ValueError):
+    """The assignee is not a member of the thread's workspace."""
+
+
+class SnoozeRefused(ValueError):
+    """The snooze time is not in the future."""
+
+
+@transaction.atomic
+def thread_assign(*, thread: Thread, assignee, actor) -> bool:
+    """Give the thread to ``assignee`` (a member of its workspace), or to nobody with ``None``.
+
+    Raises AssignmentRefused for anyone else (a super-admin without a membership included: the inbox
+    filters by members). True if it changed.
+    """
+    if assignee is not None and not Membership.objects.filter(workspace_id=thread.workspace_id,
+                                                              user=assignee).exists():
+        raise AssignmentRefused("Threads can only be assigned to members of this workspace.")
+    now = timezone.now()
+    rows = Thread.objects.filter(pk=thread.pk)
+    rows = rows.exclude(assigned_to=assignee) if assignee is not None else rows.filter(assigned_to__isnull=False)
+    changed = rows.update(assigned_to=assignee, assigned_at=now if assignee is not None else None)
+    thread.assigned_to, thread.assigned_at = assignee, (now if assignee is not None else None)
+    if changed:
+        action_log.action_log_add(thread=thread, action=ActionKind.ASSIGNED, actor=actor,
+                                  result=f"to {assignee.email}" if assignee is not None else "unassigned")
+    return bool(changed)
+
+
+@transaction.atomic
+def thread_snooze(*, thread: Thread, until, actor) -> bool:
+    """Put the thread aside until ``until`` (aware, in the future); it counts as open again after that
+    (`selectors.inbox_threads`) or as soon as the contact writes. A resolved thread can be snoozed too
+    (it reopens then). True if it changed."""
+    now = timezone.now()
+    if until is None or until <= now:
+        raise SnoozeRefused("Choose a time in the future.")
+    changed = Thread.objects.filter(pk=thread.pk).exclude(status=ThreadStatus.SNOOZED, snoozed_until=until).update(
+        status=ThreadStatus.SNOOZED, snoozed_until=until)
+    thread.status, thread.snoozed_until = ThreadStatus.SNOOZED, until
+    if changed:
+        action_log.action_log_add(thread=thread, action=ActionKind.SNOOZED, actor=actor,
+                                  result=f"until {until.isoformat(timespec='minutes')}")
+    return bool(changed)
+
+
+@transaction.atomic
+def thread_resolve(*, thread: Thread, actor) -> bool:
+    """The conversation is done: resolved, out of the open tab, its needs-human flag cleared and any open
+    escalation closed (the queue would list a done thread otherwise). The AI stays as it was. A new
+    message from the contact reopens it. True if it changed (resolving twice logs once)."""
+    now = timezone.now()
+    changed = Thread.objects.filter(pk=thread.pk).exclude(status=ThreadStatus.RESOLVED).update(
+        status=ThreadStatus.RESOLVED, snoozed_until=None, resolved_at=now, resolved_by=actor,
+        needs_human=False, needs_human_reason="", needs_human_at=None)
+    if not changed:
+        return False
+    Escalation.objects.filter(thread=thread, status__in=[EscalationStatus.OPEN, EscalationStatus.CLAIMED]).update(
+        status=EscalationStatus.RESOLVED, resolved_by=actor, resolved_at=now)
+    thread.status, thread.snoozed_until, thread.resolved_at, thread.resolved_by = ThreadStatus.RESOLVED, None, now, actor
+    thread.needs_human, thread.needs_human_reason, thread.needs_human_at = False, "", None
+    action_log.action_log_add(thread=thread, action=ActionKind.RESOLVED, actor=actor)
+    return True
+
+
+@transaction.atomic
+def thread_reopen(*, thread: Thread, actor) -> bool:
+    """Back to open, from snoozed or resolved. True if it changed."""
+    changed = Thread.objects.filter(pk=thread.pk).exclude(status=ThreadStatus.OPEN).update(
+        status=ThreadStatus.OPEN, snoozed_until=None)
+    thread.status, thread.snoozed_until = ThreadStatus.OPEN, None
+    if changed:
+        action_log.action_log_add(thread=thread, action=ActionKind.REOPENED, actor=actor)
+    return bool(changed)
 
 
 # --- Escalations ----------------------------------------------------------------------------------

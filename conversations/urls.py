@@ -21,7 +21,12 @@ urlpatterns = [
     path(W + "inbox/<int:thread_id>/reply/", views.thread_reply, name="thread_reply"),
     path(W + "inbox/<int:thread_id>/takeover/", views.thread_takeover, name="thread_takeover"),
     path(W + "inbox/<int:thread_id>/resume/", views.thread_resume, name="thread_resume"),
-    path(W + "inbox/<int:thread_id>/resolve/", views.thread_resolve, name="thread_resolve"),
+    path(W + "inbox/<int:thread_id>/resolve/", views.thread_resolve, name="thread_resolve"),  # "Mark handled"
+    path(W + "inbox/<int:thread_id>/assign/", views.thread_assign, name="thread_assign"),
+    path(W + "inbox/<int:thread_id>/snooze/", views.thread_snooze, name="thread_snooze"),
+    path(W + "inbox/<int:thread_id>/done/", views.thread_done, name="thread_done"),
+    path(W + "inbox/<int:thread_id>/reopen/", views.thread_reopen, name="thread_reopen"),
+    path(W + "inbox/bulk/", views.inbox_bulk, name="inbox_bulk"),
     path(W + "inbox/<int:thread_id>/saved-replies/", saved_reply_views.saved_reply_picker, name="saved_reply_picker"),
     # Drafts: details on demand, and what a setter does with a pending one.
     path(W + "drafts/<int:draft_id>/", sidekick_views.draft_details, name="draft_details"),

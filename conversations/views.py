@@ -3,24 +3,69 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from accounts.selectors import workspace_members
 from accounts.tenancy import scoped_or_404, workspace_required
 from conversations import selectors, services
-from conversations.forms import InboxFilterForm, ReplyForm
+from conversations.forms import AssignForm, BulkForm, InboxFilterForm, ReplyForm, SnoozeForm
 from conversations.models import Thread
 from conversations.sending import SendRefused
 from conversations.sidekick_views import panel_context
 
 
-def _filters(form: InboxFilterForm) -> selectors.InboxFilters:
+def _filters(form: InboxFilterForm, user) -> selectors.InboxFilters:
     if not form.is_valid():
-        return selectors.InboxFilters()
+        return selectors.InboxFilters(user_id=user.pk)
     data = form.cleaned_data
     return selectors.InboxFilters(platform=data["platform"], stage=data["stage"], needs_human=data["needs_human"],
-                                  ai_paused=data["ai_paused"], q=data["q"])
+                                  ai_paused=data["ai_paused"], q=data["q"], tab=data["status"] or selectors.TAB_OPEN,
+                                  owner=data["owner"], user_id=user.pk)
+
+
+TAB_LABELS = {selectors.TAB_OPEN: "Open", selectors.TAB_NEEDS_HUMAN: "Needs human",
+              selectors.TAB_SNOOZED: "Snoozed", selectors.TAB_RESOLVED: "Resolved"}
+OWNER_LABELS = {"": "All", selectors.OWNER_MINE: "Mine", selectors.OWNER_UNASSIGNED: "Unassigned"}
+
+
+def _links(query, name: str, labels: dict, current: str, counts: dict | None = None) -> list[dict]:
+    """The tabs (or owner links): each keeps the other filters and starts from the newest page."""
+    links = []
+    for value, label in labels.items():
+        q = query.copy()
+        q.pop("after", None)
+        q[name] = value
+        count = counts.get(value) if counts else None
+        links.append({"value": value, "label": label, "query": q.urlencode(), "current": value == current,
+                      "count": count, "count_label": "" if count is None else
+                      f"{selectors.INBOX_COUNT_CAP:,}+" if count > selectors.INBOX_COUNT_CAP else f"{count:,}"})
+    return links
+
+
+def _inbox_list_context(request, query) -> dict:
+    form = InboxFilterForm(query)
+    filters = _filters(form, request.user)
+    cursor = selectors.Cursor.decode(query.get("after"))
+    page = selectors.inbox_threads(workspace=request.workspace, filters=filters, cursor=cursor)
+    counts = selectors.inbox_tab_counts(workspace=request.workspace, filters=filters)
+    filter_query = query.copy()
+    filter_query.pop("after", None)
+    filter_query.pop("csrfmiddlewaretoken", None)
+    return {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "cursor": cursor,
+        "filter_query": filter_query.urlencode(),
+        "tabs": _links(filter_query, "status", TAB_LABELS, filters.tab, counts),
+        "owners": _links(filter_query, "owner", OWNER_LABELS, filters.owner),
+        "now": timezone.now(),
+    }
 
 
 def _fragment(request) -> bool:
@@ -31,19 +76,13 @@ def _fragment(request) -> bool:
 @workspace_required
 @vary_on_headers("HX-Request", "HX-Target")
 def inbox(request):
-    form = InboxFilterForm(request.GET)
-    cursor = selectors.Cursor.decode(request.GET.get("after"))
-    page = selectors.inbox_threads(workspace=request.workspace, filters=_filters(form), cursor=cursor)
-    query = request.GET.copy()
-    query.pop("after", None)
-    context = {
-        "form": form,
-        "page": page,
-        "cursor": cursor,
-        "filter_query": query.urlencode(),
-    }
-    template = "conversations/inbox.html#thread-list" if _fragment(request) else "conversations/inbox.html"
-    return render(request, template, context)
+    """The list of conversations; on a wide screen the open thread loads beside it (`thread_detail`
+    answers an HTMX request for `#thread-pane` with the thread alone)."""
+    context = _inbox_list_context(request, request.GET)
+    if _fragment(request):
+        return render(request, "conversations/inbox.html#thread-list", context)
+    context["members"] = workspace_members(workspace=request.workspace)  # the bulk bar's "Assign to…"
+    return render(request, "conversations/inbox.html", context)
 
 
 def _live_context(request, thread: Thread) -> dict:
@@ -65,21 +104,30 @@ def thread_detail(request, thread_id):
     if _fragment(request) and request.htmx.target == "sidekick-panel":
         return render(request, "conversations/sidekick/panel.html", panel_context(thread))
     if _fragment(request) and request.htmx.target == "thread-controls":
-        return render(request, "conversations/thread.html#thread-controls", {"thread": thread})
+        return render(request, "conversations/thread.html#thread-controls", _controls_context(request, thread))
     services.thread_mark_read(thread=thread)
     context = _live_context(request, thread)
     if _fragment(request) and request.htmx.target == "thread-live":
         return render(request, "conversations/thread.html#thread-live", context)
     context.update({"reply_state": selectors.thread_reply_state(thread=thread), "reply_form": ReplyForm()})
     context.update(panel_context(thread))
+    context.update(_controls_context(request, thread))
+    if _fragment(request) and request.htmx.target == "thread-pane":
+        # The split inbox: the thread beside the list (the URL is pushed, so a reload shows the thread page).
+        return render(request, "conversations/thread.html#thread-pane", context)
     return render(request, "conversations/thread.html", context)
 
 
-def _controls_response(request, thread: Thread):
+def _controls_context(request, thread: Thread) -> dict:
+    return {"thread": thread, "members": workspace_members(workspace=request.workspace),
+            "snooze_form": SnoozeForm(initial={"snooze": "3h"}), "now": timezone.now()}
+
+
+def _controls_response(request, thread: Thread, *, trigger: str = "thread-updated"):
     if not request.htmx:
         return redirect("conversations:thread", workspace_slug=request.workspace.slug, thread_id=thread.pk)
-    response = render(request, "conversations/thread.html#thread-controls", {"thread": thread})
-    response["HX-Trigger"] = "thread-updated"
+    response = render(request, "conversations/thread.html#thread-controls", _controls_context(request, thread))
+    response["HX-Trigger"] = trigger
     return response
 
 
@@ -133,4 +181,119 @@ def thread_reply(request, thread_id):
     response = render(request, "conversations/thread.html#composer", context)
     if not error:
         response["HX-Trigger"] = "thread-updated"
+    return response
+
+
+# --- Assignment and status ---------------------------------------------------------------------------
+
+# The list beside the thread (split view) refreshes too: the thread may have left the current tab.
+INBOX_CHANGED = "thread-updated, inbox-changed"
+
+
+def _member(user_id):
+    """The user with this id, or None: `services.thread_assign` refuses anyone outside the workspace."""
+    return get_user_model().objects.filter(pk=user_id).first() if user_id else None
+
+
+@workspace_required
+@require_POST
+def thread_assign(request, thread_id):
+    """Assign to a member (``assignee`` = user id), to yourself (``assignee=me``) or to nobody (empty)."""
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
+    if request.POST.get("assignee") == "me":
+        assignee = request.user
+    else:
+        form = AssignForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose a member.")
+            return _controls_response(request, thread, trigger=INBOX_CHANGED)
+        assignee = _member(form.cleaned_data["assignee"])
+        if form.cleaned_data["assignee"] and assignee is None:
+            messages.error(request, "Threads can only be assigned to members of this workspace.")
+            return _controls_response(request, thread, trigger=INBOX_CHANGED)
+    try:
+        services.thread_assign(thread=thread, assignee=assignee, actor=request.user)
+    except services.AssignmentRefused as exc:
+        messages.error(request, str(exc))
+        return _controls_response(request, thread, trigger=INBOX_CHANGED)
+    if assignee is None:
+        messages.success(request, "Nobody has this conversation now.")
+    else:
+        messages.success(request, "Assigned to you." if assignee == request.user
+                         else f"Assigned to {assignee.full_name or assignee.email}.")
+    return _controls_response(request, thread, trigger=INBOX_CHANGED)
+
+
+@workspace_required
+@require_POST
+def thread_snooze(request, thread_id):
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
+    form = SnoozeForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise services.SnoozeRefused("Choose when the conversation comes back.")
+        until = form.until_at(timezone.now())
+        services.thread_snooze(thread=thread, until=until, actor=request.user)
+        messages.success(request, f"Snoozed until {timezone.localtime(until):%-d %b %H:%M}.")
+    except services.SnoozeRefused as exc:
+        messages.error(request, str(exc))
+    return _controls_response(request, thread, trigger=INBOX_CHANGED)
+
+
+@workspace_required
+@require_POST
+def thread_done(request, thread_id):
+    """Resolve the conversation (the `e` shortcut posts here too; a repeat changes nothing)."""
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
+    if services.thread_resolve(thread=thread, actor=request.user):
+        messages.success(request, "Resolved. A new message from the contact reopens it.")
+    return _controls_response(request, thread, trigger=INBOX_CHANGED)
+
+
+@workspace_required
+@require_POST
+def thread_reopen(request, thread_id):
+    thread = scoped_or_404(selectors.thread_for_workspace, request, thread_id=thread_id, what="thread")
+    if services.thread_reopen(thread=thread, actor=request.user):
+        messages.success(request, "Open again.")
+    return _controls_response(request, thread, trigger=INBOX_CHANGED)
+
+
+@workspace_required
+@require_POST
+def inbox_bulk(request):
+    """Assign, resolve, reopen or snooze the selected rows. Ids of other workspaces are ignored."""
+    form = BulkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Select conversations and an action.")
+    else:
+        data = form.cleaned_data
+        threads = selectors.threads_for_workspace(workspace=request.workspace, thread_ids=data["ids"])
+        action, done = data["action"], 0
+        try:
+            if action == "snooze":
+                until = form.until_at(timezone.now())
+                done = sum(services.thread_snooze(thread=t, until=until, actor=request.user) for t in threads)
+            elif action in ("assign_me", "assign", "unassign"):
+                assignee = {"assign_me": request.user, "unassign": None}.get(action) or _member(data["assignee"])
+                if action == "assign" and assignee is None:
+                    raise services.AssignmentRefused("Choose a member to assign to.")
+                done = sum(services.thread_assign(thread=t, assignee=assignee, actor=request.user) for t in threads)
+            elif action == "resolve":
+                done = sum(services.thread_resolve(thread=t, actor=request.user) for t in threads)
+            elif action == "reopen":
+                done = sum(services.thread_reopen(thread=t, actor=request.user) for t in threads)
+            messages.success(request, f"{done} conversation{'' if done == 1 else 's'} updated.")
+        except (services.AssignmentRefused, services.SnoozeRefused) as exc:
+            messages.error(request, str(exc))
+    # Back to the list as it was filtered (the filter form's fields come along with the POST).
+    query = request.POST.copy()
+    for name in ("ids", "action", "assignee", "snooze", "until", "csrfmiddlewaretoken"):
+        query.pop(name, None)
+    if not request.htmx:
+        url = reverse("conversations:inbox", args=[request.workspace.slug])
+        return redirect(f"{url}?{query.urlencode()}" if query else url)
+    response = render(request, "conversations/inbox.html#thread-list", _inbox_list_context(request, query)
+                      | {"show_messages": True})
+    response["HX-Trigger"] = "inbox-changed"
     return response

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("accounts", "0001_initial"),
-        ("conversations", "0007_thread_ai_paused_by"),
+        ("conversations", "0008_thread_assignment"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

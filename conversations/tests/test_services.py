@@ -336,6 +336,12 @@ def test_follow_up_recent_action_boundary(scene, quiet):
     assert ids(scene.workspace, now) == [(scene.thread.pk, "human_agent_tag")]
 
 
+def test_follow_up_ignores_a_members_triage_of_the_thread(scene, quiet):
+    now = quiet(timedelta(hours=30))
+    services.thread_assign(thread=scene.thread, assignee=scene.setter, actor=scene.setter)
+    assert ids(scene.workspace, now) == [(scene.thread.pk, "human_agent_tag")]
+
+
 def test_follow_up_excludes_closed_opted_out_paused_and_unreachable(scene, quiet):
     from contacts.models import Contact
 
