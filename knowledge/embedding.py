@@ -24,19 +24,33 @@ def knowledge_settings_defaults() -> dict:
     return defaults
 
 
-def embedding_config(knowledge_settings: KnowledgeSettings) -> EmbeddingConfig:
-    ks = knowledge_settings
-    if ks.embedding_provider == Provider.LOCAL:
+def config_for(*, provider: str, model: str = "", dimension: int = 0, base_url: str = "",
+               api_key: str = "") -> EmbeddingConfig:
+    if provider == Provider.LOCAL:
         return EmbeddingConfig(provider=Provider.LOCAL, model=LOCAL_MODEL, dimension=LOCAL_DIMENSION)
-    return EmbeddingConfig(
-        provider=ks.embedding_provider, model=ks.embedding_model, dimension=ks.embedding_dimension,
-        base_url=ks.embedding_base_url, api_key=ks.embedding_api_key or "",
-        timeout=float(settings.KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS),
-    )
+    return EmbeddingConfig(provider=provider, model=model, dimension=dimension, base_url=base_url,
+                           api_key=api_key or "", timeout=float(settings.KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS))
+
+
+def embedding_config(knowledge_settings: KnowledgeSettings) -> EmbeddingConfig:
+    """The configuration search and ingestion use now (during a switch: the old one)."""
+    ks = knowledge_settings
+    return config_for(provider=ks.embedding_provider, model=ks.embedding_model, dimension=ks.embedding_dimension,
+                      base_url=ks.embedding_base_url, api_key=ks.embedding_api_key)
 
 
 def workspace_provider(knowledge_settings: KnowledgeSettings) -> EmbeddingProvider:
     return provider_for(embedding_config(knowledge_settings), max_batch=settings.KNOWLEDGE_EMBEDDING_BATCH_SIZE)
+
+
+def pending_provider(knowledge_settings: KnowledgeSettings) -> EmbeddingProvider | None:
+    """The provider a switch in progress re-embeds with, or None when no switch is in progress."""
+    ks = knowledge_settings
+    if not ks.pending_provider:
+        return None
+    config = config_for(provider=ks.pending_provider, model=ks.pending_model, dimension=ks.pending_dimension,
+                        base_url=ks.pending_base_url, api_key=ks.pending_api_key)
+    return provider_for(config, max_batch=settings.KNOWLEDGE_EMBEDDING_BATCH_SIZE)
 
 
 def texts_embed(*, workspace: Workspace | int, provider: EmbeddingProvider, texts: list[str], purpose: str,

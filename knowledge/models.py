@@ -32,19 +32,27 @@ FTS_LANGUAGES = [
 ]
 
 
+PROVIDER_CHOICES = [(Provider.NONE, "None (full-text only)"), (Provider.LOCAL, "Local (all-MiniLM-L6-v2, on this server)"),
+                    (Provider.OPENAI_COMPATIBLE, "OpenAI-compatible endpoint")]
+
+
 class KnowledgeSettings(models.Model):
     """Per-workspace retrieval configuration. Created on first use with the deployment defaults."""
 
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="knowledge_settings")
-    embedding_provider = models.CharField(
-        max_length=32, default=Provider.NONE,
-        choices=[(Provider.NONE, "None (full-text only)"), (Provider.LOCAL, "Local (all-MiniLM-L6-v2)"),
-                 (Provider.OPENAI_COMPATIBLE, "OpenAI-compatible endpoint")],
-    )
+    embedding_provider = models.CharField(max_length=32, default=Provider.LOCAL, choices=PROVIDER_CHOICES)
     embedding_model = models.CharField(max_length=200, blank=True)
     embedding_dimension = models.PositiveIntegerField(default=0)
     embedding_base_url = models.URLField(max_length=500, blank=True)
     embedding_api_key = EncryptedTextField(blank=True)
+    # A model switch in progress: the chosen configuration waits here while every chunk is re-embedded
+    # into ``Chunk.embedding_next``; search keeps using the fields above (and the old vectors) until the
+    # re-embed is complete, then both swap in one transaction (services.embeddings_switch_complete).
+    pending_provider = models.CharField(max_length=32, blank=True, choices=PROVIDER_CHOICES)
+    pending_model = models.CharField(max_length=200, blank=True)
+    pending_dimension = models.PositiveIntegerField(default=0)
+    pending_base_url = models.URLField(max_length=500, blank=True)
+    pending_api_key = EncryptedTextField(blank=True)
     fts_language = models.CharField(max_length=32, choices=FTS_LANGUAGES, default="english")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -208,6 +216,9 @@ class Chunk(models.Model):
     embedding = VectorField(null=True, blank=True)  # untyped: the dimension differs between workspaces
     embedding_model = models.CharField(max_length=200, blank=True)
     embedding_dimension = models.PositiveIntegerField(default=0)
+    # The vector of the workspace's pending model during a switch (KnowledgeSettings.pending_*).
+    embedding_next = VectorField(null=True, blank=True)
+    embedding_next_model = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -15,7 +15,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Workspace
 from integrations.embeddings import EmbeddingError
-from knowledge.embedding import knowledge_settings_defaults, texts_embed, workspace_provider
+from knowledge.embedding import knowledge_settings_defaults, pending_provider, texts_embed, workspace_provider
 from knowledge.models import (
     Chunk,
     Document,
@@ -87,6 +87,13 @@ class EmbeddingStatus:
     model: str
     total: int
     embedded: int
+    # A model switch in progress: the model being re-embedded and how many chunks have its vector.
+    switching_to: str = ""
+    switched: int = 0
+
+    @property
+    def switch_percent(self) -> int:
+        return 100 if not self.total else int(100 * self.switched / self.total)
 
     @property
     def pending(self) -> int:
@@ -105,8 +112,14 @@ def embedding_status(*, workspace: Workspace) -> EmbeddingStatus:
         embedded=Count("id", filter=Q(embedding_model=provider.model, embedding_dimension=provider.dimension,
                                       embedding__isnull=False)),
     )
+    target = pending_provider(ks)
+    switched = 0
+    if target is not None:
+        switched = Chunk.objects.filter(workspace=workspace, embedding_next_model=target.model,
+                                        embedding_next__isnull=False).count()
     return EmbeddingStatus(provider=ks.embedding_provider, model=provider.model if provider.enabled else "",
-                           total=counts["total"], embedded=counts["embedded"] if provider.enabled else 0)
+                           total=counts["total"], embedded=counts["embedded"] if provider.enabled else 0,
+                           switching_to=target.model if target is not None else "", switched=switched)
 
 
 # --- Retrieval -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import Q
 
 from accounts.models import Workspace
@@ -40,6 +41,26 @@ def chunks_embed_pending(self, workspace_id: int) -> None:
         chunks_embed_pending.delay(workspace_id)
     else:
         vector_index_ensure.delay(workspace_id)
+        if KnowledgeSettings.objects.filter(workspace_id=workspace_id).exclude(pending_provider="").exists():
+            chunks_reembed.delay(workspace_id)  # chunks added during a switch need the new model's vector too
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True, reject_on_worker_lost=True, max_retries=8,
+             time_limit=900, soft_time_limit=840)
+def chunks_reembed(self, workspace_id: int) -> None:
+    """A model switch: re-embed a slice of chunks with the pending model, re-enqueue until none is
+    left, then swap the new vectors and settings in (search uses the old ones until then)."""
+    try:
+        remaining = services.chunks_reembed(workspace_id=workspace_id)
+    except EmbeddingError as exc:
+        if exc.permanent:
+            logger.warning("re-embedding workspace %s stopped: %s", workspace_id, exc)
+            return
+        raise self.retry(exc=exc, countdown=min(600, 15 * 2 ** self.request.retries)) from None
+    if remaining:
+        chunks_reembed.delay(workspace_id)
+    elif services.embeddings_switch_complete(workspace_id=workspace_id):
+        vector_index_ensure.delay(workspace_id)
 
 
 @shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3500)
@@ -68,12 +89,17 @@ def knowledge_sweep() -> None:
         workspace_indexes_drop.delay(workspace_id)
     for revision_id in services.revisions_requeue_stuck():
         document_revision_ingest.delay(revision_id)
-    embedding_workspaces = KnowledgeSettings.objects.exclude(embedding_provider="none").values("workspace_id")
-    pending = (Chunk.objects.filter(workspace_id__in=embedding_workspaces)
+    embedding_workspaces = Q(workspace_id__in=KnowledgeSettings.objects.exclude(embedding_provider="none")
+                             .values("workspace_id"))
+    if settings.KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER != "none":  # workspaces that never chose: the default
+        embedding_workspaces |= ~Q(workspace_id__in=KnowledgeSettings.objects.values("workspace_id"))
+    pending = (Chunk.objects.filter(embedding_workspaces)
                .filter(Q(embedding__isnull=True) | Q(embedding_model=""))
                .values_list("workspace_id", flat=True).distinct()[:200])
     for workspace_id in pending:
         chunks_embed_pending.delay(workspace_id)
+    for workspace_id in KnowledgeSettings.objects.exclude(pending_provider="").values_list("workspace_id", flat=True)[:200]:
+        chunks_reembed.delay(workspace_id)
 
 
 @shared_task(ignore_result=True, time_limit=600, soft_time_limit=540)

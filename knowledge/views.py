@@ -206,11 +206,17 @@ def knowledge_settings(request):
                 return redirect("knowledge:settings", workspace_slug=request.workspace.slug)
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
+    elif ks.pending_provider:  # a switch in progress: the form shows the configuration being switched to
+        form = KnowledgeSettingsForm(initial={
+            "embedding_provider": ks.pending_provider, "embedding_model": ks.pending_model,
+            "embedding_dimension": ks.pending_dimension or None, "embedding_base_url": ks.pending_base_url,
+            "fts_language": ks.fts_language})
     else:
         form = KnowledgeSettingsForm(initial={
             "embedding_provider": ks.embedding_provider, "embedding_model": ks.embedding_model,
             "embedding_dimension": ks.embedding_dimension or None, "embedding_base_url": ks.embedding_base_url,
             "fts_language": ks.fts_language})
-    context = {"form": form, "masked_key": mask(ks.embedding_api_key), "local_available": local_provider_available(),
+    key = ks.pending_api_key if ks.pending_provider else ks.embedding_api_key
+    context = {"form": form, "masked_key": mask(key), "local_available": local_provider_available(),
                "embedding": selectors.embedding_status(workspace=request.workspace)}
     return render(request, "knowledge/settings.html", context, status=400 if form.errors else 200)

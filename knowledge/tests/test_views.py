@@ -109,6 +109,9 @@ def test_admin_edits_faq_and_restores(client, workspace, admin):
 
 
 def test_settings_store_an_encrypted_key_and_show_it_masked(client, workspace, admin):
+    # From no embeddings, so the new configuration applies at once (from the default local model it
+    # would be a background switch: test_local_embeddings.py).
+    KnowledgeSettings.objects.create(workspace=workspace, embedding_provider="none")
     login(client, admin)
     response = client.post(url("settings", workspace), {
         "embedding_provider": "openai_compatible", "embedding_model": "text-embedding-3-small",

