@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role
-from contacts.models import BookingEvent, Contact, ContactStateChange, LeadMemory
+from contacts.models import BookingEvent, Contact, ContactStateChange, FollowUpStrategy, LeadMemory
 from contacts.redaction import redact
 
 
@@ -93,3 +93,24 @@ def contact_threads(*, contact: Contact):
 
 def lead_memory_for_contact(*, workspace, contact: Contact, memory_id: int) -> LeadMemory:
     return LeadMemory.objects.get(workspace=workspace, contact=contact, pk=memory_id)
+
+
+@dataclass(frozen=True)
+class StrategyStep:
+    after_hours: int
+    action: str
+    due_at: datetime
+
+    @property
+    def due(self) -> bool:
+        return self.due_at <= timezone.now()
+
+
+def follow_up_strategy_for(*, contact: Contact) -> tuple[FollowUpStrategy | None, list[StrategyStep]]:
+    """The contact's follow-up strategy and its steps with their due times (from when it was saved)."""
+    strategy = FollowUpStrategy.objects.filter(contact=contact, workspace_id=contact.workspace_id).first()
+    if strategy is None:
+        return None, []
+    start = strategy.updated_at
+    return strategy, [StrategyStep(int(s["after_hours"]), str(s["action"]), start + timedelta(hours=int(s["after_hours"])))
+                      for s in strategy.steps]

@@ -43,7 +43,10 @@ def _detail_context(request, contact: Contact, booking_form=None) -> dict:
 
 def _extras_context(request, contact: Contact) -> dict:
     history = selectors.contact_state_history(contact=contact)
+    strategy, strategy_steps = selectors.follow_up_strategy_for(contact=contact)
     return {
+        "strategy": strategy,
+        "strategy_steps": strategy_steps,
         "contact": contact,
         "memories": selectors.lead_memory_for(contact=contact, viewer_role=request.access.role),
         "state_history": history,
