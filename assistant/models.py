@@ -94,3 +94,63 @@ class AssistantMessage(models.Model):
     @property
     def finished(self) -> bool:
         return self.status != MessageStatus.STREAMING
+
+
+class SuggestionType(models.TextChoices):
+    REPLY = "reply", "Reply"
+    FOLLOW_UP = "follow_up", "Follow-up message"
+    FAQ = "faq", "FAQ entry"
+    PROMPT = "prompt", "Prompt change"
+    STRATEGY = "strategy", "Follow-up strategy"
+
+
+class SuggestionStatus(models.TextChoices):
+    PENDING = "pending", "Suggested"
+    ACCEPTED = "accepted", "Being applied"  # claimed by one click; applied or back to pending with an error
+    REJECTED = "rejected", "Rejected"
+    APPLIED = "applied", "Applied"
+    UNDONE = "undone", "Undone"
+
+
+class TargetType(models.TextChoices):
+    THREAD = "thread", "Conversation"
+    CONTACT = "contact", "Contact"
+    KNOWLEDGE = "knowledge", "Knowledge base"
+    PROMPT = "prompt", "System prompt"
+
+
+class AssistantSuggestion(models.Model):
+    """Something the assistant proposed at the user's request, applied only by the user's click.
+
+    The target is never the model's choice: it is the conversation's context (the open thread or
+    contact, checked against the workspace when the conversation began and again on apply) or
+    workspace-wide state. Applying makes a change set (`changes`), whose id is kept for undo.
+    """
+
+    message = models.ForeignKey(AssistantMessage, on_delete=models.CASCADE, related_name="suggestions")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=16, choices=SuggestionType.choices)
+    title = models.CharField(max_length=200)
+    content = models.TextField()
+    reasoning = models.TextField(blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    target_type = models.CharField(max_length=16, choices=TargetType.choices)
+    target_id = models.BigIntegerField(null=True, blank=True)
+    # Type-specific parts: the FAQ question, the strategy's steps.
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)
+    change_set = models.ForeignKey("changes.ChangeSet", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # What applying produced ({"draft_id": 7, "thread_id": 3}), for the "view" link.
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["workspace", "user", "-created_at"], name="assistant_sugg_user")]
+
+    def __str__(self):
+        return f"{self.type} suggestion {self.pk} ({self.status})"

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Role
-from assistant.models import AssistantConversation, AssistantMessage
+from assistant.models import AssistantConversation, AssistantMessage, AssistantSuggestion
 from integrations.llm.models import LLMProvider
 from integrations.llm.quotas import quota_periods, quota_policy_for, usage_totals
 from integrations.llm.selectors import llm_provider_for
@@ -50,8 +50,14 @@ def message_for_user(*, workspace, user, message_id: int) -> AssistantMessage:
 
 def conversation_messages(*, conversation: AssistantConversation, limit: int = 100) -> list[AssistantMessage]:
     """The newest `limit` messages, oldest first."""
-    rows = conversation.messages.order_by("-created_at", "-id")[:limit]
+    rows = conversation.messages.order_by("-created_at", "-id").prefetch_related("suggestions")[:limit]
     return list(reversed(rows))
+
+
+def suggestion_for_user(*, workspace, user, suggestion_id: int) -> AssistantSuggestion:
+    """Raises DoesNotExist for a suggestion made to someone else or in another workspace."""
+    return AssistantSuggestion.objects.select_related("workspace", "change_set").get(
+        workspace=workspace, user=user, message__conversation__workspace=workspace, pk=suggestion_id)
 
 
 def personal_provider_for(*, workspace, user) -> LLMProvider | None:

@@ -1,4 +1,5 @@
-"""Writes for the assistant: asking, stopping, retrying, archiving, and the user's own key.
+"""Writes for the assistant: asking, stopping, retrying, archiving, the user's own key, and suggestions
+(asked for, applied through `changes` change sets, rejected, undone).
 
 Asking stores the question and an empty `streaming` answer in one transaction, then enqueues the
 model call on the `llm` queue (assistant.tasks): no model call ever runs inside a web request. When
@@ -11,13 +12,28 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import Role as AccountRole
 from assistant.context import Context
-from assistant.models import AssistantConversation, AssistantMessage, MessageStatus, Role
+from assistant.models import (
+    AssistantConversation,
+    AssistantMessage,
+    AssistantSuggestion,
+    MessageStatus,
+    Role,
+    SuggestionStatus,
+    SuggestionType,
+)
 from assistant.selectors import provider_for, token_budget
+from changes.models import Source
+from changes.services import OperationSpec, change_set_apply, change_set_preview, change_set_undo
+from contacts.selectors import contact_for_workspace
+from conversations.models import DraftKind
+from conversations.selectors import contact_latest_thread, thread_for_workspace
 from integrations.llm.models import LLMProvider
 from integrations.llm.services import ProviderTestResult, llm_provider_save, llm_provider_test
 from sidekick_project.enqueue import task_enqueue
@@ -141,3 +157,140 @@ def personal_key_delete(*, workspace, user) -> int:
 def personal_key_test(*, provider: LLMProvider) -> ProviderTestResult:
     """A tiny call through the gateway (integrations.llm.services.llm_provider_test)."""
     return llm_provider_test(provider=provider, timeout=10.0)
+
+
+# --- suggestions: asked for by the user, applied only by the user's click ------------------------------
+
+SUGGEST_TASK = "assistant.tasks.assistant_suggest"
+SUGGEST_STALE_SECONDS = 150  # past the task's time limit: a request still "running" was lost
+
+
+def suggestions_request(*, answer: AssistantMessage, role: str) -> bool:
+    """Ask for suggestions on a finished answer (the "Suggest" button): marks the request running and
+    enqueues it on the `llm` queue. Raises AskRefused (nothing fits this context and role, no provider,
+    token limit reached, answer not finished); False when the queue cannot take it (marked failed)."""
+    from assistant.suggest import RUNNING, suggestion_types
+
+    conversation = answer.conversation
+    if answer.role != Role.ASSISTANT or answer.status != MessageStatus.COMPLETE or not answer.content:
+        raise AskRefused("Suggestions come from a finished answer.")
+    if not suggestion_types(context_type=conversation.context_type, snapshot=conversation.context or {}, role=role):
+        raise AskRefused("Nothing here can be suggested for your role.")
+    if provider_for(workspace=conversation.workspace, user=conversation.user) is None:
+        raise AskRefused(NO_PROVIDER)
+    budget = token_budget(workspace=conversation.workspace, user=conversation.user, role=role)
+    if budget.exhausted:
+        resets = timezone.localtime(budget.resets_at)
+        raise AskRefused(f"You have used your assistant tokens. The limit resets on {resets:%A %d %B at %H:%M}.")
+    state = (answer.metadata or {}).get("suggest") or {}
+    if answer.suggestions.exists():
+        return True
+    if state.get("status") == RUNNING and timezone.now().timestamp() - state.get("at", 0) < SUGGEST_STALE_SECONDS:
+        return True  # a double click: one request (a job lost by the queue can be asked again later)
+    _suggest_state(answer, RUNNING)
+    if task_enqueue(SUGGEST_TASK, args=[answer.pk], queue="llm"):
+        return True
+    _suggest_state(answer, "failed", UNAVAILABLE)
+    return False
+
+
+def _suggest_state(answer: AssistantMessage, status: str, error: str = "") -> None:
+    answer.metadata = {**(answer.metadata or {}),
+                       "suggest": {"status": status, "error": error, "at": timezone.now().timestamp()}}
+    answer.save(update_fields=["metadata", "updated_at"])
+
+
+class SuggestionRefused(Exception):
+    """Applying, rejecting or undoing did not happen; `message` says why (shown on the card)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def suggestion_allowed(*, suggestion: AssistantSuggestion, role: str) -> bool:
+    """Whether this role may apply it (the card shows the button only then; apply checks again)."""
+    from assistant.suggest import ADMIN_ONLY
+
+    return suggestion.type not in ADMIN_ONLY or role == AccountRole.ADMIN
+
+
+def _operation(suggestion: AssistantSuggestion) -> OperationSpec:
+    """The change a suggestion makes, on its stored target (never one the model named)."""
+    workspace = suggestion.workspace
+    if suggestion.type == SuggestionType.REPLY:
+        thread = thread_for_workspace(workspace=workspace, thread_id=suggestion.target_id or 0)
+        return OperationSpec("conversation.draft", {"text": suggestion.content, "kind": DraftKind.REPLY}, thread.pk)
+    if suggestion.type == SuggestionType.FOLLOW_UP:
+        thread = contact_latest_thread(workspace=workspace, contact_id=suggestion.target_id or 0)
+        return OperationSpec("conversation.draft", {"text": suggestion.content, "kind": DraftKind.FOLLOW_UP}, thread.pk)
+    if suggestion.type == SuggestionType.STRATEGY:
+        contact = contact_for_workspace(workspace=workspace, contact_id=suggestion.target_id or 0)
+        return OperationSpec("contact.follow_up_strategy",
+                             {"title": suggestion.title, "steps": suggestion.payload.get("steps") or []}, contact.pk)
+    if suggestion.type == SuggestionType.FAQ:
+        return OperationSpec("knowledge.faq", {"question": suggestion.payload.get("question") or suggestion.title,
+                                               "answer": suggestion.content})
+    return OperationSpec("prompt.revision", {"text": suggestion.content})
+
+
+def suggestion_apply(*, suggestion: AssistantSuggestion, actor, role: str) -> AssistantSuggestion:
+    """One click: a change set previewed and applied through `changes` (the owning apps' services).
+
+    Claimed pending → accepted first, so a double click applies once. Raises PermissionDenied for a
+    type the role may not apply (nothing claimed) and SuggestionRefused when the change is refused
+    (the target is gone or moved, a service's own check): the suggestion is pending again, with the reason.
+    """
+    if not suggestion_allowed(suggestion=suggestion, role=role):
+        raise PermissionDenied("Only workspace admins can apply this.")
+    claimed = AssistantSuggestion.objects.filter(pk=suggestion.pk, status=SuggestionStatus.PENDING).update(
+        status=SuggestionStatus.ACCEPTED, error="", updated_at=timezone.now())
+    if not claimed:
+        suggestion.refresh_from_db()
+        raise SuggestionRefused(f"This suggestion is already {suggestion.get_status_display().lower()}.")
+    try:
+        change_set = change_set_preview(workspace=suggestion.workspace, actor=actor, operations=[_operation(suggestion)],
+                                        source=Source.ASSISTANT, title=f"Assistant: {suggestion.title}"[:200])
+        change_set = change_set_apply(change_set=change_set, actor=actor)
+    except (ValidationError, PermissionDenied, ObjectDoesNotExist) as exc:
+        reason = (" ".join(exc.messages) if isinstance(exc, ValidationError)
+                  else "Its conversation or contact is gone." if isinstance(exc, ObjectDoesNotExist) else str(exc))
+        AssistantSuggestion.objects.filter(pk=suggestion.pk).update(
+            status=SuggestionStatus.PENDING, error=reason[:500], updated_at=timezone.now())
+        suggestion.refresh_from_db()
+        if isinstance(exc, PermissionDenied):
+            raise
+        raise SuggestionRefused(reason) from exc
+    result = change_set.operations.get().result
+    AssistantSuggestion.objects.filter(pk=suggestion.pk).update(
+        status=SuggestionStatus.APPLIED, change_set=change_set, result=result, updated_at=timezone.now())
+    suggestion.refresh_from_db()
+    return suggestion
+
+
+def suggestion_reject(*, suggestion: AssistantSuggestion) -> AssistantSuggestion:
+    if not AssistantSuggestion.objects.filter(pk=suggestion.pk, status=SuggestionStatus.PENDING).update(
+            status=SuggestionStatus.REJECTED, error="", updated_at=timezone.now()):
+        suggestion.refresh_from_db()
+        raise SuggestionRefused(f"This suggestion is already {suggestion.get_status_display().lower()}.")
+    suggestion.refresh_from_db()
+    return suggestion
+
+
+def suggestion_undo(*, suggestion: AssistantSuggestion, actor, role: str) -> AssistantSuggestion:
+    """Undo the change set the suggestion became. Refused (SuggestionRefused, nothing written) once its
+    target moved on: the draft was sent or replaced, the entry or prompt edited since."""
+    if not suggestion_allowed(suggestion=suggestion, role=role):
+        raise PermissionDenied("Only workspace admins can undo this.")
+    if suggestion.status != SuggestionStatus.APPLIED or suggestion.change_set_id is None:
+        raise SuggestionRefused("Only an applied suggestion can be undone.")
+    try:
+        change_set_undo(change_set=suggestion.change_set, actor=actor)
+    except ValidationError as exc:  # ChangeConflict, ChangeSetStateError, a service's refusal
+        AssistantSuggestion.objects.filter(pk=suggestion.pk).update(error=" ".join(exc.messages)[:500])
+        suggestion.refresh_from_db()
+        raise SuggestionRefused(" ".join(exc.messages)) from exc
+    AssistantSuggestion.objects.filter(pk=suggestion.pk, status=SuggestionStatus.APPLIED).update(
+        status=SuggestionStatus.UNDONE, error="", updated_at=timezone.now())
+    suggestion.refresh_from_db()
+    return suggestion

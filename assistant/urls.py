@@ -15,4 +15,9 @@ urlpatterns = [
     path(W + "messages/<int:message_id>/", views.message_poll, name="message"),
     path(W + "messages/<int:message_id>/stop/", views.message_stop, name="stop"),
     path(W + "messages/<int:message_id>/retry/", views.message_retry, name="retry"),
+    path(W + "messages/<int:message_id>/suggest/", views.message_suggest, name="suggest"),
+    path(W + "messages/<int:message_id>/suggestions/", views.message_suggestions, name="suggestions"),
+    path(W + "suggestions/<int:suggestion_id>/apply/", views.suggestion_apply, name="suggestion_apply"),
+    path(W + "suggestions/<int:suggestion_id>/reject/", views.suggestion_reject, name="suggestion_reject"),
+    path(W + "suggestions/<int:suggestion_id>/undo/", views.suggestion_undo, name="suggestion_undo"),
 ]

@@ -200,3 +200,84 @@ def personal_key(request):
                         for error in errors:
                             form.add_error(field if field in form.fields else None, error)
     return render(request, "assistant/key.html", {"provider": provider, "form": form, "tested": tested})
+
+
+# --- suggestions ------------------------------------------------------------------------------------
+
+def _suggestion(request, suggestion_id):
+    return scoped_or_404(selectors.suggestion_for_user, request, user=request.user, suggestion_id=suggestion_id,
+                         what="suggestion")
+
+
+def _suggestions_response(request, message, error: str = ""):
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("assistant:conversation", workspace_slug=request.workspace.slug,
+                        conversation_id=message.conversation_id)
+    return render(request, "assistant/_suggestions.html", {"m": message, "suggest_error": error})
+
+
+@workspace_required
+@require_POST
+def message_suggest(request, message_id):
+    """The "Suggest" button: the suggestions are written on the `llm` worker; the block polls for them."""
+    message = _message(request, message_id)
+    try:
+        services.suggestions_request(answer=message, role=request.access.role)
+    except services.AskRefused as refusal:
+        return _suggestions_response(request, message, refusal.message)
+    message.refresh_from_db()
+    return _suggestions_response(request, message)
+
+
+@workspace_required
+def message_suggestions(request, message_id):
+    return _suggestions_response(request, _message(request, message_id))
+
+
+def _card_response(request, suggestion, *, error: str = "", changed: bool = False):
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("assistant:conversation", workspace_slug=request.workspace.slug,
+                        conversation_id=suggestion.message.conversation_id)
+    response = render(request, "assistant/_suggestion.html", {"s": suggestion, "card_error": error})
+    if changed:
+        # The page beside the panel reloads what it shows (a thread's Sidekick panel and its pending draft).
+        response["HX-Trigger"] = "assistant-applied"
+    return response
+
+
+@workspace_required
+@require_POST
+def suggestion_apply(request, suggestion_id):
+    """One click applies (a setter asking for an admin-only type gets 403: PermissionDenied)."""
+    suggestion = _suggestion(request, suggestion_id)
+    try:
+        suggestion = services.suggestion_apply(suggestion=suggestion, actor=request.user, role=request.access.role)
+    except services.SuggestionRefused as refusal:
+        return _card_response(request, suggestion, error=refusal.message)
+    return _card_response(request, suggestion, changed=True)
+
+
+@workspace_required
+@require_POST
+def suggestion_reject(request, suggestion_id):
+    suggestion = _suggestion(request, suggestion_id)
+    try:
+        suggestion = services.suggestion_reject(suggestion=suggestion)
+    except services.SuggestionRefused as refusal:
+        return _card_response(request, suggestion, error=refusal.message)
+    return _card_response(request, suggestion)
+
+
+@workspace_required
+@require_POST
+def suggestion_undo(request, suggestion_id):
+    suggestion = _suggestion(request, suggestion_id)
+    try:
+        suggestion = services.suggestion_undo(suggestion=suggestion, actor=request.user, role=request.access.role)
+    except services.SuggestionRefused as refusal:
+        return _card_response(request, suggestion, error=refusal.message)
+    return _card_response(request, suggestion, changed=True)

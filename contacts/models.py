@@ -176,3 +176,25 @@ class ContactStateChange(models.Model):
 
     def __str__(self):
         return f"{self.contact_id}: {self.stage}/{self.sentiment}/{self.lead_score}"
+
+
+class FollowUpStrategy(models.Model):
+    """A plan for following up with one contact: a checklist of timed steps ("after 24 h: ask which day
+    suits her"), counted from when the plan was saved. One per contact; a new plan replaces it.
+    Written only by `contacts.services.follow_up_strategy_set` / `follow_up_strategy_clear` (the
+    assistant's suggestions reach it through a change set)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    contact = models.OneToOneField(Contact, on_delete=models.CASCADE, related_name="follow_up_strategy")
+    title = models.CharField(max_length=200, blank=True)
+    # [{"after_hours": 24, "action": "Ask which evening suits her"}, ...], in order.
+    steps = models.JSONField(default=list)
+    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "follow-up strategies"
+
+    def __str__(self):
+        return f"follow-up strategy of contact {self.contact_id}"

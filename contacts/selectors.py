@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role
-from contacts.models import BookingEvent, Contact, ContactStateChange, LeadMemory
+from contacts.models import BookingEvent, Contact, ContactStateChange, FollowUpStrategy, LeadMemory
 from contacts.redaction import redact
 
 
@@ -168,3 +168,22 @@ def person_link_suggestions(*, contact: Contact, limit: int = 10) -> list[LinkSu
         return []
     contacts = Contact.objects.filter(workspace_id=contact.workspace_id, pk__in=kinds).select_related("channel")
     return [LinkSuggestion(c, kinds[c.pk]) for c in sorted(contacts, key=lambda c: c.pk)]
+@dataclass(frozen=True)
+class StrategyStep:
+    after_hours: int
+    action: str
+    due_at: datetime
+
+    @property
+    def due(self) -> bool:
+        return self.due_at <= timezone.now()
+
+
+def follow_up_strategy_for(*, contact: Contact) -> tuple[FollowUpStrategy | None, list[StrategyStep]]:
+    """The contact's follow-up strategy and its steps with their due times (from when it was saved)."""
+    strategy = FollowUpStrategy.objects.filter(contact=contact, workspace_id=contact.workspace_id).first()
+    if strategy is None:
+        return None, []
+    start = strategy.updated_at
+    return strategy, [StrategyStep(int(s["after_hours"]), str(s["action"]), start + timedelta(hours=int(s["after_hours"])))
+                      for s in strategy.steps]

@@ -434,3 +434,57 @@ def contact_unlink_person(*, contact: Contact, actor) -> bool:
     audit_event_record(verb="contact.person_unlinked", workspace=contact.workspace, actor=actor, target=contact,
                        data={"person": person_id, "dissolved": len(remaining) < 2})
     return True
+
+
+# --- follow-up strategy (a checklist of timed steps on the contact) --------------------------------------
+
+STRATEGY_STEPS_MAX = 8
+STRATEGY_HOURS_MAX = 24 * 60  # 60 days: a plan further out than that is a typo or a different plan
+STRATEGY_ACTION_MAX = 300
+
+
+def follow_up_strategy_clean(*, title: str, steps) -> tuple[str, list[dict]]:
+    """The normalised title and steps ({after_hours, action} in time order); raises ValidationError.
+    Also used by the change kind at preview, so the preview shows what will be stored."""
+    if not isinstance(steps, list | tuple) or not steps:
+        raise ValidationError("A follow-up strategy needs at least one step.")
+    if len(steps) > STRATEGY_STEPS_MAX:
+        raise ValidationError(f"At most {STRATEGY_STEPS_MAX} steps.")
+    cleaned = []
+    for number, step in enumerate(steps, start=1):
+        if not isinstance(step, dict):
+            raise ValidationError(f"Step {number} is not a step.")
+        hours, action = step.get("after_hours"), " ".join(str(step.get("action") or "").split())
+        if isinstance(hours, bool) or not isinstance(hours, int) or not 0 <= hours <= STRATEGY_HOURS_MAX:
+            raise ValidationError(f"Step {number}: the delay is a whole number of hours from 0 to {STRATEGY_HOURS_MAX}.")
+        if not action:
+            raise ValidationError(f"Step {number} says nothing to do.")
+        cleaned.append({"after_hours": hours, "action": action[:STRATEGY_ACTION_MAX]})
+    cleaned.sort(key=lambda s: s["after_hours"])
+    return " ".join(str(title or "").split())[:200], cleaned
+
+
+@transaction.atomic
+def follow_up_strategy_set(*, contact: Contact, title: str, steps, actor):
+    """Save (or replace) the contact's follow-up strategy (setters and admins). Raises ValidationError."""
+    from contacts.models import FollowUpStrategy
+
+    title, steps = follow_up_strategy_clean(title=title, steps=steps)
+    strategy, _ = FollowUpStrategy.objects.select_for_update().update_or_create(
+        contact=contact, defaults={"workspace_id": contact.workspace_id, "title": title, "steps": steps,
+                                   "created_by": actor})
+    audit_event_record(verb="contacts.follow_up_strategy_set", workspace=contact.workspace, actor=actor,
+                       target=contact, data={"steps": len(steps)})
+    return strategy
+
+
+@transaction.atomic
+def follow_up_strategy_clear(*, contact: Contact, actor) -> bool:
+    """Remove the contact's follow-up strategy; False when there was none."""
+    from contacts.models import FollowUpStrategy
+
+    deleted, _ = FollowUpStrategy.objects.filter(contact=contact, workspace_id=contact.workspace_id).delete()
+    if deleted:
+        audit_event_record(verb="contacts.follow_up_strategy_cleared", workspace=contact.workspace, actor=actor,
+                           target=contact)
+    return bool(deleted)

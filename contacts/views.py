@@ -54,8 +54,11 @@ def _people_context(request, contact: Contact) -> dict:
 
 def _extras_context(request, contact: Contact) -> dict:
     history = selectors.contact_state_history(contact=contact)
+    strategy, strategy_steps = selectors.follow_up_strategy_for(contact=contact)
     return {
         **_people_context(request, contact),
+        "strategy": strategy,
+        "strategy_steps": strategy_steps,
         "contact": contact,
         "memories": selectors.lead_memory_for(contact=contact, viewer_role=request.access.role),
         "state_history": history,

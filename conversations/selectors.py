@@ -87,6 +87,17 @@ def thread_for_workspace(*, workspace, thread_id: int) -> Thread:
     return thread
 
 
+def contact_latest_thread(*, workspace, contact_id: int) -> Thread:
+    """The contact's most recent thread in this workspace (a follow-up goes there); Thread.DoesNotExist
+    for another workspace's contact or one without a thread."""
+    thread = (Thread.objects.select_related("contact", "channel").defer("search_vector")
+              .filter(workspace=workspace, contact_id=contact_id)
+              .order_by(F("last_message_at").desc(nulls_last=True), "-pk").first())
+    if thread is None:
+        raise Thread.DoesNotExist("No conversation with this contact in this workspace.")
+    return thread
+
+
 def thread_drafts(*, workspace, thread: Thread | None = None, decision: str | None = None) -> QuerySet[ReplyDraft]:
     """Drafts of the workspace, newest first; optionally of one thread or with one decision."""
     drafts = ReplyDraft.objects.filter(workspace=workspace).select_related("prompt_revision", "outbound_message",

@@ -118,6 +118,13 @@ EXPECTED_ROLES = {
     "assistant:message": "member",
     "assistant:stop": "member",
     "assistant:retry": "member",
+    # Suggestions: the user's own (scoped inside the views); prompt and FAQ types are refused to setters
+    # by the service (403), as `changes` refuses them.
+    "assistant:suggest": "member",
+    "assistant:suggestions": "member",
+    "assistant:suggestion_apply": "member",
+    "assistant:suggestion_reject": "member",
+    "assistant:suggestion_undo": "member",
 }
 
 

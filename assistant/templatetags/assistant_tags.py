@@ -11,3 +11,22 @@ def assistant_page_hint(context):
     The panel re-checks it against the workspace when it loads and when a question is sent."""
     request = context.get("request")
     return page_hint(getattr(request, "resolver_match", None))
+
+
+@register.simple_tag(takes_context=True)
+def suggestion_types_here(context, message):
+    """The suggestion types this user may ask for on this answer (none: no "Suggest" button)."""
+    from assistant.suggest import suggestion_types
+
+    access = getattr(context.get("request"), "access", None)
+    conversation = message.conversation
+    return suggestion_types(context_type=conversation.context_type, snapshot=conversation.context or {},
+                            role=getattr(access, "role", ""))
+
+
+@register.simple_tag(takes_context=True)
+def suggestion_can_apply(context, suggestion):
+    from assistant.services import suggestion_allowed
+
+    access = getattr(context.get("request"), "access", None)
+    return suggestion_allowed(suggestion=suggestion, role=getattr(access, "role", ""))

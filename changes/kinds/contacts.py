@@ -1,4 +1,5 @@
-"""Kinds owned by contacts: stage / sentiment / lead score, booking outcomes, lead memory.
+"""Kinds owned by contacts: stage / sentiment / lead score, booking outcomes, lead memory, the follow-up
+strategy.
 
 Opt-out is deliberately not here: it only ever moves forward, by the contact's own word.
 """
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from changes.kinds.base import OperationKind, jsonable, parse_datetime_value, register
 from contacts import services
-from contacts.models import BookingEvent, Contact, LeadMemory, MemoryKind, Sentiment, Stage
+from contacts.models import BookingEvent, Contact, FollowUpStrategy, LeadMemory, MemoryKind, Sentiment, Stage
 
 BOOKING_HORIZON = timedelta(days=366)  # a booking further than this from today is a typo
 
@@ -186,3 +187,37 @@ class LeadMemoryRemoveKind(OperationKind):
         memory = services.lead_memory_add(contact=contact, kind=op.before["kind"], text=op.before["text"],
                                           actor=actor, expires_at=parse_datetime_value(op.before["expires_at"]))
         op.result = {**op.result, "restored_memory_id": memory.pk}
+
+
+@register
+class FollowUpStrategyKind(_ContactKind):
+    """The contact's follow-up strategy (a checklist of timed steps), set or replaced; undo removes it,
+    or puts back the one it replaced."""
+
+    name = "contact.follow_up_strategy"
+    label = "Follow-up strategy"
+
+    def clean(self, *, workspace, op, after):
+        after = self._only(after, {"title", "steps"})
+        title, steps = services.follow_up_strategy_clean(title=after.get("title") or "", steps=after.get("steps"))
+        return {"title": title, "steps": steps}
+
+    def read(self, *, workspace, op):
+        strategy = FollowUpStrategy.objects.filter(workspace=workspace, contact_id=op.target_id).first()
+        return {"title": strategy.title, "steps": strategy.steps} if strategy else {}
+
+    def footprint(self, op):
+        return {("contact", op.target_id, "follow_up_strategy")}
+
+    def apply(self, *, workspace, op, actor):
+        strategy = services.follow_up_strategy_set(contact=self._target(workspace, op), title=op.after["title"],
+                                                   steps=op.after["steps"], actor=actor)
+        return {"strategy_id": strategy.pk, "contact_id": op.target_id}
+
+    def undo(self, *, workspace, op, actor):
+        contact = self._target(workspace, op)
+        if op.before:
+            services.follow_up_strategy_set(contact=contact, title=op.before["title"], steps=op.before["steps"],
+                                            actor=actor)
+        else:
+            services.follow_up_strategy_clear(contact=contact, actor=actor)

@@ -1,4 +1,4 @@
-"""Kinds owned by conversations: the system prompt (revisions) and Sidekick settings."""
+"""Kinds owned by conversations: the system prompt (revisions), Sidekick settings, and a suggested draft."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import time
 from django.core.exceptions import ValidationError
 
 from changes.kinds.base import OperationKind, jsonable, register
-from conversations import services
-from conversations.models import BusinessHoursPolicy, PromptRevision, SidekickSettings
-from conversations.selectors import prompt_text_current, sidekick_settings_for
+from conversations import assisted_drafts, services
+from conversations.models import BusinessHoursPolicy, DraftKind, PromptRevision, ReplyDraft, SidekickSettings, Thread
+from conversations.selectors import prompt_text_current, sidekick_settings_for, thread_pending_draft
 
 PROMPT_MAX_CHARS = 20000  # as `conversations.services.prompt_revision_create`, which checks again
 
@@ -156,3 +156,50 @@ class SidekickSettingsKind(OperationKind):
 
     def undo(self, *, workspace, op, actor):
         services.sidekick_settings_update(workspace=workspace, actor=actor, **_to_python(op.before))
+
+
+@register
+class ReplyDraftKind(OperationKind):
+    """A reply or follow-up text made the thread's pending draft (never sent by the change: a setter
+    approves it as any draft). Undo withdraws it and brings back the draft it superseded, refused once
+    the thread's pending draft is no longer this one (approved, discarded, or a newer draft)."""
+
+    name = "conversation.draft"
+    label = "Draft on a conversation"
+    model = Thread
+    admin_only = False
+
+    def clean(self, *, workspace, op, after):
+        after = self._only(after, {"text", "kind"})
+        text = str(after.get("text") or "").strip()
+        kind = after.get("kind") or DraftKind.REPLY
+        if not text:
+            raise ValidationError("The draft is empty.")
+        if len(text) > assisted_drafts.TEXT_MAX:
+            raise ValidationError(f"Keep a draft under {assisted_drafts.TEXT_MAX:,} characters.")
+        if kind not in DraftKind.values:
+            raise ValidationError(f"Unknown draft kind {kind!r}.")
+        return {"text": text, "kind": kind}
+
+    def read(self, *, workspace, op):
+        draft = thread_pending_draft(thread=self._target(workspace, op))
+        return {"pending_draft_id": draft.pk if draft else None}
+
+    def unchanged(self, op):
+        return False  # a new draft is always a change
+
+    def describe(self, *, workspace, op):
+        thread = self._queryset(workspace).select_related("contact").filter(pk=op.target_id).first()
+        what = "Follow-up draft" if op.after.get("kind") == DraftKind.FOLLOW_UP else "Reply draft"
+        return f"{what} on the conversation with {thread.contact}" if thread else what
+
+    def apply(self, *, workspace, op, actor):
+        draft = assisted_drafts.reply_draft_suggest(thread=self._target(workspace, op), text=op.after["text"],
+                                                    kind=op.after["kind"], actor=actor,
+                                                    note=op.change_set.title or f"Change set {op.change_set_id}")
+        return {"draft_id": draft.pk, "thread_id": op.target_id, "decision": draft.decision,
+                "reason_code": draft.reason_code}
+
+    def undo(self, *, workspace, op, actor):
+        draft = ReplyDraft.objects.get(workspace=workspace, thread_id=op.target_id, pk=op.result["draft_id"])
+        assisted_drafts.reply_draft_withdraw(draft=draft, actor=actor)

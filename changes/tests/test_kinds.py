@@ -252,3 +252,40 @@ def test_memory_remove_apply_undo(workspace, admin, contact):
     services.change_set_undo(change_set=cs, actor=admin)
     back = LeadMemory.objects.get(contact=contact)
     assert (back.kind, back.text, back.expires_at) == ("objection", "too pricey", memory.expires_at)
+
+
+# --- follow-up strategy and a suggested draft (the assistant's kinds) ---------------------------------
+
+def test_follow_up_strategy_replaced_then_undo_puts_the_previous_one_back(workspace, setter, contact):
+    from contacts.models import FollowUpStrategy
+
+    contact_services.follow_up_strategy_set(contact=contact, title="Old", steps=[{"after_hours": 48, "action": "Call"}],
+                                            actor=setter)
+    with pytest.raises(ValidationError, match="whole number of hours"):
+        preview(workspace, setter, OperationSpec("contact.follow_up_strategy",
+                                                 {"title": "Bad", "steps": [{"after_hours": -1, "action": "x"}]},
+                                                 target_id=contact.pk))
+    cs = preview(workspace, setter, OperationSpec("contact.follow_up_strategy", {"title": "New", "steps": [
+        {"after_hours": 24, "action": "Ask   which day"}]}, target_id=contact.pk))
+    op = only_op(cs)
+    assert op.before == {"title": "Old", "steps": [{"after_hours": 48, "action": "Call"}]}
+    assert op.after == {"title": "New", "steps": [{"after_hours": 24, "action": "Ask which day"}]}
+    services.change_set_apply(change_set=cs, actor=setter)
+    assert FollowUpStrategy.objects.get(contact=contact).title == "New"
+    services.change_set_undo(change_set=cs, actor=setter)
+    strategy = FollowUpStrategy.objects.get(contact=contact)
+    assert (strategy.title, strategy.steps) == ("Old", [{"after_hours": 48, "action": "Call"}])
+
+
+def test_a_suggested_draft_undo_is_refused_once_a_newer_draft_took_its_place(workspace, setter, contact):
+    from conversations.assisted_drafts import reply_draft_suggest
+    from conversations.models import Decision, ReplyDraft
+    from conversations.tests.factories import ThreadFactory
+
+    thread = ThreadFactory(contact=contact, channel=contact.channel)
+    cs = preview(workspace, setter, OperationSpec("conversation.draft", {"text": "Hi!"}, target_id=thread.pk))
+    services.change_set_apply(change_set=cs, actor=setter)
+    reply_draft_suggest(thread=thread, text="Hello again", actor=setter)
+    with pytest.raises(ChangeConflict):
+        services.change_set_undo(change_set=cs, actor=setter)
+    assert ReplyDraft.objects.get(pk=only_op(cs).result["draft_id"]).decision == Decision.SUPERSEDED

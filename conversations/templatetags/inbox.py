@@ -47,6 +47,7 @@ REASONS = {
     "markdown_link": "The draft hid a link",
     "hidden_characters": "The draft held invisible characters",
     "mixed_script": "The draft mixed alphabets in a word",
+    "assistant_suggestion": "Suggested by the assistant at a team member's request; review it before sending",
 }
 
 
