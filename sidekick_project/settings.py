@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "changes",
     "insights",
     "assistant",
+    "privacy",
 ]
 
 MIDDLEWARE = [
