@@ -30,7 +30,7 @@ from integrations.erasure import sandbox_sends_for, webhook_events_mentioning, w
 from integrations.models import LLMUsage, SandboxSend, WebhookEvent
 from privacy.subjects import ContactSubject, UserSubject
 
-CHUNK = 500
+CHUNK = 200
 # Columns that are machinery, not data about anyone (search documents, vectors, raw bytes).
 SKIPPED_FIELDS = (SearchVectorField, VectorField, models.BinaryField)
 

@@ -90,6 +90,10 @@ class PrivacyRequest(models.Model):
         return f"AI data of {self.subject_user}" if self.subject_user_id else "AI data"
 
     @property
+    def rows_total(self) -> int:
+        return sum(v for v in (self.rows or {}).values() if isinstance(v, int))
+
+    @property
     def overdue(self) -> bool:
         return self.completed_at is None and timezone.now() > self.due_at
 
