@@ -18,17 +18,15 @@ from contacts.models import Contact
 ERASED_TITLE = "(title removed: it named an erased contact)"
 
 
-def contact_operations(*, workspace, contact_id: int, row_targets: dict[type, list[int]], needles: list[str]):
+def contact_operations(*, workspace, contact_id: int, row_targets: dict[type, list[int]]):
     """Operations of the workspace that touched the contact: aimed at it or at one of its rows
-    (`row_targets`: model → ids, such as its lead memories), or holding its id or one of its
-    identifiers in a snapshot or label (a removed memory's `before` keeps `contact_id`)."""
+    (`row_targets`: model → ids, such as its lead memories), or holding its id in a snapshot (a removed
+    memory's `before` keeps `contact_id`). Not by name: another contact may share a first name."""
     aimed = Q(target_type=ContentType.objects.get_for_model(Contact), target_id=contact_id)
     for model, ids in row_targets.items():
         if ids:
             aimed |= Q(target_type=ContentType.objects.get_for_model(model), target_id__in=ids)
     aimed |= Q(before__contact_id=contact_id) | Q(after__contact_id=contact_id) | Q(result__contact_id=contact_id)
-    for needle in needles:
-        aimed |= Q(label__icontains=needle)
     return Operation.objects.filter(aimed, change_set__workspace=workspace)
 
 
@@ -37,8 +35,7 @@ def contact_change_sets_erase(*, workspace, contact_id: int, row_targets: dict[t
     """Precondition: inside the erasure's transaction. Returns row counts and the ids of the change sets
     that had such operations (their audit entries quote the operations' labels)."""
     assert transaction.get_connection().in_atomic_block, "runs inside the erasure's transaction"
-    operations = contact_operations(workspace=workspace, contact_id=contact_id, row_targets=row_targets,
-                                    needles=needles)
+    operations = contact_operations(workspace=workspace, contact_id=contact_id, row_targets=row_targets)
     set_ids = set(operations.values_list("change_set_id", flat=True))
     deleted_ops = operations.delete()[0]
     emptied = ChangeSet.objects.filter(pk__in=set_ids, operations__isnull=True)
@@ -46,6 +43,8 @@ def contact_change_sets_erase(*, workspace, contact_id: int, row_targets: dict[t
     named = Q()
     for needle in needles:
         named |= Q(title__icontains=needle) | Q(error__icontains=needle)
-    retitled = ChangeSet.objects.filter(named, workspace=workspace).update(title=ERASED_TITLE, error="") if needles else 0
+    # Only the sets that touched the contact: a title elsewhere naming someone alike is not about them.
+    retitled = (ChangeSet.objects.filter(named, workspace=workspace, pk__in=set_ids)
+                .update(title=ERASED_TITLE, error="") if needles else 0)
     counts = {"change_operations": deleted_ops, "change_sets": deleted_sets, "change_sets_retitled": retitled}
     return counts, sorted(set_ids)

@@ -20,7 +20,6 @@ from django.db.models import Q
 from pgvector.django import VectorField
 
 from accounts.models import AuditEvent
-from assistant.erasure import conversations_about_contact
 from assistant.models import AssistantConversation, AssistantMessage
 from changes.erasure import contact_operations
 from changes.models import ChangeSet, Operation
@@ -56,8 +55,7 @@ def _webhook_event(subject: ContactSubject, event: WebhookEvent) -> dict | None:
 
 
 def _ops(s: ContactSubject):
-    return contact_operations(workspace=s.workspace, contact_id=s.contact.pk, row_targets=s.row_targets,
-                              needles=s.needles)
+    return contact_operations(workspace=s.workspace, contact_id=s.contact.pk, row_targets=s.row_targets)
 
 
 CONTACT_TABLES: list[Table] = [
@@ -105,14 +103,8 @@ CONTACT_TABLES: list[Table] = [
     Table("sandbox_sends.json", SandboxSend,
           lambda s: sandbox_sends_for(channel_id=s.contact.channel_id, external_id=s.contact.external_id),
           "Messages the built-in Graph stand-in recorded for the contact (sandbox mode only)."),
-    Table("assistant_conversations_about.json", AssistantConversation,
-          lambda s: conversations_about_contact(workspace=s.workspace, contact_id=s.contact.pk,
-                                                thread_ids=s.thread_ids),
-          "Members' conversations with the assistant opened on the contact or its thread."),
-    Table("assistant_messages_about.json", AssistantMessage,
-          lambda s: AssistantMessage.objects.filter(conversation__in=conversations_about_contact(
-              workspace=s.workspace, contact_id=s.contact.pk, thread_ids=s.thread_ids)),
-          "The messages of those conversations."),
+    # Members' assistant conversations opened on the contact are erased with the contact but not exported:
+    # they are private to their user, even from admins (README, "The assistant").
     Table("audit_events.json", AuditEvent,
           lambda s: AuditEvent.objects.filter(workspace=s.workspace, target__in=s.audit_targets),
           "Audit-log entries about the contact, its threads, memory and bookings."),

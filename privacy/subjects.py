@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from contacts.models import BookingEvent, Contact, LeadMemory
 from conversations.models import Message, Thread
 
-NEEDLE_MIN_LENGTH = 3  # shorter names ("Al") would match unrelated text
+# Identifiers searched for in free text (audit data, change-set titles) must be long enough not to match
+# someone else's words: "Ann" would hit "Annual". The PSID / IGSID always qualifies.
+NEEDLE_MIN_LENGTH = 5
 
 
 @dataclass
@@ -39,8 +41,8 @@ class ContactSubject:
     @property
     def needles(self) -> list[str]:
         """The contact's identifiers as they may appear in free text and snapshots."""
-        found = {self.contact.external_id, self.contact.username, self.contact.display_name}
-        return sorted(n for n in found if n and len(n) >= NEEDLE_MIN_LENGTH)
+        found = {self.contact.username, self.contact.display_name}
+        return sorted({self.contact.external_id} | {n for n in found if n and len(n) >= NEEDLE_MIN_LENGTH})
 
     @property
     def audit_targets(self) -> list[str]:

@@ -17,6 +17,9 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from accounts.tests.factories import AdminMembershipFactory, MembershipFactory
 from assistant.models import AssistantConversation, AssistantMessage
+from changes import services as change_services
+from changes.models import ChangeSet, Operation
+from changes.services import OperationSpec
 from conftest import queued_tasks
 from contacts.models import Contact, LeadMemory, Person
 from conversations.models import Message
@@ -109,6 +112,10 @@ def test_user_export_holds_their_ai_data_only(scene, setter, admin):
 
 
 def test_after_erasure_no_table_holds_the_contact_or_their_words(scene, admin, django_capture_on_commit_callbacks):
+    # Another contact's CRM change, in a set whose title shares Maria's first name: not hers, it stays.
+    theirs = change_services.change_set_preview(
+        workspace=scene.workspace, actor=admin, title="Maria's colleague: engaged",
+        operations=[OperationSpec("contact.state", {"stage": "engaged"}, target_id=scene.other.pk)])
     before = _everything_as_text()
     for needle in scene.needles:  # the scan can fail: everything is there before
         assert needle.lower() in before, needle
@@ -133,6 +140,8 @@ def test_after_erasure_no_table_holds_the_contact_or_their_words(scene, admin, d
     assert [i["sender"]["id"] for i in body["entry"][0]["messaging"]] == [OTHER_PSID]
     assert Report.objects.get(workspace=scene.workspace).synthesis["excerpt_message_ids"] == [scene.other_message_id]
     assert Person.objects.filter(contacts=scene.other).exists()  # still two contacts in it
+    assert ChangeSet.objects.get(pk=theirs.pk).title == "Maria's colleague: engaged"
+    assert Operation.objects.filter(change_set=theirs, target_id=scene.other.pk).exists()
     # An earlier export of the contact is a copy of the data: it goes too.
     export.refresh_from_db()
     assert not export.file and not storage.exists(export_file)
@@ -306,3 +315,20 @@ def test_a_large_contact_is_exported_in_bounded_memory(workspace):
     # Measured 1.6 MB with 200-row chunks (3.4 MB with 500): it follows the chunk, not the contact.
     assert peak < 3_000_000, f"peak {peak / 1e6:.1f} MB for 6 MB of messages"
     assert 0 < size < 6_000_000
+
+
+def test_a_failed_request_can_be_retried_by_its_requester_only(client, scene, admin, setter,
+                                                               django_capture_on_commit_callbacks):
+    request = services.privacy_request_contact(workspace=scene.workspace, contact=scene.contact, kind=Kind.ERASURE,
+                                               actor=admin)
+    PrivacyRequest.objects.filter(pk=request.pk).update(status=Status.FAILED, error="ProgrammingError")
+    url = reverse("privacy:retry", args=[scene.workspace.slug, request.pk])
+    client.force_login(setter)
+    assert client.post(url).status_code == 404  # not theirs to see
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url).status_code == 302
+    request.refresh_from_db()
+    assert request.status == Status.PENDING and request.error == ""
+    assert ("privacy.tasks.privacy_request_process", f"[{request.pk}]") in queued_tasks("default")
+    assert _run(request).status == Status.DONE
