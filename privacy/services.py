@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import audit_event_record
 from accounts.tenancy import require_workspace_admin
 from contacts.models import Contact
@@ -99,6 +100,7 @@ def _erase(request: PrivacyRequest) -> None:
                                               actor=request.requested_by, request_id=request.pk)
             earlier = Q(subject=Subject.CONTACT, subject_contact_ref=request.subject_contact_ref)
         else:
+            User.objects.select_for_update().filter(pk=request.subject_user_id).exists()  # see _subject_still_there
             counts = user_ai_data_erase(workspace=request.workspace, user=request.subject_user,
                                         actor=request.requested_by, request_id=request.pk)
             earlier = Q(subject=Subject.USER_AI, subject_user=request.subject_user)
@@ -126,11 +128,28 @@ def _export(request: PrivacyRequest) -> None:
         request.file.save(f"{name}-{request.pk}-{stamp}.zip", File(archive), save=False)
     finally:
         archive.close()
-    saved = PrivacyRequest.objects.filter(pk=request.pk, status=Status.RUNNING).update(
-        status=Status.DONE, rows=counts, file=request.file.name, completed_at=timezone.now(),
-        file_expires_at=timezone.now() + EXPORT_LIFETIME)
+    with transaction.atomic():
+        # An erasure of the same subject that committed while this export was reading would leave a copy
+        # of erased data behind: the subject's row is locked by both, and an erasure since the start wins.
+        still_there = _subject_still_there(request)
+        saved = still_there and PrivacyRequest.objects.filter(pk=request.pk, status=Status.RUNNING).update(
+            status=Status.DONE, rows=counts, file=request.file.name, completed_at=timezone.now(),
+            file_expires_at=timezone.now() + EXPORT_LIFETIME)
     if not saved:
-        request.file.delete(save=False)
+        request.file.storage.delete(request.file.name)  # referenced by no row
+        if not still_there:
+            raise PrivacyError("The subject was erased while the export ran; the file was discarded.")
+
+
+def _subject_still_there(request: PrivacyRequest) -> bool:
+    """Lock the subject's row (as the erasure does) and tell whether it was erased since the request began."""
+    if request.subject == Subject.CONTACT:
+        return Contact.objects.select_for_update().filter(workspace=request.workspace,
+                                                          pk=request.subject_contact_ref).exists()
+    User.objects.select_for_update().filter(pk=request.subject_user_id).exists()
+    return not PrivacyRequest.objects.filter(
+        workspace=request.workspace, kind=Kind.ERASURE, subject=Subject.USER_AI, subject_user=request.subject_user,
+        status=Status.DONE, completed_at__gte=request.started_at).exists()
 
 
 def privacy_request_run(*, request_id: int) -> str:

@@ -332,3 +332,30 @@ def test_a_failed_request_can_be_retried_by_its_requester_only(client, scene, ad
     assert request.status == Status.PENDING and request.error == ""
     assert ("privacy.tasks.privacy_request_process", f"[{request.pk}]") in queued_tasks("default")
     assert _run(request).status == Status.DONE
+
+
+def test_an_export_overtaken_by_an_erasure_keeps_no_file(scene, admin, monkeypatch, django_capture_on_commit_callbacks):
+    """The erasure commits while the export is still writing: the finished ZIP is discarded, not served."""
+    from privacy import export as export_module
+
+    export = services.privacy_request_contact(workspace=scene.workspace, contact=scene.contact, kind=Kind.EXPORT,
+                                              actor=admin)
+    erasure = services.privacy_request_contact(workspace=scene.workspace, contact=scene.contact, kind=Kind.ERASURE,
+                                               actor=admin)
+    written = []
+
+    def export_then_erase(**kwargs):
+        archive, counts = export_module.export_write(**kwargs)
+        written.append(counts)
+        assert _run(erasure).status == Status.DONE
+        return archive, counts
+
+    monkeypatch.setattr(services, "export_write", export_then_erase)
+    storage = PrivacyRequest._meta.get_field("file").storage
+    before = set(storage.listdir(f"privacy/{scene.workspace.pk}")[1]) if storage.exists(
+        f"privacy/{scene.workspace.pk}") else set()
+    with django_capture_on_commit_callbacks(execute=True):
+        export = _run(export)
+    assert written and written[0]["messages"] == 2
+    assert export.status == Status.FAILED and "erased while the export ran" in export.error and not export.file
+    assert set(storage.listdir(f"privacy/{scene.workspace.pk}")[1]) == before
