@@ -92,6 +92,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=11),
         "options": {"expires": 0.9 * HOUR},
     },
+    # Privacy requests: re-enqueue lost or abandoned ones, delete export files past their expiry.
+    "privacy-sweep": {
+        "task": "privacy.tasks.privacy_requests_sweep",
+        "schedule": 5 * 60,
+        "options": {"expires": 7 * 60},
+    },
 }
 
 # Import the reply pipeline, the LLM SDKs (anthropic, openai: several seconds of pydantic model

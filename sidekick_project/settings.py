@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "changes",
     "insights",
     "assistant",
+    "privacy",
 ]
 
 MIDDLEWARE = [

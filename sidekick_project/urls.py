@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("conversations.urls")),
     path("", include("contacts.urls")),
     path("", include("assistant.urls")),
+    path("", include("privacy.urls")),
 ]
 
 if settings.BENCH:

@@ -125,6 +125,12 @@ EXPECTED_ROLES = {
     "assistant:suggestion_apply": "member",
     "assistant:suggestion_reject": "member",
     "assistant:suggestion_undo": "member",
+    # Privacy requests: members ask about their own AI data; contacts' requests are admins' (404 to setters).
+    "privacy:requests": "member",  # admins see every request, members their own (privacy.selectors)
+    "privacy:my_data": "member",
+    "privacy:contact_request": "admin_or_404",
+    "privacy:download": "member",  # scoped inside: a contact's export to admins, a user's AI data to that user
+    "privacy:retry": "member",
 }
 
 
