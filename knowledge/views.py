@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -172,6 +173,15 @@ def faq_revision_restore(request, revision_id):
     return redirect("knowledge:faq_detail", workspace_slug=request.workspace.slug, faq_id=faq.pk)
 
 
+def _split_loose(results) -> tuple[list, list]:
+    """Passages the vector side alone found, far from the question (no word in common), apart: nearest
+    neighbours always exist, and an unrelated question must not look answered."""
+    limit = settings.KNOWLEDGE_TEST_LOOSE_DISTANCE
+    def loose(r):
+        return not r.lexical_rank and r.vector_distance is not None and r.vector_distance > limit
+    return [r for r in results if not loose(r)], [r for r in results if loose(r)]
+
+
 @workspace_required
 def search_test(request):
     """What retrieval returns for a question, with the score parts; read-only, open to setters."""
@@ -181,7 +191,10 @@ def search_test(request):
         query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or "hybrid"
         results = selectors.knowledge_search(workspace=request.workspace, query=query, limit=8, mode=mode)
         match = selectors.faq_match(workspace=request.workspace, text=query)
-    context = {"form": form, "results": results, "match": match,
+        results, loose = _split_loose(results)
+    else:
+        loose = []
+    context = {"form": form, "results": results, "loose": loose, "match": match,
                "embedding": selectors.embedding_status(workspace=request.workspace)}
     template = "knowledge/test.html#results" if request.htmx else "knowledge/test.html"
     return render(request, template, context)

@@ -405,5 +405,9 @@ KNOWLEDGE_SEARCH_THREADS = env.int_("KNOWLEDGE_SEARCH_THREADS", 2, minimum=0, ma
 KNOWLEDGE_LEXICAL_CANDIDATES = env.int_("KNOWLEDGE_LEXICAL_CANDIDATES", 300, minimum=40, maximum=100_000)
 # faq_match(): minimum trigram similarity (0..1) between a message and an FAQ question.
 KNOWLEDGE_FAQ_MATCH_THRESHOLD = env.float_("KNOWLEDGE_FAQ_MATCH_THRESHOLD", 0.75, minimum=0.0, maximum=1.0)
+# "Test a question": a passage found by the vector side alone (no word in common) farther than this cosine
+# distance is shown as loosely related, not as a source Sidekick would answer from (nearest neighbours always
+# exist; an unrelated question's are around 0.9 with all-MiniLM-L6-v2).
+KNOWLEDGE_TEST_LOOSE_DISTANCE = env.float_("KNOWLEDGE_TEST_LOOSE_DISTANCE", 0.75, minimum=0.0, maximum=2.0)
 # Queued or processing work older than this is re-enqueued by the knowledge sweeper.
 KNOWLEDGE_STUCK_AFTER_MINUTES = env.int_("KNOWLEDGE_STUCK_AFTER_MINUTES", 15, minimum=1)

@@ -76,6 +76,11 @@ EXPECTED_ROLES = {
     "conversations:thread_takeover": "member",
     "conversations:thread_resume": "member",
     "conversations:thread_resolve": "member",
+    "conversations:thread_assign": "member",  # assign, snooze, resolve, reopen, bulk: setters work the inbox too
+    "conversations:thread_snooze": "member",
+    "conversations:thread_done": "member",
+    "conversations:thread_reopen": "member",
+    "conversations:inbox_bulk": "member",
     "conversations:nav_counts": "member",
     "conversations:saved_reply_picker": "member",
     "conversations:saved_replies": "admin",

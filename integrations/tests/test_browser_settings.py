@@ -71,10 +71,13 @@ def test_usage_page_draws_the_chart(page, screenshot, team):
 
 def test_setter_cannot_open_admin_pages(page, team):
     browser_login(page, "setter@zen.test", PASSWORD)
-    for name in ("Channels", "LLM providers", "Usage", "Audit log"):
+    for name in ("Channels", "LLM providers", "Audit log"):
         assert page.get_by_role("link", name=name).count() == 0
-    for path in ("/w/zen/settings/channels/", "/w/zen/settings/llm/", "/w/zen/settings/usage/",
-                 "/w/zen/settings/audit/"):
+    for path in ("/w/zen/settings/channels/", "/w/zen/settings/llm/", "/w/zen/settings/audit/"):
         response = page.goto(path)
         assert response.status == 403, path
         assert page.get_by_role("heading", name="Not allowed").is_visible()
+    # Usage is open to setters since the assistant (issue 16): their own use only, against their limits.
+    response = page.goto("/w/zen/settings/usage/")
+    assert response.status == 200
+    assert page.get_by_text("Your use only.").is_visible()

@@ -156,6 +156,8 @@ def test_test_a_question_shows_the_answer_and_sources_with_scores_behind_a_toggl
     assert "ts_rank" in details and "ts_rank" not in html[:html.index("<details")]
     html = client.get(url("test", workspace), {"q": "zebra xylophone quantum"}).content.decode()
     assert "Sidekick would hand it to a person" in html
+    # The local model's nearest passages are still listed, apart, as too far from the question.
+    assert "Loosely related passages" in html and "Sources Sidekick would answer from" not in html
 
 
 def test_knowledge_counts_have_thousands_separators(client, workspace, setter, run_tasks):
