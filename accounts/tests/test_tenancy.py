@@ -76,6 +76,12 @@ EXPECTED_ROLES = {
     "conversations:thread_takeover": "member",
     "conversations:thread_resume": "member",
     "conversations:thread_resolve": "member",
+    # Working the inbox (issue 18): every member assigns, snoozes, resolves and reopens.
+    "conversations:thread_assign": "member",
+    "conversations:thread_snooze": "member",
+    "conversations:thread_done": "member",
+    "conversations:thread_reopen": "member",
+    "conversations:inbox_bulk": "member",
     "conversations:nav_counts": "member",
     "conversations:saved_reply_picker": "member",
     "conversations:saved_replies": "admin",

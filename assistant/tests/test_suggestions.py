@@ -89,13 +89,16 @@ def test_the_suggest_button_enqueues_on_the_llm_queue_and_calls_no_model_in_the_
     client.force_login(team.setter_user)
     panel = client.get(_url(team, "panel") + f"?conversation={answer.conversation_id}").content.decode()
     assert "Suggest actions" in panel
+    # The broker's Redis outlives the test database: a job with this id may be left from an earlier run.
+    job = ("assistant.tasks.assistant_suggest", f"({answer.pk},)")
+    earlier = queued_tasks("llm").count(job)
     response = client.post(_url(team, "suggest", answer.pk), HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and "Preparing suggestions" in response.content.decode()
-    assert ("assistant.tasks.assistant_suggest", f"({answer.pk},)") in queued_tasks("llm")
+    assert queued_tasks("llm").count(job) == earlier + 1
     assert fake_llm.requests == []
     # A double click is one request.
     client.post(_url(team, "suggest", answer.pk), HTTP_HX_REQUEST="true")
-    assert queued_tasks("llm").count(("assistant.tasks.assistant_suggest", f"({answer.pk},)")) == 1
+    assert queued_tasks("llm").count(job) == earlier + 1
 
 
 def test_the_worker_offers_only_the_types_of_the_context_and_role_and_stores_them_pending(fake_llm, team):
