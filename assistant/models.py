@@ -102,6 +102,7 @@ class SuggestionType(models.TextChoices):
     FAQ = "faq", "FAQ entry"
     PROMPT = "prompt", "Prompt change"
     STRATEGY = "strategy", "Follow-up strategy"
+    SAVED_REPLY = "saved_reply", "Saved reply"
 
 
 class SuggestionStatus(models.TextChoices):
@@ -117,6 +118,7 @@ class TargetType(models.TextChoices):
     CONTACT = "contact", "Contact"
     KNOWLEDGE = "knowledge", "Knowledge base"
     PROMPT = "prompt", "System prompt"
+    SAVED_REPLIES = "saved_replies", "Saved replies"
 
 
 class AssistantSuggestion(models.Model):
@@ -137,7 +139,7 @@ class AssistantSuggestion(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     target_type = models.CharField(max_length=16, choices=TargetType.choices)
     target_id = models.BigIntegerField(null=True, blank=True)
-    # Type-specific parts: the FAQ question, the strategy's steps.
+    # Type-specific parts: the FAQ question, the strategy's steps, the saved reply's shortcut.
     payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=SuggestionStatus.choices, default=SuggestionStatus.PENDING)
     change_set = models.ForeignKey("changes.ChangeSet", null=True, blank=True, on_delete=models.SET_NULL,

@@ -231,6 +231,9 @@ def _operation(suggestion: AssistantSuggestion) -> OperationSpec:
     if suggestion.type == SuggestionType.FAQ:
         return OperationSpec("knowledge.faq", {"question": suggestion.payload.get("question") or suggestion.title,
                                                "answer": suggestion.content})
+    if suggestion.type == SuggestionType.SAVED_REPLY:
+        return OperationSpec("conversation.saved_reply", {"title": suggestion.title, "body": suggestion.content,
+                                                          "shortcut": suggestion.payload.get("shortcut") or ""})
     return OperationSpec("prompt.revision", {"text": suggestion.content})
 
 
@@ -279,7 +282,7 @@ def suggestion_reject(*, suggestion: AssistantSuggestion) -> AssistantSuggestion
 
 def suggestion_undo(*, suggestion: AssistantSuggestion, actor, role: str) -> AssistantSuggestion:
     """Undo the change set the suggestion became. Refused (SuggestionRefused, nothing written) once its
-    target moved on: the draft was sent or replaced, the entry or prompt edited since."""
+    target moved on: the draft was sent or replaced, the entry, prompt or saved reply edited since."""
     if not suggestion_allowed(suggestion=suggestion, role=role):
         raise PermissionDenied("Only workspace admins can undo this.")
     if suggestion.status != SuggestionStatus.APPLIED or suggestion.change_set_id is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from django.utils import timezone
+from django.utils.text import slugify
 
 from accounts.models import Membership, Role
 from assistant.answer import _history
@@ -37,7 +38,9 @@ MAX_SUGGESTIONS = 3
 MAX_TOKENS = 1500
 RUNNING, DONE, FAILED = "running", "done", "failed"
 
-ADMIN_ONLY = {SuggestionType.FAQ, SuggestionType.PROMPT}
+# Saved replies are admin-managed too (conversations.saved_replies).
+ADMIN_ONLY = {SuggestionType.FAQ, SuggestionType.PROMPT, SuggestionType.SAVED_REPLY}
+SAVED_REPLY_TITLE_MAX, SAVED_REPLY_BODY_MAX = 100, 4000  # as conversations.saved_replies, which checks again
 
 GUIDE = {
     SuggestionType.REPLY: "reply: the message to send next in the open conversation, ready to send, in the "
@@ -49,6 +52,10 @@ GUIDE = {
                         "the customer's question, content = the answer; only facts from SOURCES).",
     SuggestionType.PROMPT: "prompt: a change to the business's system prompt for auto-replies (content = the "
                            "complete new prompt text, not a diff).",
+    SuggestionType.SAVED_REPLY: "saved_reply: a reusable canned answer for the team's saved replies, which setters "
+                                "insert with '/' (title = a short name, content = the text, which may say "
+                                "{first_name} or {name} where the contact's name goes; shortcut = one optional "
+                                "word to type after '/').",
 }
 
 INSTRUCTION = (
@@ -61,7 +68,8 @@ INSTRUCTION = (
 
 
 def suggestion_types(*, context_type: str, snapshot: dict, role: str) -> list[str]:
-    """What can be suggested in this context to this role (FAQ entries and prompt changes: admins)."""
+    """What can be suggested in this context to this role (FAQ entries, prompt changes and saved replies:
+    admins, in any context)."""
     types: list[str] = []
     if context_type == ContextType.THREAD and snapshot.get("thread_id"):
         types.append(SuggestionType.REPLY)
@@ -70,7 +78,7 @@ def suggestion_types(*, context_type: str, snapshot: dict, role: str) -> list[st
     if context_type in (ContextType.THREAD, ContextType.CONTACT) and snapshot.get("contact_id"):
         types.append(SuggestionType.STRATEGY)
     if role == Role.ADMIN:
-        types += [SuggestionType.FAQ, SuggestionType.PROMPT]
+        types += [SuggestionType.FAQ, SuggestionType.PROMPT, SuggestionType.SAVED_REPLY]
     return types
 
 
@@ -82,6 +90,8 @@ def suggestion_target(*, suggestion_type: str, snapshot: dict) -> tuple[str, int
         return TargetType.CONTACT, snapshot.get("contact_id")
     if suggestion_type == SuggestionType.FAQ:
         return TargetType.KNOWLEDGE, None
+    if suggestion_type == SuggestionType.SAVED_REPLY:
+        return TargetType.SAVED_REPLIES, None
     return TargetType.PROMPT, None
 
 
@@ -97,6 +107,7 @@ def suggestion_schema(types: list[str]) -> dict:
                 "reasoning": {"type": "string"},
                 "confidence": {"type": "number"},
                 "question": {"type": "string"},
+                "shortcut": {"type": "string"},
                 "steps": {"type": "array", "items": {
                     "type": "object",
                     "properties": {"after_hours": {"type": "integer"}, "action": {"type": "string"}},
@@ -152,6 +163,16 @@ def _clean(item: dict, *, allowed: list[str], snapshot: dict) -> dict | None:
         if not steps:
             return None
         payload["steps"] = steps
+    if kind == SuggestionType.SAVED_REPLY:
+        # Kept only when it can be saved whole: a cut canned answer would be sent cut. The body's
+        # {first_name} and {name} stay as text; they are filled in when a setter inserts it.
+        if len(content) > SAVED_REPLY_BODY_MAX:
+            return None
+        payload["shortcut"] = slugify(str(item.get("shortcut") or "").strip().lstrip("/"))[:40]
+        title = str(item.get("title") or "").strip()[:SAVED_REPLY_TITLE_MAX]
+        if not title:
+            return None
+        item = {**item, "title": title}
     return {"type": kind, "title": str(item.get("title") or "").strip()[:200] or SuggestionType(kind).label,
             "content": content[:20000], "reasoning": str(item.get("reasoning") or "").strip()[:2000],
             "confidence": confidence, "target_type": target_type, "target_id": target_id, "payload": payload}

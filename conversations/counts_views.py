@@ -10,4 +10,5 @@ from conversations.counts import nav_counts
 @never_cache
 @workspace_required
 def nav_counts_view(request):
-    return render(request, "conversations/nav_counts.html", {"counts": nav_counts(workspace=request.workspace)})
+    counts = nav_counts(workspace=request.workspace, user=request.user)
+    return render(request, "conversations/nav_counts.html", {"counts": counts})

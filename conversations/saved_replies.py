@@ -61,7 +61,10 @@ def saved_reply_render(*, saved_reply: SavedReply, contact) -> str:
     return "".join(out)
 
 
-def _clean(*, title: str, body: str, shortcut: str) -> tuple[str, str, str]:
+def saved_reply_normalise(*, title: str, body: str, shortcut: str) -> tuple[str, str, str]:
+    """The stripped title, body and shortcut, or ValidationError (empty or too long). Also used by the
+    `conversation.saved_reply` change kind to check at preview; the shortcut's form and uniqueness are
+    checked on save."""
     title, body, shortcut = title.strip(), body.strip(), shortcut.strip().lstrip("/").lower()
     if not title or not body:
         raise ValidationError("A saved reply needs a title and a text.")
@@ -84,7 +87,7 @@ def _save(saved_reply: SavedReply) -> SavedReply:
 def saved_reply_create(*, workspace, title: str, body: str, shortcut: str = "", actor) -> SavedReply:
     """A new saved reply (admins only). Raises ValidationError on empty fields or a taken shortcut."""
     require_workspace_admin(workspace_id=workspace.pk, actor=actor, message="Only workspace admins manage saved replies.")
-    title, body, shortcut = _clean(title=title, body=body, shortcut=shortcut)
+    title, body, shortcut = saved_reply_normalise(title=title, body=body, shortcut=shortcut)
     saved_reply = _save(SavedReply(workspace=workspace, title=title, body=body, shortcut=shortcut,
                                    created_by=actor, updated_by=actor))
     audit_event_record(verb="saved_reply.created", workspace=workspace, actor=actor, target=saved_reply,
@@ -95,7 +98,8 @@ def saved_reply_create(*, workspace, title: str, body: str, shortcut: str = "", 
 def saved_reply_update(*, saved_reply: SavedReply, title: str, body: str, shortcut: str = "", actor) -> SavedReply:
     require_workspace_admin(workspace_id=saved_reply.workspace_id, actor=actor,
                             message="Only workspace admins manage saved replies.")
-    saved_reply.title, saved_reply.body, saved_reply.shortcut = _clean(title=title, body=body, shortcut=shortcut)
+    saved_reply.title, saved_reply.body, saved_reply.shortcut = saved_reply_normalise(title=title, body=body,
+                                                                                      shortcut=shortcut)
     saved_reply.updated_by = actor
     _save(saved_reply)
     audit_event_record(verb="saved_reply.updated", workspace=saved_reply.workspace, actor=actor, target=saved_reply,

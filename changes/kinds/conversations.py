@@ -1,4 +1,5 @@
-"""Kinds owned by conversations: the system prompt (revisions), Sidekick settings, and a suggested draft."""
+"""Kinds owned by conversations: the system prompt (revisions), Sidekick settings, a suggested draft,
+and a new saved reply."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from datetime import time
 from django.core.exceptions import ValidationError
 
 from changes.kinds.base import OperationKind, jsonable, register
-from conversations import assisted_drafts, services
-from conversations.models import BusinessHoursPolicy, DraftKind, PromptRevision, ReplyDraft, SidekickSettings, Thread
+from conversations import assisted_drafts, saved_replies, services
+from conversations.models import (
+    BusinessHoursPolicy,
+    DraftKind,
+    PromptRevision,
+    ReplyDraft,
+    SavedReply,
+    SidekickSettings,
+    Thread,
+)
 from conversations.selectors import prompt_text_current, sidekick_settings_for, thread_pending_draft
 
 PROMPT_MAX_CHARS = 20000  # as `conversations.services.prompt_revision_create`, which checks again
@@ -203,3 +212,51 @@ class ReplyDraftKind(OperationKind):
     def undo(self, *, workspace, op, actor):
         draft = ReplyDraft.objects.get(workspace=workspace, thread_id=op.target_id, pk=op.result["draft_id"])
         assisted_drafts.reply_draft_withdraw(draft=draft, actor=actor)
+
+
+@register
+class SavedReplyKind(OperationKind):
+    """A new saved reply (admins only, as the saved replies page), through `saved_reply_create`,
+    which validates again and audits. Undo deletes it through `saved_reply_delete`, refused once it
+    was edited (or deleted) since: the snapshot of its title, text and shortcut no longer matches."""
+
+    name = "conversation.saved_reply"
+    label = "Saved reply"
+    model = SavedReply
+    target_optional = True
+
+    def resolve(self, *, workspace, op, target_id):
+        if target_id is not None:  # editing one stays on the saved replies page
+            raise ValidationError("A saved reply change only adds a new one.")
+        super().resolve(workspace=workspace, op=op, target_id=None)
+
+    def clean(self, *, workspace, op, after):
+        after = self._only(after, {"title", "body", "shortcut"})
+        # The service's own normalisation and limits, so the preview shows what will be stored. The body
+        # is kept as written: `{first_name}` and `{name}` are filled in only when it is inserted.
+        title, body, shortcut = saved_replies.saved_reply_normalise(
+            title=str(after.get("title") or ""), body=str(after.get("body") or ""),
+            shortcut=str(after.get("shortcut") or ""))
+        return {"title": title, "body": body, "shortcut": shortcut}
+
+    def read(self, *, workspace, op):
+        saved_reply = self._target(workspace, op)
+        if saved_reply is None:
+            return {}
+        return {"title": saved_reply.title, "body": saved_reply.body, "shortcut": saved_reply.shortcut}
+
+    def footprint(self, op):
+        return {(self.name, f"new:{op.position}")}
+
+    def describe(self, *, workspace, op):
+        return f"New saved reply “{op.after.get('title', '')[:80]}”"
+
+    def apply(self, *, workspace, op, actor):
+        saved_reply = saved_replies.saved_reply_create(workspace=workspace, title=op.after["title"],
+                                                       body=op.after["body"], shortcut=op.after["shortcut"],
+                                                       actor=actor)
+        op.target_id = saved_reply.pk
+        return {"saved_reply_id": saved_reply.pk}
+
+    def undo(self, *, workspace, op, actor):
+        saved_replies.saved_reply_delete(saved_reply=self._target(workspace, op), actor=actor)

@@ -4,7 +4,7 @@ service, undo restores, and undo is refused once the target changed after the ap
 from datetime import time, timedelta
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -13,8 +13,9 @@ from changes.models import Status
 from changes.services import ChangeConflict, OperationSpec
 from contacts import services as contact_services
 from contacts.models import BookingEvent, ContactStateChange, LeadMemory, Stage
+from conversations import saved_replies
 from conversations import services as conversation_services
-from conversations.models import PromptRevision
+from conversations.models import PromptRevision, SavedReply
 from conversations.pipeline.prompt import DEFAULT_PROMPT
 from conversations.selectors import sidekick_settings_for
 from knowledge import services as knowledge_services
@@ -154,6 +155,39 @@ def test_faq_undo_refused_after_a_later_edit(workspace, admin):
         services.change_set_undo(change_set=cs, actor=admin)
     faq.refresh_from_db()
     assert (faq.answer, faq.revision_number) == ("Sold at the desk.", 3)
+
+
+# --- conversations: saved replies -----------------------------------------------------------------
+
+def test_saved_reply_create_then_undo_deletes_it_and_a_later_edit_blocks_undo(workspace, admin):
+    cs = preview(workspace, admin, OperationSpec("conversation.saved_reply",
+                                                 {"title": " Hours ", "body": "Hi {first_name}!", "shortcut": "/Hours"}))
+    assert only_op(cs).after == {"title": "Hours", "body": "Hi {first_name}!", "shortcut": "hours"}
+    assert not SavedReply.objects.filter(workspace=workspace).exists()
+    services.change_set_apply(change_set=cs, actor=admin)
+    saved = SavedReply.objects.get(workspace=workspace)
+    assert only_op(cs).target_id == saved.pk and saved.body == "Hi {first_name}!"
+    services.change_set_undo(change_set=cs, actor=admin)
+    assert not SavedReply.objects.filter(workspace=workspace).exists()
+
+    again = preview(workspace, admin, OperationSpec("conversation.saved_reply", {"title": "Hours", "body": "9 to 5."}))
+    services.change_set_apply(change_set=again, actor=admin)
+    saved = SavedReply.objects.get(workspace=workspace)
+    saved_replies.saved_reply_update(saved_reply=saved, title="Hours", body="9 to 6.", actor=admin)
+    with pytest.raises(ChangeConflict, match="Hours"):
+        services.change_set_undo(change_set=again, actor=admin)
+    assert SavedReply.objects.get(workspace=workspace).body == "9 to 6."
+
+
+def test_saved_reply_preview_refuses_an_edit_an_empty_text_and_a_setter(workspace, admin, setter):
+    saved = saved_replies.saved_reply_create(workspace=workspace, title="Hours", body="9 to 5.", actor=admin)
+    with pytest.raises(ValidationError, match="only adds"):
+        preview(workspace, admin, OperationSpec("conversation.saved_reply", {"title": "Hours", "body": "x"},
+                                                target_id=saved.pk))
+    with pytest.raises(ValidationError, match="title and a text"):
+        preview(workspace, admin, OperationSpec("conversation.saved_reply", {"title": "Hours", "body": "  "}))
+    with pytest.raises(PermissionDenied):
+        preview(workspace, setter, OperationSpec("conversation.saved_reply", {"title": "Hours", "body": "9 to 5."}))
 
 
 # --- contacts -------------------------------------------------------------------------------------

@@ -9,9 +9,11 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from contacts.models import Contact
 from conversations import escalations
-from conversations.models import Decision, ReplyDraft, Thread
+from conversations.models import Decision, ReplyDraft, Thread, ThreadStatus
 from conversations.templatetags.plain import confidence_bars
 from integrations.llm.models import LLMProvider
 
@@ -98,6 +100,55 @@ def test_counts_for_the_navigation_and_title(client, scene, other_workspace):
     assert response["Cache-Control"].startswith("max-age=0")
     # Session, user, membership, and the two counts: nothing grows with the inbox.
     assert len(ctx.captured_queries) <= 5, [q["sql"] for q in ctx.captured_queries]
+
+
+def _thread(workspace, channel, external_id, **fields):
+    contact = Contact.objects.create(workspace=workspace, channel=channel, external_id=external_id)
+    return Thread.objects.create(workspace=workspace, channel=channel, contact=contact, **fields)
+
+
+def test_mine_counts_open_threads_assigned_to_me_that_need_attention(client, scene, other_workspace):
+    from integrations.tests.factories import ChannelFactory
+
+    ws, channel, me, them = scene.workspace, scene.channel, scene.setter, scene.admin
+    past, future = timezone.now() - timezone.timedelta(hours=1), timezone.now() + timezone.timedelta(hours=1)
+    Thread.objects.filter(pk=scene.thread.pk).update(assigned_to=me, unread_count=2)  # mine: counts
+    _thread(ws, channel, "2", assigned_to=me, needs_human=True)  # mine, needs a human: counts
+    _thread(ws, channel, "3", assigned_to=me, unread_count=1, status=ThreadStatus.SNOOZED, snoozed_until=past)  # woken
+    _thread(ws, channel, "4", assigned_to=me)  # mine but quiet
+    _thread(ws, channel, "5", assigned_to=me, unread_count=4, status=ThreadStatus.RESOLVED)
+    _thread(ws, channel, "6", assigned_to=me, unread_count=4, status=ThreadStatus.SNOOZED, snoozed_until=future)
+    _thread(ws, channel, "7", assigned_to=them, unread_count=5)  # someone else's
+    _thread(ws, channel, "8", needs_human=True, unread_count=6)  # unassigned
+    # Another workspace's thread never counts, even assigned to me.
+    _thread(other_workspace, ChannelFactory(workspace=other_workspace), "9", assigned_to=me, unread_count=7)
+    url = reverse("conversations:nav_counts", args=[ws.slug])
+    client.force_login(me)
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        html = client.get(url).content.decode()
+    assert 'data-mine="3"' in html and 'data-mine-unread-messages="3"' in html
+    assert 'data-attention="7"' in html  # the workspace-wide badge is unchanged by assignment
+    mine_link = re.search(r'<a id="nav-count-mine"[^>]*>', html).group(0)
+    assert f'href="{reverse("conversations:inbox", args=[ws.slug])}?owner=mine"' in mine_link
+    assert "hidden" not in mine_link and ">3<span" in html
+    # Still one query for every thread count (session, user, membership, threads, escalations).
+    assert len(ctx.captured_queries) <= 5, [q["sql"] for q in ctx.captured_queries]
+    # The other member sees their own: one thread, and five unread messages on it.
+    client.force_login(them)
+    html = client.get(url).content.decode()
+    assert 'data-mine="1"' in html and 'data-mine-unread-messages="5"' in html
+
+
+def test_the_mine_badge_is_in_the_sidebar_and_notify_js_alerts_on_my_threads(client, scene):
+    client.force_login(scene.setter)
+    html = client.get(reverse("conversations:inbox",
+                              args=[scene.workspace.slug])).content.decode()
+    assert re.search(r'<a id="nav-count-mine" class="nav-count nav-count-mine" href="[^"]*\?owner=mine" hidden>', html)
+    quiet = client.get(reverse("conversations:nav_counts", args=[scene.workspace.slug])).content.decode()
+    assert re.search(r'<a id="nav-count-mine"[^>]* hidden>0', quiet)
+    js = (Path(settings.BASE_DIR) / "static/js/notify.js").read_text()
+    assert "dataset.mineUnreadMessages" in js and "New message for you" in js
 
 
 def test_counts_are_zero_and_hidden_in_a_quiet_workspace(client, scene):

@@ -54,6 +54,7 @@
       attention: parseInt(el.dataset.attention, 10) || 0,
       unread: parseInt(el.dataset.unreadMessages, 10) || 0,
       latestEscalation: parseInt(el.dataset.latestEscalation, 10) || 0,
+      mineUnread: parseInt(el.dataset.mineUnreadMessages, 10) || 0,
     };
     document.title = now.attention ? "(" + now.attention + ") " + baseTitle : baseTitle;
     var before = null;
@@ -62,6 +63,8 @@
     if (!before) { return; }
     if (now.latestEscalation > before.latestEscalation) {
       alertPerson("New escalation", "Sidekick handed a conversation to the team.");
+    } else if (now.mineUnread > (before.mineUnread || 0)) {
+      alertPerson("New message for you", "A contact wrote in a conversation assigned to you.");
     } else if (now.unread > before.unread) {
       alertPerson("New message", "A contact wrote in the inbox.");
     }
