@@ -190,7 +190,7 @@ def crm_plan_confirm(*, message: AssistantMessage, actor) -> AssistantMessage:
                                  title=change_set.title)
         if fresh is None:
             _set_state(message, REFUSED, errors=errors)
-            raise PlanRefused("The contact changed since the preview, so nothing was applied; " + " ".join(errors))
+            raise PlanRefused("The contact changed since the preview, so nothing was applied; " + " ".join(errors)) from None
         _set_state(message, PREVIEWED, plan=fresh.pk, refreshed=True)
         raise PlanRefused("The contact changed since the preview, so nothing was applied. The plan below shows "
                           "the current values; confirm again if it is still right.") from None
