@@ -193,3 +193,22 @@ def test_a_command_in_a_contacts_name_or_a_dm_never_makes_a_plan(client, team, f
     assert "skill" not in answer.metadata and answer.status == "streaming"
     target.refresh_from_db()
     assert target.lead_score == 55
+
+
+def test_undo_is_refused_with_the_reason_after_a_later_change_and_a_plan_is_confirmed_once(client, team):
+    sarah = _contact(team, "Sarah Connor", stage="new")
+    client.force_login(team.setter_user)
+    _send(client, team, "mark Sarah as qualified")
+    plan = _last_answer(team.setter_user)
+    client.post(_url(team, "plan_confirm", plan.pk), HTTP_HX_REQUEST="true")
+    body = client.post(_url(team, "plan_confirm", plan.pk), HTTP_HX_REQUEST="true").content.decode()
+    assert "not waiting for a confirmation" in body
+    contact_services.contact_state_set(contact=sarah, actor=team.admin_user, stage="lost")
+    body = client.post(_url(team, "plan_undo", plan.pk), HTTP_HX_REQUEST="true").content.decode()
+    assert "nothing was undone" in body
+    sarah.refresh_from_db()
+    plan.refresh_from_db()
+    assert sarah.stage == "lost" and plan.metadata["state"] == "executed"
+    assert "I could not undo it" in _send(client, team, "deshacer").content.decode()
+    sarah.refresh_from_db()
+    assert sarah.stage == "lost"
