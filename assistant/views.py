@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.tenancy import scoped_or_404, workspace_required
-from assistant import selectors, services
+from assistant import crm, selectors, services
 from assistant.context import PICKABLE, Context, context_resolve
 from assistant.forms import PersonalKeyForm
 from assistant.models import ContextType
@@ -97,6 +97,16 @@ def send(request):
     else:
         raise Http404("No such context")
     text = request.POST.get("text", "")
+    # A CRM command of the user's own text gets its plan card at once (no model call, no key needed).
+    crm_conversation = crm.crm_handle(workspace=request.workspace, user=request.user, text=text, context=context,
+                                      conversation=conversation, contact_id=_int(request.POST.get("crm_contact")))
+    if crm_conversation is not None:
+        if not request.htmx:
+            return redirect("assistant:conversation", workspace_slug=request.workspace.slug,
+                            conversation_id=crm_conversation.pk)
+        return render(request, "assistant/panel.html", {
+            **_panel_context(request, page=page, conversation=crm_conversation, picked=picked),
+            "target": _target(request)})
     try:
         asked = services.assistant_ask(workspace=request.workspace, user=request.user, role=request.access.role,
                                        text=text, context=context, conversation=conversation)
@@ -281,3 +291,41 @@ def suggestion_undo(request, suggestion_id):
     except services.SuggestionRefused as refusal:
         return _card_response(request, suggestion, error=refusal.message)
     return _card_response(request, suggestion, changed=True)
+
+
+# --- AutoCRM plans ----------------------------------------------------------------------------------
+
+def _plan_response(request, message, *, error: str = "", changed: bool = False):
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("assistant:conversation", workspace_slug=request.workspace.slug,
+                        conversation_id=message.conversation_id)
+    response = render(request, "assistant/_message.html", {"m": message, "plan_error": error})
+    if changed:
+        response["HX-Trigger"] = "assistant-applied"  # the contact page beside the panel reloads
+    return response
+
+
+@workspace_required
+@require_POST
+def plan_confirm(request, message_id):
+    message = _message(request, message_id)
+    try:
+        message = crm.crm_plan_confirm(message=message, actor=request.user)
+    except crm.PlanRefused as refusal:
+        message.refresh_from_db()
+        return _plan_response(request, message, error=refusal.message)
+    return _plan_response(request, message, changed=True)
+
+
+@workspace_required
+@require_POST
+def plan_undo(request, message_id):
+    message = _message(request, message_id)
+    try:
+        message = crm.crm_plan_undo(message=message, actor=request.user)
+    except crm.PlanRefused as refusal:
+        message.refresh_from_db()
+        return _plan_response(request, message, error=refusal.message)
+    return _plan_response(request, message, changed=True)

@@ -30,3 +30,11 @@ def suggestion_can_apply(context, suggestion):
 
     access = getattr(context.get("request"), "access", None)
     return suggestion_allowed(suggestion=suggestion, role=getattr(access, "role", ""))
+
+
+@register.simple_tag
+def crm_plan_steps(message):
+    """An AutoCRM plan's steps (record, field, before → after) from its change set."""
+    from assistant.crm import crm_plan_steps as steps
+
+    return steps(message=message)
