@@ -150,7 +150,7 @@ def seed(workspace, ig, ms, n: int) -> float:
     return time.perf_counter() - started
 
 
-def workspaces_ready(*, reload: bool) -> dict:
+def workspaces_ready(*, reload: bool, sizes: dict) -> dict:
     from django.db import connection
 
     from accounts.models import Workspace
@@ -158,7 +158,7 @@ def workspaces_ready(*, reload: bool) -> dict:
     from integrations.models import Channel
 
     info = {}
-    for slug, n in SIZES.items():
+    for slug, n in sizes.items():
         workspace, _ = Workspace.objects.get_or_create(slug=slug, defaults={"name": slug, "timezone": "UTC"})
         if not reload and Message.objects.filter(workspace=workspace).count() == n * PER_THREAD:
             info[slug] = {"seed_s": None}
@@ -246,6 +246,11 @@ def main() -> int:
     parser.add_argument("--work-mem", default=None, metavar="SIZE",
                         help="set the bench server's work_mem (server configuration, stated in the output)")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    parser.add_argument("--size", choices=["small", "large", "both"], default="both",
+                        help="which workspace(s): small (100k messages), large (1M) or both; only those are seeded")
+    parser.add_argument("--window", choices=["week", "full", "both"], default="both",
+                        help="which report window(s): one week, the whole 90 days, or both")
+    parser.add_argument("--seed-only", action="store_true", help="build the data (if missing) and stop")
     parser.add_argument("--worker", nargs=4, metavar=("SLUG", "START", "END", "REPEAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -263,7 +268,11 @@ def main() -> int:
     results: dict = {"repeat": args.repeat, "machine": machine()}
     try:
         call_command("migrate", verbosity=0)
-        results["seed"] = workspaces_ready(reload=args.reload)
+        sizes = {slug: n for slug, n in SIZES.items()
+                 if args.size == "both" or (args.size == "large") == (slug == "bench-insights")}
+        results["seed"] = workspaces_ready(reload=args.reload, sizes=sizes)
+        if args.seed_only:
+            return 0
         with connection.cursor() as cursor:
             cursor.execute("SELECT version()")
             results["pg"] = cursor.fetchone()[0].split(",")[0]
@@ -282,9 +291,11 @@ def main() -> int:
         connection.close()
         windows = {"one week (the weekly report)": (DAY0 + timedelta(days=42), DAY0 + timedelta(days=49), args.repeat),
                    "the whole 90 days (every message)": (DAY0, DAY0 + timedelta(days=SPAN_DAYS + 1), args.full_repeat)}
+        windows = {label: w for label, w in windows.items()
+                   if args.window == "both" or (args.window == "week") == label.startswith("one week")}
         results["runs"] = []
         for label, (start, end, repeat) in windows.items():
-            for slug, n in SIZES.items():
+            for slug, n in sizes.items():
                 run = run_worker(slug, start, end, repeat)
                 row = {"window": label, "messages": n * PER_THREAD, "cohort": run["cohort"],
                        "runs": len(run["times"]), "median_s": round(statistics.median(run["times"]), 2),

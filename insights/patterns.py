@@ -14,8 +14,6 @@ import math
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from insights import report_sql
-
 DIGITS = 4
 ALPHA = 0.05
 
@@ -46,10 +44,13 @@ FEATURES: dict[str, list[str]] = {
 _BINARY = {name for name, values in FEATURES.items() if values == ["yes", "no"]}
 
 _YES = "CASE WHEN {} THEN 'yes' ELSE 'no' END"
-_CANDIDATES = ", ".join(f"('{feature}', '{value}')" for feature, values in FEATURES.items() for value in values)
+# The values compared: a binary feature once ("yes" against the rest), as `patterns_shape` reads them.
+_CANDIDATES = ", ".join(f"('{feature}', '{value}')" for feature, values in FEATURES.items() for value in values
+                        if not (feature in _BINARY and value == "no"))
 
-PATTERNS = report_sql.LABELED + f"""
-, feat AS (
+# Reads the report's cohort table (insights.report_sql.LABELED).
+PATTERNS = f"""
+WITH feat AS (
     SELECT l.id, l.pk, l.side, l.outcome,
            CASE WHEN char_length(m.text) <= 80 THEN 'short' WHEN char_length(m.text) <= 240 THEN 'medium'
                 ELSE 'long' END AS length,
@@ -69,7 +70,7 @@ PATTERNS = report_sql.LABELED + f"""
                 WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 18 THEN 'afternoon'
                 ELSE 'evening' END AS hour,
            l.purpose
-    FROM labeled l
+    FROM insights_labeled l
     JOIN conversations_message m ON m.id = l.id
     JOIN conversations_thread t ON t.id = m.thread_id
     JOIN contacts_contact c ON c.id = t.contact_id
