@@ -229,7 +229,8 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
     with report_tables(args) as cursor:
         rows = _fetch(cursor, report_sql.CELLS, args)
         summary = _fetch(cursor, report_sql.SUMMARY, args)[0]
-        pattern_rows = _fetch(cursor, patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)})
+        pattern_rows = patterns.pattern_counts(
+            _fetch(cursor, patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)}))
         ttb_rows = _fetch(cursor, report_sql.TIME_TO_BOOK, args)
     cells, comparison, weekly = _shape(rows, params)
     comparison["simpson"] = _simpson_note(comparison)

@@ -38,9 +38,8 @@ _SENDER = """CASE {s}.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THE
            END"""
 _SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {sender} = 'setter' THEN 'setter' END"""
 
-# The threads of the workspace (with person and platform) and the messages a report can touch: the
-# window, the attribution window before it (earlier touches decide the last touch) and after it
-# (later bookings credit the window's messages).
+# The threads of the workspace (with person and platform) and their messages sent from {since} to
+# before {until} (and by as_of).
 _MSG = f"""
 th AS (
     SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform
@@ -53,7 +52,7 @@ th AS (
            m.sent_at, {_DELIVERED} AS delivered
     FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
     WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
-      AND m.sent_at >= %(start)s - %(attr)s AND m.sent_at < %(end)s + %(attr)s + %(reply)s
+      AND m.sent_at >= {{since}} AND m.sent_at < {{until}}
 )"""  # noqa: S608 (module constants only; every value is a query parameter)
 
 # Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
@@ -85,7 +84,7 @@ WHERE kind = 'booked' AND next_kind IS DISTINCT FROM 'canceled'
 # the person's channels; rn = 1 is the last touch.
 PAIRS = f"""
 CREATE TEMPORARY TABLE insights_pairs ON COMMIT DROP AS
-WITH {_MSG}
+WITH {_MSG.format(since="%(start)s - %(attr)s", until="%(end)s + %(attr)s")}
 SELECT b.id AS booking_id, s.id AS message_id,
        ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY s.sent_at DESC, s.id DESC) AS rn
 FROM insights_bk b JOIN msg s ON s.pk = b.pk AND s.delivered AND s.sent_at >= b.at - %(attr)s AND s.sent_at < b.at
@@ -93,11 +92,14 @@ FROM insights_bk b JOIN msg s ON s.pk = b.pk AND s.delivered AND s.sent_at >= b.
 
 ANALYZE_PAIRS = "ANALYZE insights_bk, insights_pairs"
 
-# The cohort: each delivered outbound message of the window with its labels.
+# The cohort: each delivered outbound message of the window with its labels. The next inbound message
+# only matters when it comes within the reply window of a message of the window, so the messages read
+# end at end + reply: a tenth of what the attribution window on both sides would be for a weekly report.
 LABELED = f"""
 CREATE TEMPORARY TABLE insights_labeled ON COMMIT DROP AS
-WITH {_MSG}, seq AS (
-    -- The person's next inbound message after each message, on any of their channels.
+WITH {_MSG.format(since="%(start)s", until="%(end)s + %(reply)s")}, seq AS (
+    -- The person's next inbound message after each message, on any of their channels (among those
+    -- read: one later than end + reply would not count as a reply anyway).
     SELECT msg.*, MIN(sent_at) FILTER (WHERE direction = 'in')
                OVER (PARTITION BY pk ORDER BY sent_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_in
     FROM msg WHERE direction = 'in' OR delivered
