@@ -85,12 +85,14 @@ WITH feat AS MATERIALIZED (  -- each feature computed once per message, not once
                 ELSE 'evening' END AS hour,
            l.purpose
     FROM insights_labeled l
-    JOIN conversations_message m ON m.id = l.id
-    JOIN conversations_thread t ON t.id = m.thread_id
-    JOIN contacts_contact c ON c.id = t.contact_id
+    -- By primary key, one message at a time (OFFSET 0 keeps it a lookup): the cohort is a few percent
+    -- of the table, and a hash join would read all of it.
+    JOIN LATERAL (SELECT m.text FROM conversations_message m WHERE m.id = l.id OFFSET 0) m ON true
+    JOIN contacts_contact c ON c.id = l.contact_id
+    -- The contact's last message at or before it in the thread: only replies have a response delay.
     LEFT JOIN LATERAL (
         SELECT max(i.sent_at) AS at FROM conversations_message i
-        WHERE i.thread_id = m.thread_id AND i.direction = 'in' AND i.sent_at <= m.sent_at
+        WHERE l.purpose = 'reply' AND i.thread_id = l.thread_id AND i.direction = 'in' AND i.sent_at <= l.sent_at
     ) li ON true
     WHERE l.outcome <> 'pending'
 )

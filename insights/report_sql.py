@@ -104,7 +104,7 @@ WITH {_MSG.format(since="%(start)s", until="%(end)s + %(reply)s")}, seq AS (
                OVER (PARTITION BY pk ORDER BY sent_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_in
     FROM msg WHERE direction = 'in' OR delivered
 ), cohort AS (
-    SELECT s.id, s.pk, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
+    SELECT s.id, s.pk, s.thread_id, s.contact_id, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
            -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
            date_trunc('week', s.sent_at AT TIME ZONE %(tz)s)::date AS week,
            -- A message that came from a draft is what the draft was; any other answers the contact
