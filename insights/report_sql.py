@@ -147,25 +147,40 @@ ANALYZE_LABELED = "ANALYZE insights_labeled"
 BUILD = [WORK_MEM, BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED, ANALYZE_LABELED]
 DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk"
 
-# Every cell in one pass: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter
-# comparison overall, by stage at send time and by channel, and the weekly trend (everyone, each side).
-CELLS = """
-SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
-       l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
-       COUNT(DISTINCT l.id) AS messages,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
-       COUNT(DISTINCT l.pk) AS people,
-       COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome = 'booked') AS people_booked,
-       COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome <> 'pending') AS people_decided,
-       COUNT(DISTINCT p.booking_id) AS bookings,
-       COUNT(DISTINCT p.booking_id) FILTER (WHERE p.rn = 1) AS last_touch,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.replied) AS replied,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
-FROM insights_labeled l LEFT JOIN insights_pairs p ON p.message_id = l.id
-GROUP BY GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform),
-                        (l.week), (l.side, l.week))
-"""
+# Every cell: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter comparison
+# overall, by stage at send time and by channel, and the weekly trend (everyone, each side). Message
+# and people counts come from the cohort alone (one row per message: plain counts, no DISTINCT but
+# people); the bookings credited, from the cohort joined with the pairs (a few rows per booking),
+# matched on the same grouping (its GROUPING bitmask and keys).
+_GROUPING_SETS = """GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform),
+                        (l.week), (l.side, l.week))"""
+_KEYS = ["sender", "purpose", "platform", "side", "stage", "week"]
+CELLS = f"""
+WITH counted AS (
+    SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
+           l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
+           COUNT(*) AS messages,
+           COUNT(*) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
+           COUNT(*) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
+           COUNT(DISTINCT l.pk) AS people,
+           COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome = 'booked') AS people_booked,
+           COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome <> 'pending') AS people_decided,
+           COUNT(*) FILTER (WHERE l.replied) AS replied,
+           COUNT(*) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
+    FROM insights_labeled l
+    GROUP BY {_GROUPING_SETS}
+), credited AS (
+    SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
+           l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
+           COUNT(DISTINCT p.booking_id) AS bookings,
+           COUNT(DISTINCT p.booking_id) FILTER (WHERE p.rn = 1) AS last_touch
+    FROM insights_labeled l JOIN insights_pairs p ON p.message_id = l.id
+    GROUP BY {_GROUPING_SETS}
+)
+SELECT c.*, COALESCE(b.bookings, 0) AS bookings, COALESCE(b.last_touch, 0) AS last_touch
+FROM counted c LEFT JOIN credited b
+    ON b.g = c.g AND {" AND ".join(f"b.{k} IS NOT DISTINCT FROM c.{k}" for k in _KEYS)}
+"""  # noqa: S608
 
 # One row per message of the cohort with its labels (tests, and the evidence drilldown).
 LABELS = """
