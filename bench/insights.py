@@ -338,11 +338,13 @@ FINDINGS = """How the report got here (EXPLAIN (ANALYZE, BUFFERS), one-week wind
   `ANALYZE`d so the planner sees their real sizes (the nested loops are gone). `SET LOCAL work_mem =
   '64MB'`: the largest sort (the window function, ≈ 90k rows for a week) stays in memory. The cells,
   summary, patterns and time to book read the tables; the evidence drilldown (`message_labels`) and the
-  synthesis excerpts use the same tables. 11 statements per report (14 in its own transaction, counted
+  synthesis excerpts use the same tables. 12 statements per report (15 in its own transaction, counted
   with its BEGIN/SET TRANSACTION/COMMIT), whatever the row count.
 - The next-inbound window function reads `[start, end + reply)` only (an inbound message later than
   that cannot be a reply within the reply window of a message of the window): a week reads ≈ 90k
-  messages instead of ≈ 400k. PAIRS reads `[start - attr, end + attr)`.
+  messages instead of ≈ 400k. PAIRS goes from the bookings (analysed first) to their people's
+  threads and looks up each thread's messages before the booking by (thread, sent_at): 0.24 s instead
+  of 0.95 s for a week (a hash join read every message of the attribution windows).
 - PATTERNS counts every comparison in one pass: a `MATERIALIZED` CTE computes each message's features
   once (inlined, Postgres re-evaluated the regular expressions in every aggregate that read them: 14 s),
   then one row per group with a column per (value, with/without, count); only the values the shaping

@@ -38,22 +38,24 @@ _SENDER = """CASE {s}.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THE
            END"""
 _SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {sender} = 'setter' THEN 'setter' END"""
 
-# The threads of the workspace (with person and platform) and their messages sent from {since} to
-# before {until} (and by as_of).
-_MSG = f"""
+# The threads of the workspace with their person and platform.
+_TH = f"""
 th AS (
     SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform
     FROM conversations_thread t
     JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
     JOIN integrations_channel ch ON ch.id = t.channel_id
     WHERE t.workspace_id = %(ws)s
-), msg AS (
+)"""  # noqa: S608 (module constants only; every value is a query parameter)
+
+# ... and their messages sent from {since} to before {until} (and by as_of).
+_MSG = _TH + f""", msg AS (
     SELECT m.id, m.thread_id, th.contact_id, th.pk, th.platform, m.direction, m.sender_kind, m.disposition,
            m.sent_at, {_DELIVERED} AS delivered
     FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
     WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
       AND m.sent_at >= {{since}} AND m.sent_at < {{until}}
-)"""  # noqa: S608 (module constants only; every value is a query parameter)
+)"""  # noqa: S608
 
 # Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
 # event of the same person is a cancellation (a later rebooking is a booking of its own).
@@ -80,17 +82,31 @@ WHERE kind = 'booked' AND next_kind IS DISTINCT FROM 'canceled'
   AND occurred_at >= %(start)s AND occurred_at < %(end)s + %(attr)s
 """  # noqa: S608
 
+ANALYZE_BOOKINGS = "ANALYZE insights_bk"
+
 # Each booking with the delivered outbound messages it credits: [booking - attr, booking) on any of
-# the person's channels; rn = 1 is the last touch.
+# the person's channels; rn = 1 is the last touch. From the bookings (a few hundred a week, analysed
+# just before) to their people's threads to the messages by (thread, sent_at): index lookups instead
+# of a scan of every message of the attribution windows around the window.
 PAIRS = f"""
 CREATE TEMPORARY TABLE insights_pairs ON COMMIT DROP AS
-WITH {_MSG.format(since="%(start)s - %(attr)s", until="%(end)s + %(attr)s")}
-SELECT b.id AS booking_id, s.id AS message_id,
-       ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY s.sent_at DESC, s.id DESC) AS rn
-FROM insights_bk b JOIN msg s ON s.pk = b.pk AND s.delivered AND s.sent_at >= b.at - %(attr)s AND s.sent_at < b.at
+WITH {_TH}
+SELECT b.id AS booking_id, m.id AS message_id,
+       ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY m.sent_at DESC, m.id DESC) AS rn
+FROM insights_bk b
+JOIN th ON th.pk = b.pk
+-- OFFSET 0 keeps it a lookup per (booking, thread) on (thread, sent_at): flattened, the planner hashes
+-- every message of the attribution windows instead (0.95 s of a 1 s statement for a week of 1M).
+JOIN LATERAL (
+    SELECT m.id, m.sent_at FROM conversations_message m
+    WHERE m.thread_id = th.thread_id AND m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
+      AND m.sent_at >= %(start)s - %(attr)s AND m.sent_at < %(end)s + %(attr)s
+      AND m.sent_at >= b.at - %(attr)s AND m.sent_at < b.at AND {_DELIVERED}
+    OFFSET 0
+) m ON true
 """  # noqa: S608
 
-ANALYZE_PAIRS = "ANALYZE insights_bk, insights_pairs"
+ANALYZE_PAIRS = "ANALYZE insights_pairs"
 
 # The cohort: each delivered outbound message of the window with its labels. The next inbound message
 # only matters when it comes within the reply window of a message of the window, so the messages read
@@ -144,7 +160,7 @@ LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM insights_pairs 
 ANALYZE_LABELED = "ANALYZE insights_labeled"
 
 # The statements that build the shared tables, in order.
-BUILD = [WORK_MEM, BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED, ANALYZE_LABELED]
+BUILD = [WORK_MEM, BOOKINGS, ANALYZE_BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED, ANALYZE_LABELED]
 DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk"
 
 # Every cell: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter comparison
