@@ -2,7 +2,7 @@
 
 One statement computes every feature of every decided message of the cohort in Postgres and counts,
 for each feature value, the messages (and people) with it and without it, overall and for the AI and
-for setters. Python then compares "with" against "without" for each value (a two-proportion z-test
+for setters (one row per group, a column per count). Python then compares "with" against "without" for each value (a two-proportion z-test
 from statsmodels) and corrects the p-values for the number of comparisons (Holm, statsmodels
 `multipletests`). A value is called "works" or "doesn't" only when the corrected test says so.
 """
@@ -13,8 +13,6 @@ import math
 
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
-
-from insights import report_sql
 
 DIGITS = 4
 ALPHA = 0.05
@@ -46,10 +44,27 @@ FEATURES: dict[str, list[str]] = {
 _BINARY = {name for name, values in FEATURES.items() if values == ["yes", "no"]}
 
 _YES = "CASE WHEN {} THEN 'yes' ELSE 'no' END"
-_CANDIDATES = ", ".join(f"('{feature}', '{value}')" for feature, values in FEATURES.items() for value in values)
+# The values compared: a binary feature once ("yes" against the rest), as `patterns_shape` reads them.
+CANDIDATES = [(feature, value) for feature, values in FEATURES.items() for value in values
+              if not (feature in _BINARY and value == "no")]
 
-PATTERNS = report_sql.LABELED + f"""
-, feat AS (
+
+def _counts(feature: str, value: str) -> str:
+    """The messages, booked messages and people with the value and without it (another, non-NULL value)."""
+    out = []
+    for has, cond in ((True, f"f.{feature} = '{value}'"), (False, f"f.{feature} <> '{value}'")):
+        key = f"{feature}.{value}.{'with' if has else 'without'}"
+        out += [f'COUNT(*) FILTER (WHERE {cond}) AS "{key}.messages"',
+                f"COUNT(*) FILTER (WHERE {cond} AND f.outcome = 'booked') AS \"{key}.booked\"",
+                f'COUNT(DISTINCT f.pk) FILTER (WHERE {cond}) AS "{key}.people"']
+    return ",\n       ".join(out)
+
+
+_ALL_COUNTS = ",\n       ".join(_counts(feature, value) for feature, value in CANDIDATES)
+
+# Reads the report's cohort table (insights.report_sql.LABELED).
+PATTERNS = f"""
+WITH feat AS MATERIALIZED (  -- each feature computed once per message, not once per count that reads it
     SELECT l.id, l.pk, l.side, l.outcome,
            CASE WHEN char_length(m.text) <= 80 THEN 'short' WHEN char_length(m.text) <= 240 THEN 'medium'
                 ELSE 'long' END AS length,
@@ -69,35 +84,37 @@ PATTERNS = report_sql.LABELED + f"""
                 WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 18 THEN 'afternoon'
                 ELSE 'evening' END AS hour,
            l.purpose
-    FROM labeled l
-    JOIN conversations_message m ON m.id = l.id
-    JOIN conversations_thread t ON t.id = m.thread_id
-    JOIN contacts_contact c ON c.id = t.contact_id
+    FROM insights_labeled l
+    -- By primary key, one message at a time (OFFSET 0 keeps it a lookup): the cohort is a few percent
+    -- of the table, and a hash join would read all of it.
+    JOIN LATERAL (SELECT m.text FROM conversations_message m WHERE m.id = l.id OFFSET 0) m ON true
+    JOIN contacts_contact c ON c.id = l.contact_id
+    -- The contact's last message at or before it in the thread: only replies have a response delay.
     LEFT JOIN LATERAL (
         SELECT max(i.sent_at) AS at FROM conversations_message i
-        WHERE i.thread_id = m.thread_id AND i.direction = 'in' AND i.sent_at <= m.sent_at
+        WHERE l.purpose = 'reply' AND i.thread_id = l.thread_id AND i.direction = 'in' AND i.sent_at <= l.sent_at
     ) li ON true
     WHERE l.outcome <> 'pending'
-), long_form AS (
-    SELECT f.id, f.pk, f.side, f.outcome, v.feature, v.value
-    FROM feat f CROSS JOIN LATERAL (VALUES
-        ('length', f.length), ('question', f.question), ('link', f.link), ('booking_link', f.booking_link),
-        ('price', f.price), ('emoji', f.emoji), ('contact_name', f.contact_name),
-        ('response_delay', f.response_delay), ('hour', f.hour), ('purpose', f.purpose)
-    ) AS v(feature, value)
-    WHERE v.value IS NOT NULL
 )
-SELECT GROUPING(lf.side) AS g, lf.side, k.feature, k.value, (lf.value = k.value) AS has,
-       COUNT(*) AS messages, COUNT(*) FILTER (WHERE lf.outcome = 'booked') AS booked,
-       COUNT(DISTINCT lf.pk) AS people
-FROM long_form lf JOIN (VALUES {_CANDIDATES}) AS k(feature, value) ON k.feature = lf.feature
-GROUP BY GROUPING SETS ((k.feature, k.value, (lf.value = k.value)), (lf.side, k.feature, k.value, (lf.value = k.value)))
+-- One row per group (everyone, then each side), a column per (value, with or without, count): every
+-- comparison in one pass over the decided messages, none expanded into (message, value) rows.
+SELECT GROUPING(f.side) AS g, f.side,
+       {_ALL_COUNTS}
+FROM feat f
+GROUP BY GROUPING SETS ((), (f.side))
 """  # noqa: S608 (module constants only; every value is a query parameter)
 
 
 def pattern_args(*, workspace) -> dict:
     return {"tz": workspace.timezone, "link_re": LINK_RE, "booking_re": BOOKING_LINK_RE, "price_re": PRICE_RE,
             "emoji_re": EMOJI_RE}
+
+
+def pattern_counts(rows: list[dict]) -> list[dict]:
+    """PATTERNS' wide rows as one row per (group, feature, value, with or without), for `patterns_shape`."""
+    return [{"g": row["g"], "side": row["side"], "feature": feature, "value": value, "has": has,
+             **{n: row[f"{feature}.{value}.{'with' if has else 'without'}.{n}"] for n in ("messages", "booked", "people")}}
+            for row in rows for feature, value in CANDIDATES for has in (True, False)]
 
 
 def _side(n: int, booked: int, people: int, rate) -> dict:

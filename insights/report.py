@@ -1,7 +1,8 @@
 """Message performance for one workspace, one window [start, end) and one `as_of` time.
 
 `report_compute` runs the statements of `insights.report_sql` (a fixed number, whatever the number of
-messages) and shapes the metrics; `metrics_json` is the canonical text (sorted keys, floats rounded),
+messages: the shared tables built once by `report_tables`, then one statement per part of the report)
+and shapes the metrics; `metrics_json` is the canonical text (sorted keys, floats rounded),
 so the same inputs give byte-identical JSON. The definitions are in docs/insights.md.
 """
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import json
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -186,33 +189,49 @@ def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params:
             "reply": timedelta(hours=params.reply_hours)}
 
 
+@contextmanager
+def report_tables(args: dict) -> Iterator:
+    """A cursor inside a transaction where the report's shared tables exist (insights_bk, insights_pairs,
+    insights_labeled: insights.report_sql, `BUILD`), built for `args` (`sql_args`); dropped on the way out.
+
+    Outside a transaction it opens its own, REPEATABLE READ: every statement reads one snapshot (rows
+    committed between them do not count in one and not the other). Not READ ONLY: Postgres refuses
+    CREATE TEMPORARY TABLE there; the tables are the only thing written, and they are this session's
+    own. Inside a caller's transaction it runs in a savepoint (an error leaves no table behind) and
+    `work_mem` stays raised until that transaction ends.
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        for statement in report_sql.BUILD:
+            cursor.execute(statement, args)
+        yield cursor
+        cursor.execute(report_sql.DROP)
+
+
+def _fetch(cursor, sql: str, args: dict) -> list[dict]:
+    cursor.execute(sql, args)
+    names = [c.name for c in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
 def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
                    parameters: ReportParameters | None = None) -> ReportResult:
-    """The metrics of one report: four statements in one read-only snapshot, whatever the row count
-    (cells with the weekly trend, summary, patterns, time to book).
+    """The metrics of one report in one snapshot, a fixed number of statements whatever the row count:
+    the shared tables (`report_tables`), then cells with the weekly trend, summary, patterns and time
+    to book.
 
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
     params = parameters or ReportParameters()
     args = sql_args(workspace, start, end, as_of, params)
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(), connection.cursor() as cursor:
-        if outermost:
-            # Our own transaction: every statement reads one snapshot (rows committed between them do
-            # not count in one and not the other).
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        cursor.execute(report_sql.CELLS, args)
-        names = [c.name for c in cursor.description]
-        rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        cursor.execute(report_sql.SUMMARY, args)
-        names = [c.name for c in cursor.description]
-        summary = dict(zip(names, cursor.fetchone(), strict=True))
-        cursor.execute(patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)})
-        names = [c.name for c in cursor.description]
-        pattern_rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        cursor.execute(report_sql.TIME_TO_BOOK, args)
-        names = [c.name for c in cursor.description]
-        ttb_rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    with report_tables(args) as cursor:
+        rows = _fetch(cursor, report_sql.CELLS, args)
+        summary = _fetch(cursor, report_sql.SUMMARY, args)[0]
+        pattern_rows = patterns.pattern_counts(
+            _fetch(cursor, patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)}))
+        ttb_rows = _fetch(cursor, report_sql.TIME_TO_BOOK, args)
     cells, comparison, weekly = _shape(rows, params)
     comparison["simpson"] = _simpson_note(comparison)
     dropped = summary["considered"] - summary["cohort"]
@@ -242,11 +261,11 @@ def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime
 def message_labels(*, workspace, start: datetime, end: datetime, as_of: datetime,
                    parameters: ReportParameters | None = None) -> dict[int, dict]:
     """Each outbound message of the report's cohort, by id, with its labels (sender, purpose, stage at
-    send, outcome, last touch, replied within the reply window): what the cells count. One statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(report_sql.LABELS, sql_args(workspace, start, end, as_of, parameters or ReportParameters()))
-        names = [c.name for c in cursor.description]
-        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    send, outcome, last touch, replied within the reply window): what the cells count, from the same
+    tables (`report_tables`)."""
+    args = sql_args(workspace, start, end, as_of, parameters or ReportParameters())
+    with report_tables(args) as cursor:
+        return {row["id"]: row for row in _fetch(cursor, report_sql.LABELS, args)}
 
 
 def metrics_json(metrics: dict) -> str:

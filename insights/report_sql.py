@@ -5,6 +5,15 @@ outbound message's next inbound reply, a join with a range condition pairs booki
 messages they credit, and one GROUP BY GROUPING SETS produces every cell of the report. The number
 of statements never depends on the number of rows.
 
+The shared part is built once per report into three temporary tables (`BUILD`, in this order):
+`insights_bk` (the bookings that count), `insights_pairs` (each booking with the messages it credits)
+and `insights_labeled` (the cohort: every delivered outbound message of the window with its labels),
+each `ANALYZE`d so the planner sees their real sizes (its estimates over the source tables, filtered
+by workspace twice through correlated joins, are off by orders of magnitude and chose nested loops:
+BENCHMARKS.md, "Insights report"). The cells, summary, patterns and time to book read those tables.
+They are `ON COMMIT DROP` and dropped explicitly at the end (`DROP`): the report may run twice in one
+transaction (a caller's, in tests).
+
 Parameters: ws (workspace id), start, end (the window, [start, end)), as_of, attr (the attribution
 window), maturity (the maturity buffer), reply (the reply window), all timestamps or intervals;
 tz (the workspace's time zone, for weeks).
@@ -29,52 +38,89 @@ _SENDER = """CASE {s}.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THE
            END"""
 _SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {sender} = 'setter' THEN 'setter' END"""
 
-PREFIX = f"""
-WITH th AS (
-    -- Every thread of the workspace with its person and platform.
+# The threads of the workspace with their person and platform.
+_TH = f"""
+th AS (
     SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform
     FROM conversations_thread t
     JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
     JOIN integrations_channel ch ON ch.id = t.channel_id
     WHERE t.workspace_id = %(ws)s
-), msg AS (
-    -- The messages a report can touch: the window, the attribution window before it (earlier
-    -- touches decide the last touch) and after it (later bookings credit the window's messages).
+)"""  # noqa: S608 (module constants only; every value is a query parameter)
+
+# ... and their messages sent from {since} to before {until} (and by as_of).
+_MSG = _TH + f""", msg AS (
     SELECT m.id, m.thread_id, th.contact_id, th.pk, th.platform, m.direction, m.sender_kind, m.disposition,
            m.sent_at, {_DELIVERED} AS delivered
     FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
     WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
-      AND m.sent_at >= %(start)s - %(attr)s AND m.sent_at < %(end)s + %(attr)s + %(reply)s
-), seq AS (
-    -- The person's next inbound message after each message, on any of their channels.
-    SELECT msg.*, MIN(sent_at) FILTER (WHERE direction = 'in')
-               OVER (PARTITION BY pk ORDER BY sent_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_in
-    FROM msg WHERE direction = 'in' OR delivered
-), ev AS (
-    -- Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
-    -- event of the same person is a cancellation (a later rebooking is a booking of its own).
+      AND m.sent_at >= {{since}} AND m.sent_at < {{until}}
+)"""  # noqa: S608
+
+# Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
+# event of the same person is a cancellation (a later rebooking is a booking of its own).
+_EV = f"""
+ev AS (
     SELECT e.id, e.kind, e.occurred_at, {_PERSON_KEY} AS pk,
            LEAD(e.kind) OVER (PARTITION BY {_PERSON_KEY} ORDER BY e.occurred_at, e.id) AS next_kind
     FROM contacts_bookingevent e JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
     WHERE e.workspace_id = %(ws)s AND e.kind IN ('booked', 'canceled') AND e.occurred_at <= %(as_of)s
-), bk AS (
-    SELECT id, pk, occurred_at AS at FROM ev
-    WHERE kind = 'booked' AND next_kind IS DISTINCT FROM 'canceled'
-      AND occurred_at >= %(start)s AND occurred_at < %(end)s + %(attr)s
-), pairs AS MATERIALIZED (
-    -- Each booking with the delivered outbound messages it credits: [booking - attr, booking).
-    -- rn = 1 is the last touch. MATERIALIZED: computed once. Inlined into SUMMARY's EXISTS (its only
-    -- use there), the planner, estimating one booking, re-ran the join of seq and bk for every booking:
-    -- 94 s of a 104 s SUMMARY on bench/insights.py's 1M messages, 14 s with this (BENCHMARKS.md).
-    SELECT b.id AS booking_id, s.id AS message_id,
-           ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY s.sent_at DESC, s.id DESC) AS rn
-    FROM bk b JOIN seq s ON s.pk = b.pk AND s.delivered AND s.sent_at >= b.at - %(attr)s AND s.sent_at < b.at
-)
-"""  # noqa: S608 (module constants only; every value is a query parameter)
+)"""  # noqa: S608
 
-LABELED = PREFIX + f"""
-, cohort AS (
-    SELECT s.id, s.pk, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
+# Large sorts and hashes of one report (the next-inbound window function over every message of the
+# window +/- the attribution window: ~400k rows for a week of a 1M-message workspace, ~40 MB) fit in
+# memory instead of spilling to disk at the default 4 MB. LOCAL: only this transaction, and one report
+# runs at a time per worker, so a worker's backend stays far below its memory budget.
+WORK_MEM = "SET LOCAL work_mem = '64MB'"
+
+# The bookings that count: booked, not cancelled, from the window's start to its end + attribution.
+BOOKINGS = f"""
+CREATE TEMPORARY TABLE insights_bk ON COMMIT DROP AS
+WITH {_EV}
+SELECT id, pk, occurred_at AS at FROM ev
+WHERE kind = 'booked' AND next_kind IS DISTINCT FROM 'canceled'
+  AND occurred_at >= %(start)s AND occurred_at < %(end)s + %(attr)s
+"""  # noqa: S608
+
+ANALYZE_BOOKINGS = "ANALYZE insights_bk"
+
+# Each booking with the delivered outbound messages it credits: [booking - attr, booking) on any of
+# the person's channels; rn = 1 is the last touch. From the bookings (a few hundred a week, analysed
+# just before) to their people's threads to the messages by (thread, sent_at): index lookups instead
+# of a scan of every message of the attribution windows around the window.
+PAIRS = f"""
+CREATE TEMPORARY TABLE insights_pairs ON COMMIT DROP AS
+WITH {_TH}
+SELECT b.id AS booking_id, m.id AS message_id,
+       ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY m.sent_at DESC, m.id DESC) AS rn
+FROM insights_bk b
+JOIN th ON th.pk = b.pk
+-- OFFSET 0 keeps it a lookup per (booking, thread) on (thread, sent_at): flattened, the planner hashes
+-- every message of the attribution windows instead (0.95 s of a 1 s statement for a week of 1M).
+JOIN LATERAL (
+    SELECT m.id, m.sent_at FROM conversations_message m
+    WHERE m.thread_id = th.thread_id AND m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
+      AND m.sent_at >= %(start)s - %(attr)s AND m.sent_at < %(end)s + %(attr)s
+      AND m.sent_at >= b.at - %(attr)s AND m.sent_at < b.at AND {_DELIVERED}
+    OFFSET 0
+) m ON true
+"""  # noqa: S608
+
+ANALYZE_PAIRS = "ANALYZE insights_pairs"
+
+# The cohort: each delivered outbound message of the window with its labels. The next inbound message
+# only matters when it comes within the reply window of a message of the window, so the messages read
+# end at end + reply: a tenth of what the attribution window on both sides would be for a weekly report.
+LABELED = f"""
+CREATE TEMPORARY TABLE insights_labeled ON COMMIT DROP AS
+WITH {_MSG.format(since="%(start)s", until="%(end)s + %(reply)s")}, seq AS (
+    -- The person's next inbound message after each message, on any of their channels (among those
+    -- read: one later than end + reply would not count as a reply anyway).
+    SELECT msg.*, MIN(sent_at) FILTER (WHERE direction = 'in')
+               OVER (PARTITION BY pk ORDER BY sent_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_in
+    FROM msg WHERE direction = 'in' OR delivered
+), cohort AS (
+    SELECT s.id, s.pk, s.thread_id, s.contact_id, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
            -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
            date_trunc('week', s.sent_at AT TIME ZONE %(tz)s)::date AS week,
            -- A message that came from a draft is what the draft was; any other answers the contact
@@ -100,52 +146,77 @@ LABELED = PREFIX + f"""
         WHERE h.contact_id = s.contact_id AND h.created_at <= s.sent_at ORDER BY h.created_at DESC, h.id DESC LIMIT 1
     ) st ON true
     WHERE s.delivered AND s.sent_at >= %(start)s AND s.sent_at < %(end)s
-), labeled AS (
-    SELECT c.*,
-           CASE WHEN cr.message_id IS NOT NULL THEN 'booked'
-                WHEN c.sent_at + %(maturity)s <= %(as_of)s THEN 'not_booked' ELSE 'pending' END AS outcome,
-           {_SIDE.format(sender="c.sender")} AS side,
-           COALESCE(cr.last_touch, false) AS last_touch
-    FROM cohort c
-    LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM pairs GROUP BY message_id) cr ON cr.message_id = c.id
 )
+SELECT c.*,
+       CASE WHEN cr.message_id IS NOT NULL THEN 'booked'
+            WHEN c.sent_at + %(maturity)s <= %(as_of)s THEN 'not_booked' ELSE 'pending' END AS outcome,
+       {_SIDE.format(sender="c.sender")} AS side,
+       COALESCE(cr.last_touch, false) AS last_touch
+FROM cohort c
+LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM insights_pairs GROUP BY message_id) cr
+    ON cr.message_id = c.id
 """  # noqa: S608
 
-# Every cell in one pass: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter
-# comparison overall, by stage at send time and by channel, and the weekly trend (everyone, each side).
-CELLS = LABELED + """
-SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
-       l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
-       COUNT(DISTINCT l.id) AS messages,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
-       COUNT(DISTINCT l.pk) AS people,
-       COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome = 'booked') AS people_booked,
-       COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome <> 'pending') AS people_decided,
-       COUNT(DISTINCT p.booking_id) AS bookings,
-       COUNT(DISTINCT p.booking_id) FILTER (WHERE p.rn = 1) AS last_touch,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.replied) AS replied,
-       COUNT(DISTINCT l.id) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
-FROM labeled l LEFT JOIN pairs p ON p.message_id = l.id
-GROUP BY GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform),
-                        (l.week), (l.side, l.week))
+ANALYZE_LABELED = "ANALYZE insights_labeled"
+
+# The statements that build the shared tables, in order.
+BUILD = [WORK_MEM, BOOKINGS, ANALYZE_BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED, ANALYZE_LABELED]
+DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk"
+
+# Every cell: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter comparison
+# overall, by stage at send time and by channel, and the weekly trend (everyone, each side). Message
+# and people counts come from the cohort alone (one row per message: plain counts, no DISTINCT but
+# people); the bookings credited, from the cohort joined with the pairs (a few rows per booking),
+# matched on the same grouping (its GROUPING bitmask and keys).
+_GROUPING_SETS = """GROUPING SETS (CUBE (l.sender, l.purpose, l.platform), (l.side), (l.side, l.stage), (l.side, l.platform),
+                        (l.week), (l.side, l.week))"""
+_KEYS = ["sender", "purpose", "platform", "side", "stage", "week"]
+CELLS = f"""
+WITH counted AS (
+    SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
+           l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
+           COUNT(*) AS messages,
+           COUNT(*) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
+           COUNT(*) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
+           COUNT(DISTINCT l.pk) AS people,
+           COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome = 'booked') AS people_booked,
+           COUNT(DISTINCT l.pk) FILTER (WHERE l.outcome <> 'pending') AS people_decided,
+           COUNT(*) FILTER (WHERE l.replied) AS replied,
+           COUNT(*) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
+    FROM insights_labeled l
+    GROUP BY {_GROUPING_SETS}
+), credited AS (
+    SELECT GROUPING(l.sender, l.purpose, l.platform, l.side, l.stage, l.week) AS g,
+           l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
+           COUNT(DISTINCT p.booking_id) AS bookings,
+           COUNT(DISTINCT p.booking_id) FILTER (WHERE p.rn = 1) AS last_touch
+    FROM insights_labeled l JOIN insights_pairs p ON p.message_id = l.id
+    GROUP BY {_GROUPING_SETS}
+)
+SELECT c.*, COALESCE(b.bookings, 0) AS bookings, COALESCE(b.last_touch, 0) AS last_touch
+FROM counted c LEFT JOIN credited b
+    ON b.g = c.g AND {" AND ".join(f"b.{k} IS NOT DISTINCT FROM c.{k}" for k in _KEYS)}
 """  # noqa: S608
 
-# One row per message of the cohort with its labels (tests, and the evidence drilldown to come).
-LABELS = LABELED + """
-SELECT id, pk, platform, sender, purpose, stage, outcome, side, last_touch, replied FROM labeled ORDER BY id
-"""  # noqa: S608
+# One row per message of the cohort with its labels (tests, and the evidence drilldown).
+LABELS = """
+SELECT id, pk, platform, sender, purpose, stage, outcome, side, last_touch, replied FROM insights_labeled ORDER BY id
+"""
 
-SUMMARY = PREFIX + """
+SUMMARY = f"""
+WITH {_EV}
 SELECT
-    (SELECT COUNT(*) FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
+    (SELECT COUNT(*) FROM conversations_message m
+     JOIN conversations_thread t ON t.id = m.thread_id AND t.workspace_id = %(ws)s
+     JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
+     JOIN integrations_channel ch ON ch.id = t.channel_id
      WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
        AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
-    (SELECT COUNT(*) FROM seq WHERE delivered AND sent_at >= %(start)s AND sent_at < %(end)s) AS cohort,
-    (SELECT COUNT(*) FROM bk WHERE at < %(end)s) AS booked,
-    (SELECT COUNT(*) FROM bk WHERE at < %(end)s AND EXISTS (SELECT 1 FROM pairs p WHERE p.booking_id = bk.id))
-        AS attributed,
-    (SELECT COUNT(DISTINCT pk) FROM bk WHERE at < %(end)s) AS booked_people,
+    (SELECT COUNT(*) FROM insights_labeled) AS cohort,
+    (SELECT COUNT(*) FROM insights_bk WHERE at < %(end)s) AS booked,
+    (SELECT COUNT(*) FROM insights_bk b WHERE b.at < %(end)s
+       AND EXISTS (SELECT 1 FROM insights_pairs p WHERE p.booking_id = b.id)) AS attributed,
+    (SELECT COUNT(DISTINCT pk) FROM insights_bk WHERE at < %(end)s) AS booked_people,
     (SELECT COUNT(*) FROM ev WHERE kind = 'booked' AND next_kind = 'canceled'
        AND occurred_at >= %(start)s AND occurred_at < %(end)s) AS canceled,
     (SELECT COUNT(*) FILTER (WHERE e.kind = 'attended') FROM contacts_bookingevent e
@@ -163,15 +234,15 @@ SELECT
 # rounded down (a censored person is never counted at risk after they were last seen), and people are
 # counted per (group, event, hours): the rows returned are bounded by the window's length in hours,
 # whatever the number of people or messages.
-TIME_TO_BOOK = PREFIX + f"""
-, firsts AS (
-    SELECT DISTINCT ON (g.grp, s.pk) g.grp, s.pk, s.id, s.sent_at
-    FROM seq s CROSS JOIN LATERAL (VALUES ('all'), ({_SIDE.format(sender=_SENDER.format(s="s"))})) AS g(grp)
-    WHERE s.delivered AND s.sent_at >= %(start)s AND s.sent_at < %(end)s AND g.grp IS NOT NULL
-    ORDER BY g.grp, s.pk, s.sent_at, s.id
+TIME_TO_BOOK = """
+WITH firsts AS (
+    SELECT DISTINCT ON (g.grp, l.pk) g.grp, l.pk, l.id, l.sent_at
+    FROM insights_labeled l CROSS JOIN LATERAL (VALUES ('all'), (l.side)) AS g(grp)
+    WHERE g.grp IS NOT NULL
+    ORDER BY g.grp, l.pk, l.sent_at, l.id
 ), timed AS (
     SELECT f.grp, MIN(b.at) - f.sent_at AS to_booking, LEAST(%(as_of)s, f.sent_at + %(attr)s) - f.sent_at AS to_censor
-    FROM firsts f LEFT JOIN pairs p ON p.message_id = f.id LEFT JOIN bk b ON b.id = p.booking_id
+    FROM firsts f LEFT JOIN insights_pairs p ON p.message_id = f.id LEFT JOIN insights_bk b ON b.id = p.booking_id
     GROUP BY f.grp, f.pk, f.sent_at
 )
 SELECT grp, to_booking IS NOT NULL AS event,
@@ -179,4 +250,4 @@ SELECT grp, to_booking IS NOT NULL AS event,
              ELSE FLOOR(EXTRACT(EPOCH FROM to_censor) / 3600) END)::int AS hours,
        COUNT(*) AS people
 FROM timed GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-"""  # noqa: S608
+"""

@@ -17,13 +17,10 @@ import json
 import logging
 import re
 
-from django.db import connection
-
 from contacts.redaction import redact
 from conversations.pipeline.prompt import as_data
-from insights import report_sql
 from insights.models import Report, ReportStatus
-from insights.report import ReportParameters, sql_args
+from insights.report import ReportParameters, report_tables, sql_args
 from integrations.llm.errors import LLMError, LLMOutputError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import ProviderKind
@@ -118,11 +115,12 @@ def synthesis_inputs(metrics: dict) -> dict:
 
 
 # The latest decided messages of the cohort, booked ones first by last touch: a few per outcome.
-EXCERPTS = report_sql.LABELED + """
-, picked AS (
+# Reads the report's cohort table (insights.report_sql.LABELED, built by `report_tables`).
+EXCERPTS = """
+WITH picked AS (
     SELECT l.id, l.sender, l.outcome,
            ROW_NUMBER() OVER (PARTITION BY l.outcome ORDER BY l.last_touch DESC, l.sent_at DESC, l.id DESC) AS rn
-    FROM labeled l WHERE l.outcome <> 'pending'
+    FROM insights_labeled l WHERE l.outcome <> 'pending'
 )
 SELECT p.id, p.sender, p.outcome, m.text, c.display_name
 FROM picked p
@@ -147,7 +145,7 @@ def synthesis_excerpts(*, report: Report) -> list[dict]:
     params = ReportParameters(**report.parameters)
     args = {**sql_args(report.workspace, report.window_start, report.window_end, report.as_of, params),
             "per_outcome": EXCERPTS_PER_OUTCOME}
-    with connection.cursor() as cursor:
+    with report_tables(args) as cursor:
         cursor.execute(EXCERPTS, args)
         rows = cursor.fetchall()
     return [{"message_id": pk, "sender": sender, "outcome": outcome, "text": _redacted(text or "", name)}

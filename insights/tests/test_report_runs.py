@@ -146,8 +146,8 @@ def test_the_command_reports_a_failed_run(scene, monkeypatch):
 
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_report_reads_one_repeatable_read_snapshot(workspace):
-    """The path production takes (no test transaction around it): the report opens its own read-only
-    REPEATABLE READ transaction, and the running row is committed before the computation starts."""
+    """The path production takes (no test transaction around it): the report opens its own REPEATABLE READ
+    transaction (read-write: its temporary tables), and the running row is committed before the computation starts."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -158,4 +158,43 @@ def test_outside_a_transaction_the_report_reads_one_repeatable_read_snapshot(wor
     with CaptureQueriesContext(connection) as captured:
         report = services.report_run(workspace=workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
     assert report.status == ReportStatus.DONE and report.metrics["bookings"]["attributed"] == 1
-    assert any("REPEATABLE READ READ ONLY" in q["sql"] for q in captured.captured_queries)
+    assert any("ISOLATION LEVEL REPEATABLE READ" in q["sql"] for q in captured.captured_queries)
+
+
+def _temporary_tables() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_class WHERE relpersistence = 't' AND relname LIKE 'insights_%%'")
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def test_inside_a_transaction_a_failed_report_leaves_no_tables_and_the_next_one_runs(scene, monkeypatch):
+    """The shared tables live in the report's savepoint: a statement failing after they are built rolls
+    them back with it, and the caller's transaction can run the report again."""
+    from insights import patterns, report
+
+    good = report.report_compute(workspace=scene.workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
+    assert _temporary_tables() == []  # dropped at the end, not left to the caller's commit
+    monkeypatch.setattr(patterns, "PATTERNS", "SELECT no_such_column FROM insights_labeled")
+    with pytest.raises(Exception, match="no_such_column"):
+        report.report_compute(workspace=scene.workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
+    assert _temporary_tables() == []
+    monkeypatch.undo()
+    again = report.report_compute(workspace=scene.workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
+    assert metrics_json(again.metrics) == metrics_json(good.metrics)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_tables_are_gone_after_a_failed_report(workspace, monkeypatch):
+    from insights import patterns, report
+
+    scene = Scene(workspace)
+    scene.out(scene.contact(), T0 + DAY)
+    monkeypatch.setattr(patterns, "PATTERNS", "SELECT no_such_column FROM insights_labeled")
+    with pytest.raises(Exception, match="no_such_column"):
+        report.report_compute(workspace=workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
+    assert _temporary_tables() == []
+    monkeypatch.undo()
+    result = report.report_compute(workspace=workspace, start=T0, end=T0 + 7 * DAY, as_of=T0 + 20 * DAY)
+    assert result.metrics["counts"]["cohort_messages"] == 1 and _temporary_tables() == []
