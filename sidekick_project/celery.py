@@ -32,6 +32,7 @@ app.conf.task_routes = {
     "conversations.tasks.notify_escalation": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
     "assistant.tasks.*": {"queue": "llm"},
+    "evals.tasks.*": {"queue": "llm"},
 }
 
 MINUTE = 60
