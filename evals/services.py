@@ -22,7 +22,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from evals import judge
@@ -194,3 +194,14 @@ def eval_run(*, workspace, report: Report | None = None, budget_tokens: int = DE
     run = eval_run_prepare(workspace=workspace, report=report, budget_tokens=budget_tokens,
                            requested_by=requested_by)
     return eval_run_score(run=run, workers=workers)
+
+
+def eval_run_request(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+                     requested_by=None) -> EvalRun:
+    """Prepare a run (cases, estimate) and queue its scoring on the `llm` queue (evals.tasks)."""
+    from evals import tasks  # the task calls back into this module
+
+    run = eval_run_prepare(workspace=workspace, report=report, budget_tokens=budget_tokens,
+                           requested_by=requested_by)
+    transaction.on_commit(lambda: tasks.eval_run_score.delay(run.pk))
+    return run

@@ -8,14 +8,16 @@ import random
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
+from accounts.tests.factories import WorkspaceFactory
+from conftest import queued_tasks
 from conversations.models import Message
 from conversations.tests.factories import InboundMessageFactory
-from evals import judge
+from evals import judge, tasks
 from evals.cases import split_for
 from evals.models import EvalCase, EvalRun, EvalStatus, Split, StopReason
-from evals.services import eval_run, eval_run_prepare, eval_run_score
+from evals.services import EvalInputError, eval_run, eval_run_prepare, eval_run_request, eval_run_score
 from evals.stats import DOES_NOT_SEPARATE, SEPARATES, auc_with_interval
 from insights import services as insights
 from insights.tests.scenario import DAY, T0, Scene
@@ -185,3 +187,29 @@ def test_the_command_prints_the_estimate_then_the_verdict(scene, fake_llm):
     text = out.getvalue()
     assert f"{BOOKED + NOT_BOOKED} cases" in text and "estimated at most" in text and "$" in text
     assert "AUC 1.00" in text and "separates" in text and "Status: done" in text
+
+
+def test_a_requested_run_is_queued_on_the_llm_queue_and_the_task_scores_it(scene, fake_llm, admin):
+    fake_llm.provider(scene.workspace, kind="openai")
+    fake_llm.handler = prefers_booked
+    run = eval_run_request(workspace=scene.workspace, budget_tokens=1_000_000, requested_by=admin)
+    assert ("evals.tasks.eval_run_score", f"({run.pk},)") in queued_tasks("llm")
+    assert EvalRun.objects.get(pk=run.pk).status == EvalStatus.RUNNING and not fake_llm.requests
+    tasks.eval_run_score(run.pk)  # what the worker runs
+    run.refresh_from_db()
+    assert run.status == EvalStatus.DONE and run.metrics["scored"] == BOOKED + NOT_BOOKED
+    assert run.requested_by == admin
+
+
+def test_a_report_of_another_workspace_or_not_done_is_refused(scene, fake_llm):
+    other = WorkspaceFactory()
+    with pytest.raises(EvalInputError):
+        eval_run_prepare(workspace=other, report=scene.report_row)
+    with pytest.raises(EvalInputError):
+        eval_run_prepare(workspace=other)  # it has no done report
+    with pytest.raises(EvalInputError):
+        eval_run_prepare(workspace=scene.workspace, budget_tokens=0)
+    err = StringIO()
+    with pytest.raises(CommandError, match="No report"):
+        call_command("evals_run", "--workspace", other.slug, "--report", str(scene.report_row.pk), stderr=err)
+    assert not EvalRun.objects.exists()
