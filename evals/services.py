@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from evals import judge
 from evals.cases import cases_build
-from evals.models import EvalCase, EvalRun, EvalStatus, StopReason
+from evals.models import EvalCase, EvalRun, EvalStatus, Split, StopReason
 from evals.stats import auc_with_interval
 from insights.models import Report, ReportStatus
 from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
@@ -135,12 +135,26 @@ def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: _Budget) -> di
 
 
 def eval_run_metrics(*, run: EvalRun) -> dict:
-    scored = list(EvalCase.objects.filter(run=run, overall__isnull=False).values_list("outcome", "overall"))
-    auc = auc_with_interval(booked=[s for o, s in scored if o == "booked"],
-                            not_booked=[s for o, s in scored if o == "not_booked"])
-    return {"cases": EvalCase.objects.filter(run=run).count(), "scored": len(scored),
-            "failed": EvalCase.objects.filter(run=run).exclude(error="").count(),
-            "auc": auc, "verdict": auc["verdict"]}
+    """Counts, the judge's AUC against the outcomes (all scored cases, and each split apart: a proposal
+    is judged on the held-out people) and the mean of each criterion by outcome."""
+    rows = list(EvalCase.objects.filter(run=run).values_list("outcome", "split", "overall", "score", "error"))
+    scored = [(outcome, split, overall, score) for outcome, split, overall, score, _error in rows
+              if overall is not None]
+
+    def auc(cases):
+        return auc_with_interval(booked=[c[2] for c in cases if c[0] == "booked"],
+                                 not_booked=[c[2] for c in cases if c[0] == "not_booked"])
+
+    def means(outcome):
+        scores = [c[3] for c in scored if c[0] == outcome]
+        return {name: round(sum(s[name] for s in scores) / len(scores), 2) if scores else None
+                for name in [*judge.CRITERIA, "overall"]}
+
+    overall = auc(scored)
+    return {"cases": len(rows), "scored": len(scored), "failed": sum(1 for row in rows if row[4]),
+            "auc": overall, "verdict": overall["verdict"],
+            "by_split": {split: auc([c for c in scored if c[1] == split]) for split in Split.values},
+            "criteria_means": {"booked": means("booked"), "not_booked": means("not_booked")}}
 
 
 def eval_run_score(*, run: EvalRun, workers: int = WORKERS) -> EvalRun:

@@ -85,6 +85,10 @@ def test_a_run_scores_every_case_and_the_judge_that_follows_bookings_separates(s
     assert run.status == EvalStatus.DONE and run.stop_reason == "" and run.progress == 100
     assert run.metrics["scored"] == BOOKED + NOT_BOOKED and run.metrics["verdict"] == SEPARATES
     assert run.metrics["auc"]["value"] == 1.0 and run.metrics["auc"]["low"] > 0.5
+    splits = run.metrics["by_split"]
+    assert sum(splits[s]["n_booked"] + splits[s]["n_not_booked"] for s in (Split.TRAIN, Split.HELD_OUT)) == 16
+    assert run.metrics["criteria_means"]["booked"]["next_step"] == 5.0
+    assert run.metrics["criteria_means"]["not_booked"]["overall"] == 1.0
     assert run.tokens_used == sum(EvalCase.objects.filter(run=run).values_list("tokens", flat=True)) > 0
     assert run.judge_prompt_version == judge.PROMPT_VERSION and run.judge_parameters["temperature"] == 0.0
     assert LLMUsage.objects.filter(purpose=judge.PURPOSE, workspace=scene.workspace).count() == BOOKED + NOT_BOOKED
