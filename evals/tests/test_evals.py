@@ -217,3 +217,17 @@ def test_a_report_of_another_workspace_or_not_done_is_refused(scene, fake_llm):
     with pytest.raises(CommandError, match="No report"):
         call_command("evals_run", "--workspace", other.slug, "--report", str(scene.report_row.pk), stderr=err)
     assert not EvalRun.objects.exists()
+
+
+def test_the_page_lists_this_workspaces_runs_with_the_verdict(scene, fake_llm, client, setter):
+    fake_llm.provider(scene.workspace, kind="openai")
+    fake_llm.handler = prefers_booked
+    run = eval_run(workspace=scene.workspace, budget_tokens=1_000_000)
+    other = WorkspaceFactory()
+    client.force_login(setter)
+    page = client.get(f"/w/{scene.workspace.slug}/evals/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "<strong>separates</strong>" in text and f"<td>{run.pk}</td>" in text and "16 of 16" in text
+    assert "Zelda" not in text and "[email]" not in text  # no case text on this page
+    assert client.get(f"/w/{other.slug}/evals/").status_code in (403, 404)
