@@ -5,6 +5,7 @@ against the outcomes."""
 from __future__ import annotations
 
 import random
+import threading
 from io import StringIO
 
 import pytest
@@ -101,8 +102,16 @@ def test_a_run_scores_every_case_and_the_judge_that_follows_bookings_separates(s
 
 def test_a_judge_scoring_at_random_does_not_separate(scene, fake_llm):
     fake_llm.provider(scene.workspace, kind="openai")
-    draw = random.Random(7)
-    fake_llm.handler = lambda request: grade(draw.randint(1, 5))
+    # Random scores, drawn for each outcome from its own seeded sequence: whatever order the pool's
+    # threads call in, each outcome gets the same multiset of scores (all the AUC depends on).
+    draws = {True: random.Random(7), False: random.Random(8)}
+    lock = threading.Lock()
+
+    def at_random(request):
+        with lock:
+            return grade(draws["BOOKME" in request.last_user_text].randint(1, 5))
+
+    fake_llm.handler = at_random
     run = eval_run(workspace=scene.workspace, budget_tokens=1_000_000)
     assert run.metrics["verdict"] == DOES_NOT_SEPARATE
     assert run.metrics["auc"]["low"] <= 0.5 <= run.metrics["auc"]["high"]
@@ -126,7 +135,8 @@ def test_the_budget_stops_the_run_and_keeps_partial_results(scene, fake_llm):
     fake_llm.provider(scene.workspace, kind="openai")
     fake_llm.handler = prefers_booked
     run = eval_run_prepare(workspace=scene.workspace, budget_tokens=1_000_000)
-    per_case = run.estimated_tokens // run.cases.count()
+    # Room for five of the largest judgements at least, whatever the order the threads take them in.
+    per_case = max(judge.judge_estimate(context=c.context, sent_text=c.sent_text) for c in run.cases.all())
     EvalRun.objects.filter(pk=run.pk).update(budget_tokens=per_case * 5)
     run.refresh_from_db()
     run = eval_run_score(run=run)
