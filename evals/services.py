@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -39,6 +40,7 @@ from integrations.llm.selectors import llm_provider_for
 logger = logging.getLogger(__name__)
 
 WORKERS = 4
+STALE_AFTER = timedelta(hours=2)  # the scoring task's time limit is one hour
 DEFAULT_BUDGET_TOKENS = 200_000
 
 
@@ -219,3 +221,12 @@ def eval_run_request(*, workspace, report: Report | None = None, budget_tokens: 
                            requested_by=requested_by)
     transaction.on_commit(lambda: tasks.eval_run_score.delay(run.pk))
     return run
+
+
+def eval_runs_fail_stale(*, now=None) -> int:
+    """Mark failed the runs still running long after any run ends (their worker died); their scored
+    cases stay. Returns the count."""
+    now = now or timezone.now()
+    return EvalRun.objects.filter(status=EvalStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
+        status=EvalStatus.FAILED, stop_reason=StopReason.ERROR, finished_at=now,
+        error="The run stopped before it finished (worker lost).")

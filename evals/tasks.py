@@ -14,3 +14,8 @@ def eval_run_score(run_id: int) -> None:
     run = EvalRun.objects.select_related("workspace").filter(pk=run_id, status=EvalStatus.RUNNING).first()
     if run is not None:
         services.eval_run_score(run=run)
+
+
+@shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
+def eval_runs_fail_stale() -> None:
+    services.eval_runs_fail_stale()

@@ -10,12 +10,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from accounts.tests.factories import WorkspaceFactory
 from conftest import queued_tasks
 from conversations.models import Message
 from conversations.tests.factories import InboundMessageFactory
-from evals import judge, tasks
+from evals import judge, services, tasks
 from evals.cases import split_for
 from evals.models import EvalCase, EvalRun, EvalStatus, Split, StopReason
 from evals.services import EvalInputError, eval_run, eval_run_prepare, eval_run_request, eval_run_score
@@ -241,3 +242,15 @@ def test_the_page_lists_this_workspaces_runs_with_the_verdict(scene, fake_llm, c
     assert "<strong>separates</strong>" in text and f"<td>{run.pk}</td>" in text and "16 of 16" in text
     assert "Zelda" not in text and "[email]" not in text  # no case text on this page
     assert client.get(f"/w/{other.slug}/evals/").status_code in (403, 404)
+
+
+def test_a_run_left_running_by_a_lost_worker_is_marked_failed(scene, fake_llm):
+    fake_llm.provider(scene.workspace, kind="openai")
+    lost = eval_run_prepare(workspace=scene.workspace, budget_tokens=1_000)
+    fresh = eval_run_prepare(workspace=scene.workspace, budget_tokens=1_000)
+    EvalRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - services.STALE_AFTER - DAY / 24)
+    assert services.eval_runs_fail_stale() == 1
+    lost.refresh_from_db()
+    assert lost.status == EvalStatus.FAILED and lost.stop_reason == StopReason.ERROR and "worker lost" in lost.error
+    assert EvalRun.objects.get(pk=fresh.pk).status == EvalStatus.RUNNING
+    assert lost.cases.count() == BOOKED + NOT_BOOKED
