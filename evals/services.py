@@ -175,8 +175,8 @@ def eval_run_score(*, run: EvalRun, workers: int = WORKERS) -> EvalRun:
                        for case in cases}
             for future in as_completed(futures):
                 outcome, case = future.result(), futures[future]
-                done += 1
-                if outcome is not None:
+                if outcome is not None:  # None: skipped after the stop
+                    done += 1
                     score = outcome["score"]
                     EvalCase.objects.filter(pk=case.pk).update(
                         score=score, overall=score["overall"] if score else None, tokens=outcome["tokens"],
@@ -186,18 +186,22 @@ def eval_run_score(*, run: EvalRun, workers: int = WORKERS) -> EvalRun:
         stop_reason = budget.stop_reason
         status = EvalStatus.STOPPED if stop_reason else EvalStatus.DONE
         run.tokens_used += budget.used
-        finish(run, status=status, stop_reason=stop_reason)
+        run.progress = done * 100 // max(total, 1)
+        _finish(run, status=status, stop_reason=stop_reason)
     except NoProviderConfigured:
-        finish(run, status=EvalStatus.STOPPED, stop_reason=StopReason.NO_PROVIDER)
+        _finish(run, status=EvalStatus.STOPPED, stop_reason=StopReason.NO_PROVIDER)
     except Exception as exc:
         logger.exception("eval run %s failed", run.pk)
-        finish(run, status=EvalStatus.FAILED, stop_reason=StopReason.ERROR,
+        # What the loop stored so far (tokens, progress) stands: re-read it before finishing.
+        run.tokens_used, run.progress = EvalRun.objects.filter(pk=run.pk).values_list(
+            "tokens_used", "progress").get()
+        _finish(run, status=EvalStatus.FAILED, stop_reason=StopReason.ERROR,
                error=f"{type(exc).__name__}: {exc}"[:500])
         raise
     return run
 
 
-def finish(run: EvalRun, *, status: str, stop_reason: str, error: str = "") -> None:
+def _finish(run: EvalRun, *, status: str, stop_reason: str, error: str = "") -> None:
     run.metrics = eval_run_metrics(run=run)
     run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
     if status == EvalStatus.DONE:

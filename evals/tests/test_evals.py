@@ -145,6 +145,7 @@ def test_the_budget_stops_the_run_and_keeps_partial_results(scene, fake_llm):
     scored = EvalCase.objects.filter(run=run, overall__isnull=False).count()
     assert run.status == EvalStatus.STOPPED and run.stop_reason == StopReason.BUDGET
     assert 5 <= scored < BOOKED + NOT_BOOKED and run.metrics["scored"] == scored
+    assert 0 < run.progress < 100  # the cases the run got to, of all
     assert len(fake_llm.requests) == scored and 0 < run.tokens_used <= run.budget_tokens
     assert EvalCase.objects.filter(run=run).count() == BOOKED + NOT_BOOKED  # unscored cases stay, unscored
 
