@@ -32,6 +32,8 @@ app.conf.task_routes = {
     "conversations.tasks.notify_escalation": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
     "assistant.tasks.*": {"queue": "llm"},
+    "evals.tasks.eval_runs_fail_stale": {"queue": "default"},  # one UPDATE, no model call
+    "evals.tasks.*": {"queue": "llm"},
 }
 
 MINUTE = 60
@@ -90,6 +92,12 @@ app.conf.beat_schedule = {
     "insights-fail-stale-reports": {
         "task": "insights.weekly.fail_stale_reports",
         "schedule": crontab(minute=11),
+        "options": {"expires": 0.9 * HOUR},
+    },
+    # Eval runs whose worker died mid-run are marked failed (their scored cases stay).
+    "evals-fail-stale-runs": {
+        "task": "evals.tasks.eval_runs_fail_stale",
+        "schedule": crontab(minute=13),
         "options": {"expires": 0.9 * HOUR},
     },
     # Privacy requests: re-enqueue lost or abandoned ones, delete export files past their expiry.

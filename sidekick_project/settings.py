@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "knowledge",
     "changes",
     "insights",
+    "evals",
     "assistant",
     "privacy",
 ]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("insights.urls")),
+    path("", include("evals.urls")),
     path("", include("integrations.urls")),
     path("", include("knowledge.urls")),
     path("", include("conversations.urls")),

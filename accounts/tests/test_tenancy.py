@@ -37,6 +37,7 @@ EXPECTED_ROLES = {
     "insights:evidence": "admin_or_404",  # message excerpts: a setter gets 404
     "insights:export_csv": "admin_or_404",
     "insights:export_json": "admin_or_404",
+    "evals:runs": "member",  # aggregates only (counts, AUC); no case text
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",

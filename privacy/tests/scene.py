@@ -16,6 +16,7 @@ from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
 from conversations.models import Decision, Escalation, FollowUpStepRun, ReplyDraft, SidekickActionLog
 from conversations.tests.factories import InboundMessageFactory, OutboundMessageFactory, ThreadFactory
+from evals.models import EvalCase, EvalRun
 from insights.models import Report, ReportStatus
 from integrations.models import SandboxSend, WebhookEvent
 from integrations.tests.factories import ChannelFactory
@@ -35,6 +36,7 @@ class Scene:
     message_ids: list[int] = field(default_factory=list)
     other_message_id: int = 0
     webhook_event_id: int = 0
+    other_eval_case_id: int = 0
 
     @property
     def needles(self) -> list[str]:
@@ -121,4 +123,14 @@ def build(*, workspace, admin, setter) -> Scene:
     Report.objects.create(workspace=workspace, window_start=now - timedelta(days=7), window_end=now,
                           as_of=now, status=ReportStatus.DONE, metrics={"sent": 2}, progress=100, finished_at=now,
                           synthesis={"status": "done", "excerpt_message_ids": [inbound.pk, other_message.pk]})
+    # An eval case of each contact's message (the text stored is redacted, but still the contact's words).
+    run = EvalRun.objects.create(workspace=workspace, report=Report.objects.get(workspace=workspace),
+                                 budget_tokens=1000, judge_prompt_version="test")
+    EvalCase.objects.create(run=run, message_id=inbound.pk, person_key=f"c{contact.pk}", split="train",
+                            outcome="booked", context=[{"role": "customer", "text": "UNIQUE-EVAL context"}],
+                            sent_text="UNIQUE-EVAL sent")
+    scene.texts.append("UNIQUE-EVAL context")
+    scene.other_eval_case_id = EvalCase.objects.create(
+        run=run, message_id=other_message.pk, person_key=f"c{other.pk}", split="train", outcome="not_booked",
+        sent_text="The other contact's case").pk
     return scene

@@ -23,6 +23,7 @@ from changes.services import OperationSpec
 from conftest import queued_tasks
 from contacts.models import Contact, LeadMemory, Person
 from conversations.models import Message
+from evals.models import EvalCase
 from insights.models import Report
 from integrations.llm.quotas import usage_totals
 from integrations.models import LLMUsage, WebhookEvent
@@ -34,7 +35,7 @@ from privacy.tests.scene import OTHER_PSID, PSID, build
 pytestmark = pytest.mark.django_db
 
 PROJECT_APPS = {"accounts", "integrations", "contacts", "knowledge", "conversations", "changes", "insights",
-                "assistant", "privacy"}
+                "evals", "assistant", "privacy"}
 
 
 @pytest.fixture
@@ -139,6 +140,7 @@ def test_after_erasure_no_table_holds_the_contact_or_their_words(scene, admin, d
     body = json.loads(bytes(WebhookEvent.objects.get(pk=scene.webhook_event_id).body))
     assert [i["sender"]["id"] for i in body["entry"][0]["messaging"]] == [OTHER_PSID]
     assert Report.objects.get(workspace=scene.workspace).synthesis["excerpt_message_ids"] == [scene.other_message_id]
+    assert EvalCase.objects.filter(pk=scene.other_eval_case_id).exists() and request.rows["eval_cases"] == 1
     assert Person.objects.filter(contacts=scene.other).exists()  # still two contacts in it
     assert ChangeSet.objects.get(pk=theirs.pk).title == "Maria's colleague: engaged"
     assert Operation.objects.filter(change_set=theirs, target_id=scene.other.pk).exists()

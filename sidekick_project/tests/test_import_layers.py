@@ -1,6 +1,6 @@
 """The import direction between apps (README, Architecture), checked on the source with `ast`.
 
-accounts ← integrations ← contacts, knowledge ← conversations ← changes ← insights ← assistant ← privacy
+accounts ← integrations ← contacts, knowledge ← conversations ← changes ← insights ← evals ← assistant ← privacy
 
 An app imports only apps of lower layers, never a sibling of its own layer or one above it, both at
 module level and inside functions (a function-level import is still a dependency, only a hidden one).
@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = [["accounts"], ["integrations"], ["contacts", "knowledge"], ["conversations"], ["changes"],
-          ["insights"], ["assistant"], ["privacy"]]
+          ["insights"], ["evals"], ["assistant"], ["privacy"]]
 LAYER = {app: n for n, apps in enumerate(LAYERS) for app in apps}
 FRAME = "sidekick_project"
 # What the frame may import from the apps: the URL tree and the settings (which name apps as strings).

@@ -1,0 +1,236 @@
+"""Eval runs: build the cases of a done report, show the estimated cost, score them with the judge
+concurrently within a token budget, then measure the judge against the outcomes.
+
+    run = eval_run_prepare(workspace=ws, report=report, budget_tokens=100_000)   # cases + estimate
+    eval_run_score(run=run)                                                      # judge, AUC
+
+Call outside a transaction: the run's progress is committed as it goes, and the gateway's quota
+reservations must commit before each slow call. The judge calls run in a small thread pool
+(WORKERS), each thread with its own database connection, closed after each call; every row of this
+app is written by the calling thread.
+
+Budget: before each call, the tokens already used plus those reserved by calls in flight plus this
+call's estimate (`judge.judge_estimate`, an upper bound) must fit the budget, else the run stops
+(stop_reason "budget"). The gateway's QuotaExceeded stops it the same way ("quota"). Cases scored
+before the stop keep their scores and count in the metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from evals import judge
+from evals.cases import cases_build
+from evals.models import EvalCase, EvalRun, EvalStatus, Split, StopReason
+from evals.stats import auc_with_interval
+from insights.models import Report, ReportStatus
+from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
+from integrations.llm.gateway import llm_complete
+from integrations.llm.models import ProviderKind
+from integrations.llm.pricing import estimate_cost
+from integrations.llm.selectors import llm_provider_for
+
+logger = logging.getLogger(__name__)
+
+WORKERS = 4
+STALE_AFTER = timedelta(hours=2)  # the scoring task's time limit is one hour
+DEFAULT_BUDGET_TOKENS = 200_000
+
+
+class EvalInputError(ValueError):
+    pass
+
+
+def _estimate(*, provider, cases: list[EvalCase]) -> tuple[int, Decimal]:
+    """(tokens, USD) if every case is judged: input estimates plus the full output allowance."""
+    inputs = sum(judge.judge_estimate(context=c.context, sent_text=c.sent_text) - judge.MAX_TOKENS for c in cases)
+    outputs = judge.MAX_TOKENS * len(cases)
+    cost = (estimate_cost(kind=provider.kind, model=provider.model, input_tokens=inputs, output_tokens=outputs)
+            if provider else Decimal(0))
+    return inputs + outputs, cost
+
+
+def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+                     requested_by=None) -> EvalRun:
+    """Create a running EvalRun with its cases and its estimated tokens and cost (nothing is judged yet).
+    `report`: a done report of this workspace, by default the latest one."""
+    if budget_tokens <= 0:
+        raise EvalInputError("the token budget must be positive")
+    if report is None:
+        report = Report.objects.filter(workspace=workspace, status=ReportStatus.DONE).first()
+        if report is None:
+            raise EvalInputError("this workspace has no done report to evaluate")
+    elif report.workspace_id != workspace.pk or report.status != ReportStatus.DONE:
+        raise EvalInputError("the report is not a done report of this workspace")
+    provider = llm_provider_for(workspace=workspace)
+    temperature = None if provider is None or provider.kind == ProviderKind.ANTHROPIC else judge.TEMPERATURE
+    run = EvalRun.objects.create(
+        workspace=workspace, report=report, budget_tokens=budget_tokens, requested_by=requested_by,
+        judge_model=provider.model if provider else "", judge_prompt_version=judge.PROMPT_VERSION,
+        # Anthropic's current API takes no sampling parameters: no temperature is sent there.
+        judge_parameters={"temperature": temperature, "max_tokens": judge.MAX_TOKENS, "workers": WORKERS})
+    cases = cases_build(run=run, report=report)
+    tokens, cost = _estimate(provider=provider, cases=cases)
+    EvalRun.objects.filter(pk=run.pk).update(estimated_tokens=tokens, estimated_cost_usd=cost)
+    run.estimated_tokens, run.estimated_cost_usd = tokens, cost
+    return run
+
+
+class _Budget:
+    """Tokens used and reserved by calls in flight, shared by the pool's threads."""
+
+    def __init__(self, limit: int):
+        self.limit, self.used, self.reserved = limit, 0, 0
+        self.stop_reason = ""
+        self._lock = threading.Lock()
+
+    def reserve(self, estimate: int) -> bool:
+        with self._lock:
+            if self.stop_reason:
+                return False
+            if self.used + self.reserved + estimate > self.limit:
+                self.stop_reason = StopReason.BUDGET
+                return False
+            self.reserved += estimate
+            return True
+
+    def settle(self, estimate: int, spent: int) -> None:
+        with self._lock:
+            self.reserved -= estimate
+            self.used += spent
+
+    def stop(self, reason: str) -> None:
+        with self._lock:
+            self.stop_reason = self.stop_reason or reason
+
+
+def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: _Budget) -> dict | None:
+    """In a pool thread: one judgement, or None when the run stopped before it."""
+    estimate = judge.judge_estimate(context=case.context, sent_text=case.sent_text)
+    if not budget.reserve(estimate):
+        return None
+    spent = 0
+    try:
+        result = llm_complete(workspace=run.workspace, purpose=judge.PURPOSE, system=judge.SYSTEM,
+                              messages=judge.judge_messages(context=case.context, sent_text=case.sent_text),
+                              schema=judge.SCHEMA, schema_name="grade_message", provider=provider,
+                              max_tokens=judge.MAX_TOKENS, temperature=run.judge_parameters.get("temperature"))
+        spent = result.input_tokens + result.output_tokens
+        return {"score": result.parsed, "tokens": spent, "error": ""}
+    except QuotaExceeded:
+        budget.stop(StopReason.QUOTA)
+        return None
+    except LLMError as exc:  # this case failed (bad output, provider error): the others go on
+        result = getattr(exc, "result", None)
+        spent = (result.input_tokens + result.output_tokens) if result is not None else 0
+        return {"score": None, "tokens": spent, "error": f"{exc.kind}: {exc.message}"[:300]}
+    finally:
+        budget.settle(estimate, spent)
+        connection.close()  # this thread's connection: the pool's threads outlive the run
+
+
+def eval_run_metrics(*, run: EvalRun) -> dict:
+    """Counts, the judge's AUC against the outcomes (all scored cases, and each split apart: a proposal
+    is judged on the held-out people) and the mean of each criterion by outcome."""
+    rows = list(EvalCase.objects.filter(run=run).values_list("outcome", "split", "overall", "score", "error"))
+    scored = [(outcome, split, overall, score) for outcome, split, overall, score, _error in rows
+              if overall is not None]
+
+    def auc(cases):
+        return auc_with_interval(booked=[c[2] for c in cases if c[0] == "booked"],
+                                 not_booked=[c[2] for c in cases if c[0] == "not_booked"])
+
+    def means(outcome):
+        scores = [c[3] for c in scored if c[0] == outcome]
+        return {name: round(sum(s[name] for s in scores) / len(scores), 2) if scores else None
+                for name in [*judge.CRITERIA, "overall"]}
+
+    overall = auc(scored)
+    return {"cases": len(rows), "scored": len(scored), "failed": sum(1 for row in rows if row[4]),
+            "auc": overall, "verdict": overall["verdict"],
+            "by_split": {split: auc([c for c in scored if c[1] == split]) for split in Split.values},
+            "criteria_means": {"booked": means("booked"), "not_booked": means("not_booked")}}
+
+
+def eval_run_score(*, run: EvalRun, workers: int = WORKERS) -> EvalRun:
+    """Judge the run's unscored cases, then store the metrics and finish the run (done, or stopped with
+    its reason). Any unexpected error marks the run failed and is raised again."""
+    try:
+        provider = llm_provider_for(workspace=run.workspace)
+        if provider is None:
+            raise NoProviderConfigured(run.workspace)
+        run.workspace  # noqa: B018 (loaded here: the pool's threads only read it)
+        cases = list(EvalCase.objects.filter(run=run, overall__isnull=True, error=""))
+        budget = _Budget(run.budget_tokens - run.tokens_used)
+        total, done = len(cases), 0
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{run.pk}") as pool:
+            futures = {pool.submit(_judge_one, run=run, case=case, provider=provider, budget=budget): case
+                       for case in cases}
+            for future in as_completed(futures):
+                outcome, case = future.result(), futures[future]
+                if outcome is not None:  # None: skipped after the stop
+                    done += 1
+                    score = outcome["score"]
+                    EvalCase.objects.filter(pk=case.pk).update(
+                        score=score, overall=score["overall"] if score else None, tokens=outcome["tokens"],
+                        error=outcome["error"])
+                EvalRun.objects.filter(pk=run.pk).update(tokens_used=run.tokens_used + budget.used,
+                                                         progress=done * 100 // max(total, 1))
+        stop_reason = budget.stop_reason
+        status = EvalStatus.STOPPED if stop_reason else EvalStatus.DONE
+        run.tokens_used += budget.used
+        run.progress = done * 100 // max(total, 1)
+        _finish(run, status=status, stop_reason=stop_reason)
+    except NoProviderConfigured:
+        _finish(run, status=EvalStatus.STOPPED, stop_reason=StopReason.NO_PROVIDER)
+    except Exception as exc:
+        logger.exception("eval run %s failed", run.pk)
+        # What the loop stored so far (tokens, progress) stands: re-read it before finishing.
+        run.tokens_used, run.progress = EvalRun.objects.filter(pk=run.pk).values_list(
+            "tokens_used", "progress").get()
+        _finish(run, status=EvalStatus.FAILED, stop_reason=StopReason.ERROR,
+               error=f"{type(exc).__name__}: {exc}"[:500])
+        raise
+    return run
+
+
+def _finish(run: EvalRun, *, status: str, stop_reason: str, error: str = "") -> None:
+    run.metrics = eval_run_metrics(run=run)
+    run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
+    if status == EvalStatus.DONE:
+        run.progress = 100
+    run.save(update_fields=["metrics", "status", "stop_reason", "error", "finished_at", "tokens_used", "progress"])
+
+
+def eval_run(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+             requested_by=None, workers: int = WORKERS) -> EvalRun:
+    run = eval_run_prepare(workspace=workspace, report=report, budget_tokens=budget_tokens,
+                           requested_by=requested_by)
+    return eval_run_score(run=run, workers=workers)
+
+
+def eval_run_request(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+                     requested_by=None) -> EvalRun:
+    """Prepare a run (cases, estimate) and queue its scoring on the `llm` queue (evals.tasks)."""
+    from evals import tasks  # the task calls back into this module
+
+    run = eval_run_prepare(workspace=workspace, report=report, budget_tokens=budget_tokens,
+                           requested_by=requested_by)
+    transaction.on_commit(lambda: tasks.eval_run_score.delay(run.pk))
+    return run
+
+
+def eval_runs_fail_stale(*, now=None) -> int:
+    """Mark failed the runs still running long after any run ends (their worker died); their scored
+    cases stay. Returns the count."""
+    now = now or timezone.now()
+    return EvalRun.objects.filter(status=EvalStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
+        status=EvalStatus.FAILED, stop_reason=StopReason.ERROR, finished_at=now,
+        error="The run stopped before it finished (worker lost).")

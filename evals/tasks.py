@@ -1,0 +1,21 @@
+"""Eval tasks, on the `llm` queue (sidekick_project.celery routes `evals.tasks.*` there): a run is
+mostly judge calls, slow LLM work like drafting."""
+
+from celery import shared_task
+
+from evals import services
+from evals.models import EvalRun, EvalStatus
+
+
+# Not acks_late: a redelivered copy would judge the same cases again and spend the budget twice.
+@shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3540)
+def eval_run_score(run_id: int) -> None:
+    """Score a run prepared by `services.eval_run_prepare` (the page shows its estimate first)."""
+    run = EvalRun.objects.select_related("workspace").filter(pk=run_id, status=EvalStatus.RUNNING).first()
+    if run is not None:
+        services.eval_run_score(run=run)
+
+
+@shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
+def eval_runs_fail_stale() -> None:
+    services.eval_runs_fail_stale()
