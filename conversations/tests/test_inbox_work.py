@@ -176,6 +176,36 @@ def test_tabs_and_owner_filters_with_counts(setter, channel):
         "open": 1, "needs_human": 0, "snoozed": 1, "resolved": 0}
 
 
+def test_removing_a_member_unassigns_their_threads_with_a_log_row(setter, channel):
+    from accounts.services import member_remove
+
+    ws = setter.workspace
+    admin = AdminMembershipFactory(workspace=ws).user
+    leaving = MembershipFactory(workspace=ws)
+    theirs = _thread(channel, assigned_to=leaving.user)
+    theirs_resolved = _thread(channel, status=ThreadStatus.RESOLVED, assigned_to=leaving.user)
+    mine = _thread(channel, assigned_to=setter.user)
+    elsewhere = ThreadFactory(assigned_to=leaving.user)  # the same person in another workspace keeps it
+    MembershipFactory(workspace=elsewhere.workspace, user=leaving.user)
+    assert _ids(ws, owner="unassigned") == set()
+
+    member_remove(membership=leaving, actor=admin)
+
+    assert _ids(ws, owner="unassigned") == {theirs.pk}
+    assert _ids(ws, owner="unassigned", tab="resolved") == {theirs_resolved.pk}
+    assert inbox_tab_counts(workspace=ws, filters=InboxFilters(owner="unassigned")) == {
+        "open": 1, "needs_human": 0, "snoozed": 0, "resolved": 1}
+    for thread in (theirs, theirs_resolved):
+        thread.refresh_from_db()
+        assert thread.assigned_to is None and thread.assigned_at is None
+        [log] = _logged(thread, ActionKind.ASSIGNED)
+        assert log.actor == admin and leaving.user.email in log.result and "removed" in log.result
+    mine.refresh_from_db()
+    elsewhere.refresh_from_db()
+    assert mine.assigned_to == setter.user and not _logged(mine, ActionKind.ASSIGNED)
+    assert elsewhere.assigned_to == leaving.user and not _logged(elsewhere, ActionKind.ASSIGNED)
+
+
 def test_tab_counts_stop_past_the_cap(client, setter, channel, monkeypatch):
     from conversations import selectors
 
