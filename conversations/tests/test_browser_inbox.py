@@ -172,6 +172,29 @@ def test_keyboard_shortcuts(page, inbox):
     assert threads["carla"].actions.filter(action="resolved").count() == 1
 
 
+def test_e_resolves_the_selected_row_when_no_thread_is_open(page, inbox):
+    setter, threads = inbox
+    page.set_viewport_size(LAPTOP)
+    page.set_default_timeout(20_000)
+    browser_login(page, "setter@zen.test", PASSWORD)
+    page.goto(INBOX)
+    page.locator("#thread-list .thread-row").first.wait_for()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert "Ben Brandt" in page.locator("#thread-list .thread-row.selected").inner_text()
+    page.keyboard.press("e")
+    page.keyboard.press("e")  # a repeat before the list refreshes resolves nothing more
+    _row(page, "Ben Brandt").wait_for(state="detached")
+    threads["ben"].refresh_from_db()
+    assert threads["ben"].status == ThreadStatus.RESOLVED and threads["ben"].resolved_by == setter.user
+    assert threads["ben"].actions.filter(action="resolved").count() == 1
+    assert Thread.objects.filter(status=ThreadStatus.RESOLVED).count() == 1  # only the selected one
+    assert page.locator("#thread-pane .pane-empty").is_visible()  # no thread was opened
+    page.keyboard.press("e")  # nothing selected any more: nothing happens
+    page.wait_for_timeout(500)
+    assert Thread.objects.filter(status=ThreadStatus.RESOLVED).count() == 1
+
+
 def test_phone_keeps_list_then_thread(page, screenshot, inbox):
     _, threads = inbox
     page.set_viewport_size(PHONE)
