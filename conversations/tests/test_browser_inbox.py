@@ -97,9 +97,15 @@ def test_split_view_assign_snooze_and_resolve(page, screenshot, inbox):
     assert threads["anna"].status == ThreadStatus.RESOLVED and threads["anna"].resolved_by == setter.user
     assert _overflow(page) <= 0
 
-    # The thread's own address still works alone.
+    # The thread's own address (a reload after the pushed URL): the list beside the thread, its row open.
     page.goto(f"/w/zen/inbox/{threads['carla'].pk}/")
     assert page.get_by_role("heading", name="Carla Costa").is_visible()
+    assert _row(page, "Carla Costa").is_visible()  # Anna is resolved and Ben snoozed by now
+    assert "open" in _row(page, "Carla Costa").get_attribute("class").split()
+    list_box, pane_box = page.locator(".inbox-pane").bounding_box(), pane.bounding_box()
+    assert list_box["x"] + list_box["width"] <= pane_box["x"] and abs(list_box["y"] - pane_box["y"]) < 40
+    assert not page.get_by_role("link", name="← Inbox").is_visible()  # the list is right there
+    assert _overflow(page) <= 0
 
 
 def test_bulk_assign_and_resolve(page, inbox):
@@ -207,6 +213,8 @@ def test_phone_keeps_list_then_thread(page, screenshot, inbox):
     _row(page, "Ben Brandt").get_by_role("link").click()
     page.wait_for_url(f"**/inbox/{threads['ben'].pk}/")
     assert page.get_by_role("link", name="← Inbox").is_visible()  # the thread page, not a hidden pane
+    assert page.get_by_role("heading", name="Ben Brandt").is_visible()
+    assert not page.locator("#thread-list").is_visible()  # the thread alone on a phone
     assert _overflow(page) <= 0
     page.get_by_role("button", name="Assign to me").click()
     page.get_by_text("Assigned to you").first.wait_for()

@@ -354,3 +354,31 @@ def test_split_view_fragment_and_the_thread_page_alone(client, setter, channel):
     assert "<html" in page and "Pane Paula" in page and "js/inbox.js" in page
     assert client.get(reverse("conversations:thread", args=[setter.workspace.slug, _thread(ChannelFactory()).pk]),
                       HTTP_HX_TARGET="thread-pane", **HTMX).status_code == 404
+
+
+def _queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_a_thread_page_loaded_in_full_shows_the_list_beside_it(client, setter, channel):
+    thread = _thread(channel, name="Pane Paula")
+    other = _thread(channel, name="Listed Lena", minutes_ago=5)
+    url = reverse("conversations:thread", args=[setter.workspace.slug, thread.pk])
+    html = client.get(url).content.decode()
+    # The split layout, the thread in its pane (CSS shows the list beside it from 1024 px, the thread alone below).
+    assert 'class="inbox-split has-thread"' in html and 'id="thread-list"' in html
+    assert f'data-thread-id="{other.pk}"' in html and "Listed Lena" in html
+    pane = html.split('id="thread-pane"', 1)[1]
+    assert "Pane Paula" in pane and 'id="composer"' in pane and 'data-shortcut="resolve"' in pane
+    assert "pane-empty" not in pane
+    assert "<title>Pane Paula" in html  # the thread's title, not the inbox's
+    # The list's queries do not grow with its rows.
+    few = _queries(client, url)
+    for i in range(30):
+        _thread(channel, name=f"Row {i}", minutes_ago=10 + i, assigned_to=setter.user if i % 2 else None)
+    assert _queries(client, url) == few

@@ -67,6 +67,10 @@
     if (all && !list.querySelector(".row-check:checked")) { all.checked = false; }
   });
 
+  // A thread's page loaded in full (the split layout, see `thread_detail`): its row is the open one.
+  var opened = window.location.pathname.match(/\/inbox\/(\d+)\/$/);
+  if (opened) { markOpen(opened[1]); }
+
   document.addEventListener("change", function (event) {
     if (event.target.id === "select-all") {
       document.querySelectorAll("#thread-list .row-check").forEach(function (box) { box.checked = event.target.checked; });
