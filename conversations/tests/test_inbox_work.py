@@ -377,6 +377,7 @@ def test_a_thread_page_loaded_in_full_shows_the_list_beside_it(client, setter, c
     assert "Pane Paula" in pane and 'id="composer"' in pane and 'data-shortcut="resolve"' in pane
     assert "pane-empty" not in pane
     assert "<title>Pane Paula" in html  # the thread's title, not the inbox's
+    assert "{#" not in html and "#}" not in html  # no template comment leaks into the page
     # The list's queries do not grow with its rows.
     few = _queries(client, url)
     for i in range(30):
