@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import signals
 from accounts.models import AuditEvent, Invitation, Membership, Role, User, Workspace
 
 
@@ -109,6 +110,7 @@ def member_remove(*, membership: Membership, actor: User | None) -> None:
     audit_event_record(verb="member.removed", workspace=membership.workspace, actor=actor, target=membership,
                        data={"email": membership.user.email, "role": membership.role})
     membership.delete()
+    signals.member_removed.send(sender=Membership, workspace=membership.workspace, user=membership.user, actor=actor)
 
 
 def _token_hash(token: str) -> str:

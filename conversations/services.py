@@ -33,6 +33,7 @@ from conversations.models import (
     PromptRevision,
     ReplyDraft,
     SenderKind,
+    SidekickActionLog,
     SidekickSettings,
     Thread,
     ThreadStatus,
@@ -218,8 +219,10 @@ def thread_assign(*, thread: Thread, assignee, actor) -> bool:
     Raises AssignmentRefused for anyone else (a super-admin without a membership included: the inbox
     filters by members). True if it changed.
     """
-    if assignee is not None and not Membership.objects.filter(workspace_id=thread.workspace_id,
-                                                              user=assignee).exists():
+    # The membership row locked: a concurrent `member_remove` (which locks it too) either waits for this
+    # assignment and then unassigns it, or has removed the member and this is refused.
+    if assignee is not None and not Membership.objects.select_for_update().filter(
+            workspace_id=thread.workspace_id, user=assignee).exists():
         raise AssignmentRefused("Threads can only be assigned to members of this workspace.")
     now = timezone.now()
     rows = Thread.objects.filter(pk=thread.pk)
@@ -230,6 +233,24 @@ def thread_assign(*, thread: Thread, assignee, actor) -> bool:
         action_log.action_log_add(thread=thread, action=ActionKind.ASSIGNED, actor=actor,
                                   result=f"to {assignee.email}" if assignee is not None else "unassigned")
     return bool(changed)
+
+
+@transaction.atomic
+def threads_unassign_member(*, workspace, user, actor) -> int:
+    """A member left ``workspace``: their threads there go back to nobody (the "unassigned" filter and its
+    counts), one action log row each, by ``actor`` (who removed them). Their threads in other workspaces
+    stay theirs. Sent from accounts' ``member_removed`` signal (see `apps.ready`). Returns how many."""
+    threads = list(Thread.objects.select_for_update().filter(workspace=workspace, assigned_to=user)
+                   .only("pk", "workspace_id", "contact_id"))
+    if not threads:
+        return 0
+    Thread.objects.filter(pk__in=[t.pk for t in threads]).update(assigned_to=None, assigned_at=None)
+    result = f"unassigned: {user.email} was removed from the workspace"[:200]
+    SidekickActionLog.objects.bulk_create([
+        SidekickActionLog(workspace_id=t.workspace_id, thread_id=t.pk, contact_id=t.contact_id,
+                          action=ActionKind.ASSIGNED, result=result, actor=actor if actor and actor.pk else None)
+        for t in threads])
+    return len(threads)
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -115,7 +116,11 @@ def thread_detail(request, thread_id):
     if _fragment(request) and request.htmx.target == "thread-pane":
         # The split inbox: the thread beside the list (the URL is pushed, so a reload shows the thread page).
         return render(request, "conversations/thread.html#thread-pane", context)
-    return render(request, "conversations/thread.html", context)
+    # A full page load (a reload after the split view pushed the URL, a shared link, a phone): the inbox's
+    # split layout with this thread in its pane, the list as the inbox's first page. CSS shows the list
+    # beside the thread from 1024 px and the thread alone below (`.inbox-split.has-thread`).
+    context.update(_inbox_list_context(request, QueryDict()))
+    return render(request, "conversations/inbox.html", context)
 
 
 def _controls_context(request, thread: Thread) -> dict:

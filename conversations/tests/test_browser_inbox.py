@@ -97,9 +97,15 @@ def test_split_view_assign_snooze_and_resolve(page, screenshot, inbox):
     assert threads["anna"].status == ThreadStatus.RESOLVED and threads["anna"].resolved_by == setter.user
     assert _overflow(page) <= 0
 
-    # The thread's own address still works alone.
+    # The thread's own address (a reload after the pushed URL): the list beside the thread, its row open.
     page.goto(f"/w/zen/inbox/{threads['carla'].pk}/")
     assert page.get_by_role("heading", name="Carla Costa").is_visible()
+    assert _row(page, "Carla Costa").is_visible()  # Anna is resolved and Ben snoozed by now
+    assert "open" in _row(page, "Carla Costa").get_attribute("class").split()
+    list_box, pane_box = page.locator(".inbox-pane").bounding_box(), pane.bounding_box()
+    assert list_box["x"] + list_box["width"] <= pane_box["x"] and abs(list_box["y"] - pane_box["y"]) < 40
+    assert not page.get_by_role("link", name="← Inbox").is_visible()  # the list is right there
+    assert _overflow(page) <= 0
 
 
 def test_bulk_assign_and_resolve(page, inbox):
@@ -172,6 +178,29 @@ def test_keyboard_shortcuts(page, inbox):
     assert threads["carla"].actions.filter(action="resolved").count() == 1
 
 
+def test_e_resolves_the_selected_row_when_no_thread_is_open(page, inbox):
+    setter, threads = inbox
+    page.set_viewport_size(LAPTOP)
+    page.set_default_timeout(20_000)
+    browser_login(page, "setter@zen.test", PASSWORD)
+    page.goto(INBOX)
+    page.locator("#thread-list .thread-row").first.wait_for()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert "Ben Brandt" in page.locator("#thread-list .thread-row.selected").inner_text()
+    page.keyboard.press("e")
+    page.keyboard.press("e")  # a repeat before the list refreshes resolves nothing more
+    _row(page, "Ben Brandt").wait_for(state="detached")
+    threads["ben"].refresh_from_db()
+    assert threads["ben"].status == ThreadStatus.RESOLVED and threads["ben"].resolved_by == setter.user
+    assert threads["ben"].actions.filter(action="resolved").count() == 1
+    assert Thread.objects.filter(status=ThreadStatus.RESOLVED).count() == 1  # only the selected one
+    assert page.locator("#thread-pane .pane-empty").is_visible()  # no thread was opened
+    page.keyboard.press("e")  # nothing selected any more: nothing happens
+    page.wait_for_timeout(500)
+    assert Thread.objects.filter(status=ThreadStatus.RESOLVED).count() == 1
+
+
 def test_phone_keeps_list_then_thread(page, screenshot, inbox):
     _, threads = inbox
     page.set_viewport_size(PHONE)
@@ -184,6 +213,8 @@ def test_phone_keeps_list_then_thread(page, screenshot, inbox):
     _row(page, "Ben Brandt").get_by_role("link").click()
     page.wait_for_url(f"**/inbox/{threads['ben'].pk}/")
     assert page.get_by_role("link", name="← Inbox").is_visible()  # the thread page, not a hidden pane
+    assert page.get_by_role("heading", name="Ben Brandt").is_visible()
+    assert not page.locator("#thread-list").is_visible()  # the thread alone on a phone
     assert _overflow(page) <= 0
     page.get_by_role("button", name="Assign to me").click()
     page.get_by_text("Assigned to you").first.wait_for()

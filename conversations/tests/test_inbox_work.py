@@ -176,6 +176,36 @@ def test_tabs_and_owner_filters_with_counts(setter, channel):
         "open": 1, "needs_human": 0, "snoozed": 1, "resolved": 0}
 
 
+def test_removing_a_member_unassigns_their_threads_with_a_log_row(setter, channel):
+    from accounts.services import member_remove
+
+    ws = setter.workspace
+    admin = AdminMembershipFactory(workspace=ws).user
+    leaving = MembershipFactory(workspace=ws)
+    theirs = _thread(channel, assigned_to=leaving.user)
+    theirs_resolved = _thread(channel, status=ThreadStatus.RESOLVED, assigned_to=leaving.user)
+    mine = _thread(channel, assigned_to=setter.user)
+    elsewhere = ThreadFactory(assigned_to=leaving.user)  # the same person in another workspace keeps it
+    MembershipFactory(workspace=elsewhere.workspace, user=leaving.user)
+    assert _ids(ws, owner="unassigned") == set()
+
+    member_remove(membership=leaving, actor=admin)
+
+    assert _ids(ws, owner="unassigned") == {theirs.pk}
+    assert _ids(ws, owner="unassigned", tab="resolved") == {theirs_resolved.pk}
+    assert inbox_tab_counts(workspace=ws, filters=InboxFilters(owner="unassigned")) == {
+        "open": 1, "needs_human": 0, "snoozed": 0, "resolved": 1}
+    for thread in (theirs, theirs_resolved):
+        thread.refresh_from_db()
+        assert thread.assigned_to is None and thread.assigned_at is None
+        [log] = _logged(thread, ActionKind.ASSIGNED)
+        assert log.actor == admin and leaving.user.email in log.result and "removed" in log.result
+    mine.refresh_from_db()
+    elsewhere.refresh_from_db()
+    assert mine.assigned_to == setter.user and not _logged(mine, ActionKind.ASSIGNED)
+    assert elsewhere.assigned_to == leaving.user and not _logged(elsewhere, ActionKind.ASSIGNED)
+
+
 def test_tab_counts_stop_past_the_cap(client, setter, channel, monkeypatch):
     from conversations import selectors
 
@@ -324,3 +354,32 @@ def test_split_view_fragment_and_the_thread_page_alone(client, setter, channel):
     assert "<html" in page and "Pane Paula" in page and "js/inbox.js" in page
     assert client.get(reverse("conversations:thread", args=[setter.workspace.slug, _thread(ChannelFactory()).pk]),
                       HTTP_HX_TARGET="thread-pane", **HTMX).status_code == 404
+
+
+def _queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_a_thread_page_loaded_in_full_shows_the_list_beside_it(client, setter, channel):
+    thread = _thread(channel, name="Pane Paula")
+    other = _thread(channel, name="Listed Lena", minutes_ago=5)
+    url = reverse("conversations:thread", args=[setter.workspace.slug, thread.pk])
+    html = client.get(url).content.decode()
+    # The split layout, the thread in its pane (CSS shows the list beside it from 1024 px, the thread alone below).
+    assert 'class="inbox-split has-thread"' in html and 'id="thread-list"' in html
+    assert f'data-thread-id="{other.pk}"' in html and "Listed Lena" in html
+    pane = html.split('id="thread-pane"', 1)[1]
+    assert "Pane Paula" in pane and 'id="composer"' in pane and 'data-shortcut="resolve"' in pane
+    assert "pane-empty" not in pane
+    assert "<title>Pane Paula" in html  # the thread's title, not the inbox's
+    assert "{#" not in html and "#}" not in html  # no template comment leaks into the page
+    # The list's queries do not grow with its rows.
+    few = _queries(client, url)
+    for i in range(30):
+        _thread(channel, name=f"Row {i}", minutes_ago=10 + i, assigned_to=setter.user if i % 2 else None)
+    assert _queries(client, url) == few

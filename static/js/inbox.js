@@ -67,6 +67,10 @@
     if (all && !list.querySelector(".row-check:checked")) { all.checked = false; }
   });
 
+  // A thread's page loaded in full (the split layout, see `thread_detail`): its row is the open one.
+  var opened = window.location.pathname.match(/\/inbox\/(\d+)\/$/);
+  if (opened) { markOpen(opened[1]); }
+
   document.addEventListener("change", function (event) {
     if (event.target.id === "select-all") {
       document.querySelectorAll("#thread-list .row-check").forEach(function (box) { box.checked = event.target.checked; });
@@ -83,10 +87,23 @@
     return true;
   }
 
+  // A thread is open (its page, or the split view's pane): `e` acts on it, not on the list's selection.
+  function threadOpen() { return !!document.getElementById("thread-controls"); }
+
+  // No thread open: `e` resolves the row j/k selected. The answer's HX-Trigger (inbox-changed) refreshes
+  // the list, which drops the row from the open tab; a second press before that posts nothing more.
+  function resolveSelected() {
+    var row = document.querySelector("#thread-list .thread-row.selected");
+    if (!row || !row.dataset.doneUrl || row.dataset.submitted) { return false; }
+    row.dataset.submitted = "1";
+    htmx.ajax("POST", row.dataset.doneUrl, { source: row, target: row, swap: "none" });
+    return true;
+  }
+
   var SHORTCUTS = [
     ["j", "Next conversation"], ["k", "Previous conversation"], ["Enter", "Open the selected conversation"],
     ["r", "Reply (focus the message box)"], ["a", "Approve and send the pending draft"],
-    ["e", "Resolve the open conversation"], ["?", "Show these shortcuts"],
+    ["e", "Resolve the open conversation (or the selected one)"], ["?", "Show these shortcuts"],
   ];
 
   function shortcutsDialog() {
@@ -151,7 +168,7 @@
         break;
       }
       case "a": handled = submitOnce("form[data-shortcut='approve']"); break;
-      case "e": handled = submitOnce("form[data-shortcut='resolve']"); break;
+      case "e": handled = threadOpen() ? submitOnce("form[data-shortcut='resolve']") : resolveSelected(); break;
       case "?": shortcutsDialog().showModal(); break;
       default: handled = false;
     }
