@@ -17,6 +17,12 @@
     row.scrollIntoView({ block: "nearest" });
   }
 
+  // The selected row by its thread id, not by its class: a list refresh that lands between two key
+  // presses replaces the rows, and the class is only put back once the swap settles.
+  function selectedRow() {
+    return selectedId ? document.querySelector('#thread-list .thread-row[data-thread-id="' + selectedId + '"]') : null;
+  }
+
   function markOpen(id) {
     rows().forEach(function (r) { r.classList.toggle("open", r.dataset.threadId === String(id)); });
   }
@@ -93,7 +99,7 @@
   // No thread open: `e` resolves the row j/k selected. The answer's HX-Trigger (inbox-changed) refreshes
   // the list, which drops the row from the open tab; a second press before that posts nothing more.
   function resolveSelected() {
-    var row = document.querySelector("#thread-list .thread-row.selected");
+    var row = selectedRow();
     if (!row || !row.dataset.doneUrl || row.dataset.submitted) { return false; }
     row.dataset.submitted = "1";
     htmx.ajax("POST", row.dataset.doneUrl, { source: row, target: row, swap: "none" });
@@ -157,7 +163,8 @@
       case "k": move(-1); break;
       case "Enter": {
         // Enter on a focused link or button keeps its own meaning.
-        var link = document.querySelector("#thread-list .thread-row.selected a");
+        var row = selectedRow();
+        var link = row && row.querySelector("a");
         var own = event.target.closest && event.target.closest("a, button, summary");
         if (link && !own) { link.click(); } else { handled = false; }
         break;
