@@ -1,4 +1,7 @@
+import threading
+
 import pytest
+from django.db import connection
 
 from accounts.models import Role
 from accounts.tests.factories import AdminMembershipFactory, MembershipFactory
@@ -31,3 +34,32 @@ def dead_broker(tmp_path):
     yield
     celery_app.conf.broker_url = original
     _reset_broker_pools()
+
+
+@pytest.fixture
+def worker_thread(monkeypatch):
+    """The `llm` worker as a thread, for browser tests: the views' enqueue runs the real task code (the
+    answer, the suggestions) in a thread instead of publishing to Redis."""
+    from assistant import services
+    from assistant.answer import answer_write
+    from assistant.suggest import suggestions_write
+
+    threads = []
+    tasks = {services.ANSWER_TASK: answer_write, services.SUGGEST_TASK: suggestions_write}
+
+    def enqueue(task, *, args, **options):
+        def run():
+            try:
+                tasks[task](message_id=args[0])
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        threads.append(thread)
+        return True
+
+    monkeypatch.setattr(services, "task_enqueue", enqueue)
+    yield
+    for thread in threads:
+        thread.join(timeout=10)

@@ -7,14 +7,10 @@ The `llm` worker is a thread here: the send view's enqueue starts the real task 
 the fake provider over HTTP into the database, which the page polls.
 """
 
-import threading
 
 import pytest
-from django.db import connection
 
 from accounts.tests.factories import PASSWORD, AdminMembershipFactory, MembershipFactory
-from assistant import services
-from assistant.answer import answer_write
 from assistant.models import AssistantMessage, MessageStatus
 from conftest import SCREENSHOTS, browser_login
 from conversations.tests.factories import InboundMessageFactory, ThreadFactory
@@ -26,28 +22,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 768}
 ANSWER = ["Ask her ", "which evening ", "suits her best, ", "then offer ", "the Tuesday ", "group: ",
           "it still has ", "two places."]
-
-
-@pytest.fixture
-def worker_thread(monkeypatch):
-    threads = []
-
-    def enqueue(task, *, args, **options):
-        def run():
-            try:
-                answer_write(message_id=args[0])
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        threads.append(thread)
-        return True
-
-    monkeypatch.setattr(services, "task_enqueue", enqueue)
-    yield
-    for thread in threads:
-        thread.join(timeout=10)
 
 
 @pytest.fixture

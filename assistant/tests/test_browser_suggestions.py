@@ -6,16 +6,11 @@ The `llm` worker is a thread here: the views' enqueue runs the real task code (t
 suggestions) in a thread instead of publishing to Redis; the model is the fake provider over HTTP.
 """
 
-import threading
 
 import pytest
-from django.db import connection
 
 from accounts.tests.factories import PASSWORD, AdminMembershipFactory, MembershipFactory
-from assistant import services
-from assistant.answer import answer_write
 from assistant.models import AssistantSuggestion, SuggestionStatus
-from assistant.suggest import suggestions_write
 from conftest import SCREENSHOTS, browser_login
 from conversations.models import Decision, DraftDisposition, ReplyDraft
 from conversations.tests.factories import InboundMessageFactory, ThreadFactory
@@ -27,29 +22,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1366, "height": 768}
 ANSWER = ["Tell her ", "the Tuesday group ", "at 7 pm ", "still has places ", "and ask if that suits her."]
 REPLY = "Hi Maria! Yes, the Tuesday evening group at 7 still has places. Would that suit you?"
-
-
-@pytest.fixture
-def worker_thread(monkeypatch):
-    threads = []
-    tasks = {services.ANSWER_TASK: answer_write, services.SUGGEST_TASK: suggestions_write}
-
-    def enqueue(task, *, args, **options):
-        def run():
-            try:
-                tasks[task](message_id=args[0])
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=run)
-        thread.start()
-        threads.append(thread)
-        return True
-
-    monkeypatch.setattr(services, "task_enqueue", enqueue)
-    yield
-    for thread in threads:
-        thread.join(timeout=10)
 
 
 @pytest.fixture
