@@ -57,8 +57,8 @@ SELECT %(ws)s, CASE WHEN i %% 5 < 3 THEN %(ig)s ELSE %(ms)s END, 'bi' || i,
 FROM generate_series(1, %(n)s) AS i;
 
 INSERT INTO conversations_thread (workspace_id, channel_id, contact_id, last_message_at, unread_count, ai_paused,
-                                  ai_paused_reason, app_has_control, needs_human, needs_human_reason, created_at)
-SELECT c.workspace_id, c.channel_id, c.id, %(day0)s, 0, false, '', true, false, '', %(day0)s
+                                  ai_paused_reason, app_has_control, needs_human, needs_human_reason, status, created_at)
+SELECT c.workspace_id, c.channel_id, c.id, %(day0)s, 0, false, '', true, false, '', 'open', %(day0)s
 FROM contacts_contact c WHERE c.workspace_id = %(ws)s;
 
 -- Ten messages per thread from a start spread over the span; odd ones outbound. 20%% of threads open
