@@ -15,6 +15,8 @@ from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.utils import timezone
 
+from conversations.text_features import text_features_expression
+
 
 class ThreadStatus(models.TextChoices):
     OPEN = "open", "Open"
@@ -174,6 +176,9 @@ class Message(models.Model):
     last_error = models.TextField(blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     echo_received_at = models.DateTimeField(null=True, blank=True)
+    # What the insights report compares (conversations.text_features): computed by Postgres from the text.
+    text_features = models.GeneratedField(expression=text_features_expression(), output_field=models.SmallIntegerField(),
+                                          db_persist=True)
 
     class Meta:
         ordering = ["sent_at", "id"]
@@ -186,6 +191,8 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["thread", "sent_at"], name="message_thread_sent_idx"),
+            # A report's window of a workspace's messages (insights), without reading the others'.
+            models.Index(fields=["workspace", "sent_at"], name="message_workspace_sent_idx"),
             models.Index(fields=["send_status", "next_attempt_at"], name="message_send_open_idx",
                          condition=models.Q(send_status__in=["pending", "sending"])),
         ]

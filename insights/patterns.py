@@ -1,9 +1,11 @@
 """Patterns: deterministic features of each message and whether they go with more or fewer bookings.
 
-One statement computes every feature of every decided message of the cohort in Postgres and counts,
-for each feature value, the messages (and people) with it and without it, overall and for the AI and
-for setters (one row per group, a column per count). Python then compares "with" against "without" for each value (a two-proportion z-test
-from statsmodels) and corrects the p-values for the number of comparisons (Holm, statsmodels
+The features come with the cohort (insights.report_sql.LABELED): the text features Postgres stores with
+each message (conversations.text_features), whether it uses the contact's first name and, for a
+reply, the response delay. One statement counts, for each feature value, the messages (and people)
+with it and without it, overall and for the AI and for setters (one row per group, a column per
+count). Python then compares "with" against "without" for each value (a two-proportion z-test from
+statsmodels) and corrects the p-values for the number of comparisons (Holm, statsmodels
 `multipletests`). A value is called "works" or "doesn't" only when the corrected test says so.
 """
 
@@ -14,17 +16,10 @@ import math
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
+from conversations import text_features as tf
+
 DIGITS = 4
 ALPHA = 0.05
-
-# Scheduling links: the tools teams send to book a call.
-BOOKING_LINK_RE = (r"(calendly\.com|cal\.com/|savvycal\.com|acuityscheduling\.com|tidycal\.com|youcanbook\.me|"
-                   r"zcal\.co|hubspot\.com/meetings|meetings\.hubspot\.com|calendar\.app\.google|oncehub\.com)")
-LINK_RE = r"(https?://|www\.)"
-# A currency sign or amount, or a word about price (English and Spanish, the workspace languages so far).
-PRICE_RE = r"([$€£]|\m(price|prices|pricing|cost|costs|fee|fees|rate|rates|precio|precios|tarifa|cuesta)\M)"
-# Pictographs, symbols and dingbats, flags.
-EMOJI_RE = "[\U0001F300-\U0001FAFF\u2600-\u27BF\U0001F1E6-\U0001F1FF]"
 
 # Feature -> its values, in display order. A message whose value is NULL (a response delay for a
 # follow-up) is not compared on that feature.
@@ -49,65 +44,71 @@ CANDIDATES = [(feature, value) for feature, values in FEATURES.items() for value
               if not (feature in _BINARY and value == "no")]
 
 
-def _counts(feature: str, value: str) -> str:
-    """The messages, booked messages and people with the value and without it (another, non-NULL value)."""
-    out = []
-    for has, cond in ((True, f"f.{feature} = '{value}'"), (False, f"f.{feature} <> '{value}'")):
-        key = f"{feature}.{value}.{'with' if has else 'without'}"
-        out += [f'COUNT(*) FILTER (WHERE {cond}) AS "{key}.messages"',
-                f"COUNT(*) FILTER (WHERE {cond} AND f.outcome = 'booked') AS \"{key}.booked\"",
-                f'COUNT(DISTINCT f.pk) FILTER (WHERE {cond}) AS "{key}.people"']
-    return ",\n       ".join(out)
+def _conditions(feature: str, value: str) -> list[tuple[str, str]]:
+    """(key, condition) for the messages with the value and those without it (another, non-NULL value)."""
+    return [(f"{feature}.{value}.with", f"f.{feature} = '{value}'"),
+            (f"{feature}.{value}.without", f"f.{feature} <> '{value}'")]
 
 
-_ALL_COUNTS = ",\n       ".join(_counts(feature, value) for feature, value in CANDIDATES)
+_KEYED = [kc for feature, value in CANDIDATES for kc in _conditions(feature, value)]
+# Per person: their messages with / without each value, the booked ones, and whether they had any.
+_PERSON_COUNTS = ",\n       ".join(
+    f'COUNT(*) FILTER (WHERE {cond}) AS "{key}.messages", '
+    f"COUNT(*) FILTER (WHERE {cond} AND f.outcome = 'booked') AS \"{key}.booked\", "
+    f'bool_or({cond}) AS "{key}.any"' for key, cond in _KEYED)
+# Per group: the sums over people, and the people who had any.
+_GROUP_COUNTS = ",\n       ".join(
+    f'SUM(p."{key}.messages")::bigint AS "{key}.messages", SUM(p."{key}.booked")::bigint AS "{key}.booked", '
+    f'COUNT(*) FILTER (WHERE p."{key}.any") AS "{key}.people"' for key, _ in _KEYED)
 
-# Reads the report's cohort table (insights.report_sql.LABELED).
+
+def _yes(bit: int) -> str:
+    return f"CASE WHEN l.text_features & {bit} <> 0 THEN 'yes' ELSE 'no' END"
+
+
+# Reads the report's cohort table (insights.report_sql.LABELED), which carries each message's stored
+# text features (conversations.text_features), whether it uses the contact's first name and, for a
+# reply, when the contact last wrote: no message is read again here.
 PATTERNS = f"""
-WITH feat AS MATERIALIZED (  -- each feature computed once per message, not once per count that reads it
-    SELECT l.id, l.pk, l.side, l.outcome,
-           CASE WHEN char_length(m.text) <= 80 THEN 'short' WHEN char_length(m.text) <= 240 THEN 'medium'
-                ELSE 'long' END AS length,
-           {_YES.format("strpos(m.text, '?') > 0")} AS question,
-           {_YES.format("m.text ~* %(link_re)s")} AS link,
-           {_YES.format("m.text ~* %(booking_re)s")} AS booking_link,
-           {_YES.format("m.text ~* %(price_re)s")} AS price,
-           {_YES.format("m.text ~ %(emoji_re)s")} AS emoji,
-           {_YES.format("char_length(split_part(c.display_name, ' ', 1)) >= 2 AND "
-                        "strpos(lower(m.text), lower(split_part(c.display_name, ' ', 1))) > 0")} AS contact_name,
-           CASE WHEN l.purpose <> 'reply' OR li.at IS NULL THEN NULL
-                WHEN l.sent_at - li.at < interval '5 minutes' THEN 'under_5m'
-                WHEN l.sent_at - li.at < interval '1 hour' THEN '5m_to_1h'
-                WHEN l.sent_at - li.at < interval '24 hours' THEN '1h_to_24h' ELSE 'over_24h' END AS response_delay,
+WITH feat AS (
+    SELECT l.pk, l.side, l.outcome,
+           CASE WHEN l.text_features & {tf.LONG} <> 0 THEN 'long' WHEN l.text_features & {tf.MEDIUM} <> 0 THEN 'medium'
+                ELSE 'short' END AS length,
+           {_yes(tf.QUESTION)} AS question,
+           {_yes(tf.LINK)} AS link,
+           {_yes(tf.BOOKING_LINK)} AS booking_link,
+           {_yes(tf.PRICE)} AS price,
+           {_yes(tf.EMOJI)} AS emoji,
+           CASE WHEN l.contact_name THEN 'yes' ELSE 'no' END AS contact_name,
+           CASE WHEN l.purpose <> 'reply' OR l.last_in IS NULL THEN NULL
+                WHEN l.sent_at - l.last_in < interval '5 minutes' THEN 'under_5m'
+                WHEN l.sent_at - l.last_in < interval '1 hour' THEN '5m_to_1h'
+                WHEN l.sent_at - l.last_in < interval '24 hours' THEN '1h_to_24h' ELSE 'over_24h' END AS response_delay,
            CASE WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 6 THEN 'night'
                 WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 12 THEN 'morning'
                 WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 18 THEN 'afternoon'
                 ELSE 'evening' END AS hour,
            l.purpose
     FROM insights_labeled l
-    -- By primary key, one message at a time (OFFSET 0 keeps it a lookup): the cohort is a few percent
-    -- of the table, and a hash join would read all of it.
-    JOIN LATERAL (SELECT m.text FROM conversations_message m WHERE m.id = l.id OFFSET 0) m ON true
-    JOIN contacts_contact c ON c.id = l.contact_id
-    -- The contact's last message at or before it in the thread: only replies have a response delay.
-    LEFT JOIN LATERAL (
-        SELECT max(i.sent_at) AS at FROM conversations_message i
-        WHERE l.purpose = 'reply' AND i.thread_id = l.thread_id AND i.direction = 'in' AND i.sent_at <= l.sent_at
-    ) li ON true
     WHERE l.outcome <> 'pending'
+), per_person AS (
+    -- Each person once in each group (everyone: GROUPING 1; their side: 0): a plain aggregate per person
+    -- instead of a COUNT(DISTINCT) per comparison (each a sort of the whole cohort).
+    SELECT GROUPING(f.side) AS g, f.side, f.pk,
+       {_PERSON_COUNTS}
+    FROM feat f
+    GROUP BY GROUPING SETS ((f.pk), (f.pk, f.side))
 )
--- One row per group (everyone, then each side), a column per (value, with or without, count): every
--- comparison in one pass over the decided messages, none expanded into (message, value) rows.
-SELECT GROUPING(f.side) AS g, f.side,
-       {_ALL_COUNTS}
-FROM feat f
-GROUP BY GROUPING SETS ((), (f.side))
+-- One row per group (everyone, then each side), a column per (value, with or without, count).
+SELECT p.g, p.side,
+       {_GROUP_COUNTS}
+FROM per_person p
+GROUP BY p.g, p.side
 """  # noqa: S608 (module constants only; every value is a query parameter)
 
 
 def pattern_args(*, workspace) -> dict:
-    return {"tz": workspace.timezone, "link_re": LINK_RE, "booking_re": BOOKING_LINK_RE, "price_re": PRICE_RE,
-            "emoji_re": EMOJI_RE}
+    return {"tz": workspace.timezone}
 
 
 def pattern_counts(rows: list[dict]) -> list[dict]:

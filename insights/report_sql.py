@@ -38,24 +38,18 @@ _SENDER = """CASE {s}.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THE
            END"""
 _SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {sender} = 'setter' THEN 'setter' END"""
 
-# The threads of the workspace with their person and platform.
+# The threads of the workspace with their person, platform and the contact's first name (lower case).
 _TH = f"""
 th AS (
-    SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform
+    SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform,
+           -- NULL when too short to tell (one letter): such a message does not "use the contact's name".
+           CASE WHEN char_length(split_part(c.display_name, ' ', 1)) >= 2
+                THEN lower(split_part(c.display_name, ' ', 1)) END AS first_name
     FROM conversations_thread t
     JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
     JOIN integrations_channel ch ON ch.id = t.channel_id
     WHERE t.workspace_id = %(ws)s
 )"""  # noqa: S608 (module constants only; every value is a query parameter)
-
-# ... and their messages sent from {since} to before {until} (and by as_of).
-_MSG = _TH + f""", msg AS (
-    SELECT m.id, m.thread_id, th.contact_id, th.pk, th.platform, m.direction, m.sender_kind, m.disposition,
-           m.sent_at, {_DELIVERED} AS delivered
-    FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
-    WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
-      AND m.sent_at >= {{since}} AND m.sent_at < {{until}}
-)"""  # noqa: S608
 
 # Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
 # event of the same person is a cancellation (a later rebooking is a booking of its own).
@@ -108,46 +102,77 @@ JOIN LATERAL (
 
 ANALYZE_PAIRS = "ANALYZE insights_pairs"
 
-# The cohort: each delivered outbound message of the window with its labels. The next inbound message
-# only matters when it comes within the reply window of a message of the window, so the messages read
-# end at end + reply: a tenth of what the attribution window on both sides would be for a weekly report.
+# An outbound message that can be the one before another in its thread (what makes the other a reply
+# or a follow-up): the contact's messages and ours that reached them, deleted or not.
+_PRIOR = """(m.direction = 'in' OR m.send_status = 'sent' OR (m.send_status IS NULL AND m.sender_kind = 'meta_inbox'))"""
+
+# The cohort: each delivered outbound message of the window with its labels, and what the patterns
+# compare (its text features, stored with the message; whether it uses the contact's first name; for a
+# reply, when the contact last wrote in the thread). One read of the window's messages (+ the reply
+# window: an inbound message later than end + reply cannot be a reply within the reply window of a
+# message of the window), in index order of (workspace, sent_at); two window sorts (by person for the
+# next inbound message, by thread for the previous message and the last inbound one); lookups before the
+# window only for the first message read of each thread. Stage at send time: a hash join with the
+# ranges [change, next change) of each contact's stage history.
 LABELED = f"""
 CREATE TEMPORARY TABLE insights_labeled ON COMMIT DROP AS
-WITH {_MSG.format(since="%(start)s", until="%(end)s + %(reply)s")}, seq AS (
-    -- The person's next inbound message after each message, on any of their channels (among those
-    -- read: one later than end + reply would not count as a reply anyway).
-    SELECT msg.*, MIN(sent_at) FILTER (WHERE direction = 'in')
-               OVER (PARTITION BY pk ORDER BY sent_at, id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS next_in
-    FROM msg WHERE direction = 'in' OR delivered
+WITH {_TH}, msg AS (
+    SELECT m.id, m.thread_id, th.contact_id, th.pk, th.platform, m.direction, m.sender_kind, m.disposition,
+           m.sent_at, {_DELIVERED} AS delivered, m.text_features,
+           CASE WHEN {_DELIVERED} THEN COALESCE(strpos(lower(m.text), th.first_name) > 0, false) END AS contact_name
+    FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
+    WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
+      AND m.sent_at >= %(start)s AND m.sent_at < %(end)s + %(reply)s AND {_PRIOR}
+), seq AS (
+    SELECT msg.*,
+           -- The person's next inbound message after it, on any of their channels (among those read: one
+           -- later than end + reply would not count as a reply anyway).
+           -- Walked backwards so the frame only grows (a frame that loses rows at its head makes MIN start
+           -- over for every row: quadratic in the person's messages).
+           MIN(sent_at) FILTER (WHERE direction = 'in')
+               OVER (PARTITION BY pk ORDER BY sent_at DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS next_in,
+           -- The message before it in the thread (NULL for the first read: looked up before the window).
+           LAG(direction) OVER (PARTITION BY thread_id ORDER BY sent_at, id) AS prev_read,
+           ROW_NUMBER() OVER (PARTITION BY thread_id ORDER BY sent_at, id) AS thread_rn,
+           -- The contact's last message in the thread at or before it (ties on sent_at included).
+           MAX(sent_at) FILTER (WHERE direction = 'in')
+               OVER (PARTITION BY thread_id ORDER BY sent_at RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_in_read
+    FROM msg
+), stages AS (
+    SELECT h.contact_id, h.stage, h.created_at AS since,
+           LEAD(h.created_at) OVER (PARTITION BY h.contact_id ORDER BY h.created_at, h.id) AS until
+    FROM contacts_contactstatechange h WHERE h.workspace_id = %(ws)s
 ), cohort AS (
     SELECT s.id, s.pk, s.thread_id, s.contact_id, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
            -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
            date_trunc('week', s.sent_at AT TIME ZONE %(tz)s)::date AS week,
            -- A message that came from a draft is what the draft was; any other answers the contact
            -- when the contact wrote last, and is a follow-up when the business did (or nobody).
-           COALESCE(d.kind, CASE WHEN prev.direction = 'in' THEN 'reply' ELSE 'follow_up' END) AS purpose,
+           COALESCE(d.kind, CASE WHEN (CASE WHEN s.thread_rn > 1 THEN s.prev_read ELSE (
+                SELECT m.direction FROM conversations_message m
+                WHERE m.thread_id = s.thread_id AND (m.sent_at, m.id) < (s.sent_at, s.id) AND {_PRIOR}
+                ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) END) = 'in' THEN 'reply' ELSE 'follow_up' END) AS purpose,
            -- The contact's stage at send time: the last change recorded at or before it; "new" before any.
            COALESCE(st.stage, 'new') AS stage,
            -- Unknown (NULL) until the reply window has passed by as_of.
            CASE WHEN s.sent_at + %(reply)s > %(as_of)s THEN NULL
-                ELSE s.next_in IS NOT NULL AND s.next_in <= s.sent_at + %(reply)s END AS replied
+                ELSE s.next_in IS NOT NULL AND s.next_in <= s.sent_at + %(reply)s END AS replied,
+           s.text_features, s.contact_name, s.last_in_read
     FROM seq s
     LEFT JOIN LATERAL (
         SELECT d.kind FROM conversations_replydraft d WHERE d.outbound_message_id = s.id ORDER BY d.id LIMIT 1
     ) d ON true
-    LEFT JOIN LATERAL (
-        SELECT p.direction FROM conversations_message p
-        WHERE p.thread_id = s.thread_id AND (p.sent_at, p.id) < (s.sent_at, s.id)
-          AND (p.direction = 'in' OR p.send_status = 'sent' OR (p.send_status IS NULL AND p.sender_kind = 'meta_inbox'))
-        ORDER BY p.sent_at DESC, p.id DESC LIMIT 1
-    ) prev ON true
-    LEFT JOIN LATERAL (
-        SELECT h.stage FROM contacts_contactstatechange h
-        WHERE h.contact_id = s.contact_id AND h.created_at <= s.sent_at ORDER BY h.created_at DESC, h.id DESC LIMIT 1
-    ) st ON true
+    LEFT JOIN stages st ON st.contact_id = s.contact_id AND st.since <= s.sent_at
+                       AND (st.until IS NULL OR st.until > s.sent_at)
     WHERE s.delivered AND s.sent_at >= %(start)s AND s.sent_at < %(end)s
 )
-SELECT c.*,
+SELECT c.id, c.pk, c.thread_id, c.contact_id, c.platform, c.sent_at, c.sender, c.week, c.purpose, c.stage,
+       c.replied, c.text_features, c.contact_name,
+       -- For a reply, when the contact last wrote in the thread (the response delay): read, else before the window.
+       CASE WHEN c.purpose <> 'reply' THEN NULL WHEN c.last_in_read IS NOT NULL THEN c.last_in_read
+            ELSE (SELECT max(i.sent_at) FROM conversations_message i
+                  WHERE i.thread_id = c.thread_id AND i.direction = 'in' AND i.sent_at <= c.sent_at) END AS last_in,
        CASE WHEN cr.message_id IS NOT NULL THEN 'booked'
             WHEN c.sent_at + %(maturity)s <= %(as_of)s THEN 'not_booked' ELSE 'pending' END AS outcome,
        {_SIDE.format(sender="c.sender")} AS side,
