@@ -21,6 +21,7 @@ from conversations.templatetags.inbox import reason_label
 from conversations.templatetags.plain import confidence_bars, confidence_penalty, evidence_label
 from integrations.models import Channel, Platform
 from knowledge.question_trials import question_trial_finish, question_trial_pending
+from knowledge.selectors import faqs_for_workspace
 
 SNIPPET = 300
 # Reasons that are the model failing, not Sidekick deciding: the page says the model could not answer.
@@ -60,8 +61,12 @@ def question_answer_compute(*, workspace, user, question: str) -> DraftResult:
 def _sources(result: DraftResult) -> list[dict]:
     draft = result.draft
     cited = {c.get("chunk_id") for c in draft.cited_chunks or [] if isinstance(c, dict)}
-    sources = [{"title": c.document_title or ("FAQ" if c.faq_id else "Document"), "document_id": c.document_id,
-                "faq_id": c.faq_id, "page": c.page, "section": c.section, "text": c.text[:SNIPPET],
+    # An FAQ passage is titled by its question (retrieval calls them all "FAQ").
+    questions = dict(faqs_for_workspace(workspace=result.run.thread.workspace)
+                     .filter(pk__in=[c.faq_id for c in result.run.sources if c.faq_id])
+                     .values_list("pk", "question"))
+    sources = [{"title": questions.get(c.faq_id) or c.document_title or "Document", "document_id": c.document_id,
+                "faq_id": c.faq_id, "page": c.page, "section": "" if c.faq_id else c.section, "text": c.text[:SNIPPET],
                 "cited": c.chunk_id in cited} for c in result.run.sources]
     # FAQ-only mode answers from an FAQ entry without retrieval: that entry is the source.
     sources += [{"title": c.get("question") or "FAQ", "document_id": None, "faq_id": c.get("faq_id"), "page": None,
