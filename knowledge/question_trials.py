@@ -23,7 +23,9 @@ logger = logging.getLogger(__name__)
 
 TRIAL_TASK = "conversations.tasks.question_trial_run"
 TRIAL_TTL = 3600  # seconds a result stays readable: long enough to read it, short enough to forget it
-PENDING, DONE = "pending", "done"
+PENDING, DONE, LOST = "pending", "done", "lost"
+# A trial still pending after this is lost (no worker took it, or it crashed): past the job's 180 s limit.
+GIVE_UP_SECONDS = 200
 
 
 class TrialUnavailable(Exception):
@@ -55,14 +57,17 @@ def question_trial_start(*, workspace, user, question: str) -> str:
 
 
 def question_trial_for(*, workspace, user, trial_id: str) -> dict | None:
-    """The trial's record, or None when the id is unknown or expired, or another person or workspace
-    started it (the caller answers 404 alike). Raises TrialUnavailable when the cache is down."""
+    """The trial's record (status pending, done or lost), or None when the id is unknown or expired, or
+    another person or workspace started it (the caller answers 404 alike). Raises TrialUnavailable when
+    the cache is down."""
     try:
         record = cache.get(_key(trial_id))
     except Exception as exc:  # noqa: BLE001
         raise TrialUnavailable from exc
     if not isinstance(record, dict) or record.get("workspace_id") != workspace.pk or record.get("user_id") != user.pk:
         return None
+    if record["status"] == PENDING and time.time() - record.get("started_at", 0) > GIVE_UP_SECONDS:
+        return {**record, "status": LOST}
     return record
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -205,10 +203,6 @@ def search_test(request):
     return render(request, template, context)
 
 
-# Polling gives up on a trial older than this: its job is lost (no worker, a crash) or past its time limit.
-TRIAL_GIVE_UP_SECONDS = 200
-
-
 @workspace_required
 @require_POST
 def search_test_answer(request):
@@ -238,12 +232,7 @@ def search_test_answer_result(request, trial_id):
         return render(request, "knowledge/test.html#answer", {"state": "unavailable"})
     if record is None:
         raise Http404("No such test")
-    if record["status"] == question_trials.DONE:
-        context = {"state": "done", "result": record["result"]}
-    elif time.time() - record.get("started_at", 0) > TRIAL_GIVE_UP_SECONDS:
-        context = {"state": "lost"}
-    else:
-        context = {"state": "pending", "trial_id": trial_id}
+    context = {"state": record["status"], "result": record.get("result"), "trial_id": trial_id}
     return render(request, "knowledge/test.html#answer", context)
 
 

@@ -184,6 +184,16 @@ def test_cache_down_says_the_model_cannot_run(client, workspace, setter, fake_ll
     assert fake_llm.requests == []
 
 
+def test_with_a_provider_a_matching_faq_entry_is_a_source_not_the_answer(client, workspace, setter, parking,
+                                                                       fake_llm):
+    """With a model, Sidekick drafts from the FAQ entry instead of sending it as written (the FAQ-only
+    mode is for workspaces without a provider), so the page does not call it Sidekick's answer."""
+    fake_llm.provider(workspace)
+    client.force_login(setter)
+    page = client.get(url("test", workspace), {"q": "Is there parking?"}).content.decode()
+    assert "Matching FAQ entry" in page and "Sidekick's answer" not in page and "behind the studio" in page
+
+
 def test_no_provider_shows_the_banner_and_the_faq_answer(client, workspace, setter, parking):
     client.force_login(setter)
     page = client.get(url("test", workspace), {"q": "Is there parking?"}).content.decode()
