@@ -20,7 +20,7 @@ from conversations.pipeline.draft import DraftResult, reply_draft_compute
 from conversations.templatetags.inbox import reason_label
 from conversations.templatetags.plain import confidence_bars, confidence_penalty, evidence_label
 from integrations.models import Channel, Platform
-from knowledge.question_trials import question_trial_finish, question_trial_pending
+from knowledge.question_trials import question_trial_claim, question_trial_finish
 from knowledge.selectors import faqs_for_workspace
 
 SNIPPET = 300
@@ -35,7 +35,7 @@ MODEL_FAILURES = {
 def question_trial_run(*, trial_id: str) -> None:
     """The job: draft the pending trial's answer and store it. A trial already answered, expired or
     unknown, or whose person left the workspace, is left alone."""
-    record = question_trial_pending(trial_id=trial_id)
+    record = question_trial_claim(trial_id=trial_id)
     if record is None:
         return
     workspace = Workspace.objects.filter(pk=record["workspace_id"]).first()

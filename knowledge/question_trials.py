@@ -71,11 +71,13 @@ def question_trial_for(*, workspace, user, trial_id: str) -> dict | None:
     return record
 
 
-def question_trial_pending(*, trial_id: str) -> dict | None:
-    """For the job: the record while it waits for its answer, None otherwise (done, expired, unknown),
-    so a duplicate delivery of the job does nothing."""
+def question_trial_claim(*, trial_id: str) -> dict | None:
+    """For the job: the record while it waits for its answer, claimed (an atomic add in Redis) so a
+    duplicate delivery does nothing; None when done, expired, unknown or claimed by another run."""
     record = cache.get(_key(trial_id))
     if not isinstance(record, dict) or record.get("status") != PENDING:
+        return None
+    if not cache.add(_key(trial_id) + ":claim", 1, TRIAL_TTL):
         return None
     return record
 

@@ -225,7 +225,7 @@ def test_the_job_runs_on_the_llm_queue_and_a_lost_one_is_said_so(client, workspa
     question_trial_run(trial_id)
     question_trial_run(trial_id)  # a duplicate delivery
     assert "Late but here." in client.get(poll).content.decode() and len(fake_llm.requests) == 2
-    assert question_trials.question_trial_pending(trial_id=trial_id) is None
+    assert question_trials.question_trial_claim(trial_id=trial_id) is None  # answered: nothing to claim
 
 
 def test_an_empty_question_is_refused(client, workspace, setter, fake_llm):
@@ -238,3 +238,11 @@ def test_anonymous_and_get_are_refused(client, workspace, setter):
     assert client.post(url("test_answer", workspace), {"q": "x"}).status_code == 302
     client.force_login(setter)
     assert client.get(url("test_answer", workspace)).status_code == 405
+
+
+def test_a_trial_is_claimed_once(workspace, setter):
+    """Two deliveries of the same job at once: one runs, the other finds the trial claimed."""
+    trial_id = question_trials.question_trial_start(workspace=workspace, user=setter, question="hello?")
+    first = question_trials.question_trial_claim(trial_id=trial_id)
+    assert first is not None and first["question"] == "hello?"
+    assert question_trials.question_trial_claim(trial_id=trial_id) is None
