@@ -56,6 +56,15 @@ def reply_to_message(message_id: int) -> None:
     reply_pipeline_run(message_id=message_id)
 
 
+# Knowledge → "Test a question" (published by name from knowledge.question_trials). Not acks_late: a
+# job lost with its worker only leaves the page waiting, which says so after a while (running it again
+# would spend the tokens twice); a duplicate finds the trial claimed and does nothing.
+@shared_task(ignore_result=True, time_limit=180, soft_time_limit=170)
+def question_trial_run(trial_id: str) -> None:
+    from conversations.question_trial import question_trial_run as run
+
+    run(trial_id=trial_id)
+
 
 @shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
 def sweep_replies() -> dict:

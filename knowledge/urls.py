@@ -19,5 +19,7 @@ urlpatterns = [
     path(_W + "faq/<int:faq_id>/delete/", views.faq_delete, name="faq_delete"),
     path(_W + "faq/revisions/<int:revision_id>/restore/", views.faq_revision_restore, name="faq_restore"),
     path(_W + "test/", views.search_test, name="test"),
+    path(_W + "test/answer/", views.search_test_answer, name="test_answer"),
+    path(_W + "test/answer/<str:trial_id>/", views.search_test_answer_result, name="test_answer_result"),
     path(_W + "settings/", views.knowledge_settings, name="settings"),
 ]

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from integrations.crypto import mask
 from integrations.embeddings import local_provider_available
-from knowledge import selectors, services
+from integrations.llm.selectors import llm_provider_for
+from knowledge import question_trials, selectors, services
 from knowledge.forms import CsvImportForm, FaqForm, KnowledgeSettingsForm, SearchForm, UploadForm
 from knowledge.models import DocumentRevision, FaqRevision
 
@@ -184,9 +185,10 @@ def _split_loose(results) -> tuple[list, list]:
 
 @workspace_required
 def search_test(request):
-    """What retrieval returns for a question, with the score parts; read-only, open to setters."""
+    """What retrieval returns for a question, with the score parts; read-only, open to setters. With an
+    LLM provider the results also start the model's answer (`search_test_answer`, on load)."""
     form = SearchForm(request.GET or None)
-    results, match = None, None
+    results, match, query = None, None, ""
     if form.is_valid():
         query, mode = form.cleaned_data["q"], form.cleaned_data["mode"] or "hybrid"
         results = selectors.knowledge_search(workspace=request.workspace, query=query, limit=8, mode=mode)
@@ -194,10 +196,44 @@ def search_test(request):
         results, loose = _split_loose(results)
     else:
         loose = []
-    context = {"form": form, "results": results, "loose": loose, "match": match,
+    context = {"form": form, "results": results, "loose": loose, "match": match, "query": query,
+               "has_provider": llm_provider_for(workspace=request.workspace) is not None,
                "embedding": selectors.embedding_status(workspace=request.workspace)}
     template = "knowledge/test.html#results" if request.htmx else "knowledge/test.html"
     return render(request, template, context)
+
+
+@workspace_required
+@require_POST
+def search_test_answer(request):
+    """Start the answer Sidekick would write to a test question: a job on the `llm` queue (the model is
+    slow); the fragment polls `search_test_answer_result`. A POST: it spends the person's tokens."""
+    form = SearchForm(request.POST)
+    if not form.is_valid():
+        return render(request, "knowledge/test.html#answer", {"state": "invalid"}, status=400)
+    if llm_provider_for(workspace=request.workspace) is None:
+        return render(request, "knowledge/test.html#answer", {"state": "no_provider"})
+    try:
+        trial_id = question_trials.question_trial_start(workspace=request.workspace, user=request.user,
+                                                        question=form.cleaned_data["q"])
+    except question_trials.TrialUnavailable:
+        return render(request, "knowledge/test.html#answer", {"state": "unavailable"}, status=503)
+    return render(request, "knowledge/test.html#answer", {"state": "pending", "trial_id": trial_id})
+
+
+@workspace_required
+def search_test_answer_result(request, trial_id):
+    """The trial's state: still drafting (the fragment polls again), or the answer. 404 for a trial of
+    another person or workspace, or one that expired."""
+    try:
+        record = question_trials.question_trial_for(workspace=request.workspace, user=request.user,
+                                                    trial_id=trial_id)
+    except question_trials.TrialUnavailable:
+        return render(request, "knowledge/test.html#answer", {"state": "unavailable"})
+    if record is None:
+        raise Http404("No such test")
+    context = {"state": record["status"], "result": record.get("result"), "trial_id": trial_id}
+    return render(request, "knowledge/test.html#answer", context)
 
 
 @admin_required

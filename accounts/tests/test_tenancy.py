@@ -70,6 +70,8 @@ EXPECTED_ROLES = {
     "knowledge:faq_delete": "admin",
     "knowledge:faq_restore": "admin",
     "knowledge:test": "member",
+    "knowledge:test_answer": "member",  # the model's answer to a test question (the person's own tokens)
+    "knowledge:test_answer_result": "member",  # bound to the person who asked, 404 to anyone else
     "knowledge:settings": "admin",
     "conversations:inbox": "member",
     "conversations:thread": "member",

@@ -66,6 +66,8 @@ class Run:
     # Overrides for a dry run (evals): a candidate prompt text, a candidate set of retrieved chunks.
     prompt_override: str | None = None
     sources_override: list | None = None
+    # The conversation when it is not stored (Knowledge → "Test a question"): read from the thread otherwise.
+    history_override: list[Message] | None = None
     # Writes the act step makes (the computation itself writes nothing).
     opt_out_at: datetime | None = None
     memory_writes: list[dict] = field(default_factory=list)
@@ -92,17 +94,21 @@ class DraftResult:
 
 
 def reply_draft_compute(*, message: Message, prompt_text: str | None = None, sources: list | None = None,
-                        cfg: SidekickSettings | None = None) -> DraftResult:
+                        cfg: SidekickSettings | None = None, history: list[Message] | None = None,
+                        user=None) -> DraftResult:
     """Draft a reply to `message` (an inbound message) as the pipeline would, writing nothing.
 
     `prompt_text` replaces the workspace's current prompt revision, `sources` the retrieved knowledge
-    (a list of `knowledge.selectors.RetrievedChunk`), `cfg` the workspace's settings. Errors a run
+    (a list of `knowledge.selectors.RetrievedChunk`), `cfg` the workspace's settings. `history` is the
+    conversation up to and including `message`, oldest first, for a message that is not stored (an
+    unsaved message, thread and contact: "Test a question"); the thread's stored messages otherwise.
+    `user` is the person who asked for the run (usage and quotas count it as theirs). Errors a run
     escalates on (model failures, quotas) come back as an escalated result; bugs raise.
     """
     thread = message.thread
     run = Run(message=message, thread=thread, contact=thread.contact,
               cfg=cfg or sidekick_settings_for(workspace=thread.workspace),
-              prompt_override=prompt_text, sources_override=sources)
+              prompt_override=prompt_text, sources_override=sources, history_override=history, user=user)
     draft = ReplyDraft(workspace_id=thread.workspace_id, thread=thread, inbound_message=message)
     return compute(run, draft)
 
@@ -120,7 +126,8 @@ def compute(run: Run, draft: ReplyDraft) -> DraftResult:
 def _compute(run: Run, draft: ReplyDraft) -> tuple[str, str, str]:
     """The draft and its decision, as (decision, reason, reason text); writes nothing (see module doc)."""
     cfg, now = run.cfg, timezone.now()
-    history = thread_history(thread=run.thread, until=run.message)
+    history = (thread_history(thread=run.thread, until=run.message) if run.history_override is None
+               else run.history_override)
     run.burst = _burst(history) or [run.message]
     run.last_outbound = next((m.text for m in reversed(history) if m.direction != Direction.IN), "")
     run.history = P.conversation([("user" if m.direction == Direction.IN else "assistant", m.text) for m in history])
@@ -224,8 +231,9 @@ def _draft(run: Run, draft: ReplyDraft) -> dict:
         run.sources = list(run.sources_override)
     else:
         run.sources = knowledge_search(workspace=workspace, query=query, limit=SOURCES_LIMIT) if query.strip() else []
-    memory = list(LeadMemory.objects.filter(contact=run.contact, expires_at__gt=timezone.now())
-                  .order_by("-created_at").values("kind", "text")[:MEMORY_LIMIT])
+    memory = [] if run.contact.pk is None else list(  # an unsaved contact (a test question) has no memory
+        LeadMemory.objects.filter(contact=run.contact, expires_at__gt=timezone.now())
+        .order_by("-created_at").values("kind", "text")[:MEMORY_LIMIT])
     cfg = run.cfg
     hours = ("always open" if cfg.business_hours_policy == "always" else
              f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")
