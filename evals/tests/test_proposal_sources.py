@@ -147,3 +147,29 @@ def test_the_command_scans_recent_escalations(workspace):
     call_command("evals_propose", "--workspace", workspace.slug, "--escalations", "--days", "2", stdout=out)
     assert "1 FAQ proposal(s) created" in out.getvalue()
     assert Proposal.objects.get(workspace=workspace).payload["answer"] == "Of course, dogs are welcome."
+
+
+def test_erasing_a_contact_forgets_their_setter_proposals_and_evidence(workspace, admin):
+    from django.db import transaction
+
+    from evals.erasure import proposals_contact_erase
+    from evals.proposals import proposal_apply, proposal_approve
+
+    pending = escalated(workspace, question="Do you rent lighting gear?", answer="Yes, ask us.")
+    applied = escalated(workspace, question="Can I pay by card?", answer="Yes, every card.")
+    kept = escalated(workspace, question="Is there a waiting room?", answer="Yes, with coffee.")
+    found = proposals_from_escalations(workspace=workspace, since=timezone.now() - timedelta(days=1))
+    by_thread = {p.evidence["thread_id"]: p for p in found["created"]}
+    card = by_thread[applied.thread_id]
+    proposal_approve(proposal=card, actor=admin)
+    proposal_apply(proposal=card, actor=admin)
+
+    with transaction.atomic():
+        counts = proposals_contact_erase(workspace=workspace, thread_ids=[pending.thread_id, applied.thread_id],
+                                         message_ids=[])
+    assert counts == {"proposals_deleted": 1, "proposals_evidence_scrubbed": 1}
+    assert not Proposal.objects.filter(pk=by_thread[pending.thread_id].pk).exists()
+    card.refresh_from_db()
+    assert card.status == ProposalStatus.APPLIED and "conversation" not in card.evidence
+    assert "thread_id" not in card.evidence
+    assert Proposal.objects.get(pk=by_thread[kept.thread_id].pk).evidence["conversation"]  # another contact's stays
