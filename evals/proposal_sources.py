@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -26,10 +27,14 @@ from conversations.selectors import prompt_text_current
 from evals.cases import redacted
 from evals.models import EvalCase, EvalRun, EvalStatus, Proposal, ProposalKind, ProposalSource, ProposalStatus, Split
 from evals.proposals import ProposalError, proposal_create
+from integrations.llm.errors import LLMGatewayError
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import ProviderKind
 from integrations.llm.selectors import llm_provider_for
 from knowledge.selectors import faq_match, normalize_question
+from sidekick_project.enqueue import task_enqueue_on_commit
+
+logger = logging.getLogger(__name__)
 
 # --- From an eval run ----------------------------------------------------------------------------
 
@@ -137,6 +142,28 @@ def proposal_from_run(*, run: EvalRun, actor=None) -> Proposal:
                            title=str(parsed.get("title") or "Prompt change from the eval loop"),
                            rationale=str(parsed.get("rationale") or ""), payload={"text": parsed.get("prompt") or ""},
                            evidence=evidence, source=ProposalSource.LOOP, source_key=source_key, actor=actor)
+
+
+def proposal_draft_request(*, workspace) -> EvalRun:
+    """From the page: queue the latest finished run's proposal on the `llm` queue (one model call).
+    Raises ProposalError when there is no finished run or it has its proposal already."""
+    run = EvalRun.objects.filter(workspace=workspace, status__in=[EvalStatus.DONE, EvalStatus.STOPPED]).first()
+    if run is None:
+        raise ProposalError("There is no finished eval run to learn from yet.")
+    if Proposal.objects.filter(workspace=workspace, source_key=f"run:{run.pk}").exists():
+        raise ProposalError(f"The latest eval run ({run.pk}) has its proposal already.")
+    task_enqueue_on_commit("evals.tasks.proposal_draft_from_run", args=[run.pk])
+    return run
+
+
+def proposal_draft_run(*, run: EvalRun) -> Proposal | None:
+    """The task's body: `proposal_from_run`, where a refusal or a model failure is logged, not raised
+    (nothing to retry: the admin asks again from the page)."""
+    try:
+        return proposal_from_run(run=run)
+    except (ProposalError, LLMGatewayError, IntegrityError) as exc:  # IntegrityError: a concurrent copy won
+        logger.warning("no proposal from eval run %s: %s", run.pk, exc)
+        return None
 
 
 # --- From setters' answers -------------------------------------------------------------------------

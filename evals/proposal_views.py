@@ -8,19 +8,23 @@ plain POST forms answered with a redirect and a message, so they work without Ja
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from conversations.prompt_views import diff_lines
-from evals import history, proposal_selectors, proposals
+from evals import history, proposal_selectors, proposal_sources, proposals
 from evals.models import ProposalKind, ProposalStatus
 
 NOTE_MAX = proposals.NOTE_MAX
+SCAN_DAYS = 7
 
 
 @workspace_required
@@ -34,6 +38,30 @@ def proposal_list(request):
         "counts": proposal_selectors.proposal_counts(workspace=request.workspace),
     }
     return render(request, "evals/proposals/list.html", context)
+
+
+@admin_required
+@require_POST
+def proposal_draft(request):
+    """Ask the judge-side model for a prompt proposal from the latest finished eval run (queued)."""
+    try:
+        run = proposal_sources.proposal_draft_request(workspace=request.workspace)
+        messages.success(request, f"Drafting a proposal from eval run {run.pk}; it appears here in a minute or two.")
+    except proposals.ProposalError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("evals:proposals", workspace_slug=request.workspace.slug)
+
+
+@admin_required
+@require_POST
+def proposals_from_escalations(request):
+    """FAQ proposals from the escalated questions setters answered in the last week (no model call)."""
+    found = proposal_sources.proposals_from_escalations(
+        workspace=request.workspace, since=timezone.now() - timedelta(days=SCAN_DAYS))
+    created = len(found["created"])
+    messages.success(request, f"{created} new FAQ proposal{'s' if created != 1 else ''} from answered escalations "
+                              f"of the last {SCAN_DAYS} days.")
+    return redirect("evals:proposals", workspace_slug=request.workspace.slug)
 
 
 def _diff(proposal) -> tuple[list, str]:

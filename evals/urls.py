@@ -14,6 +14,8 @@ from evals import proposal_views  # noqa: E402
 P = "w/<slug:workspace_slug>/proposals/"
 urlpatterns += [
     path(P, proposal_views.proposal_list, name="proposals"),
+    path(P + "draft/", proposal_views.proposal_draft, name="proposal_draft"),
+    path(P + "from-escalations/", proposal_views.proposals_from_escalations, name="proposals_from_escalations"),
     path(P + "<int:proposal_id>/", proposal_views.proposal_detail, name="proposal"),
     path(P + "<int:proposal_id>/approve/", proposal_views.proposal_approve, name="proposal_approve"),
     path(P + "<int:proposal_id>/reject/", proposal_views.proposal_reject, name="proposal_reject"),

@@ -40,6 +40,8 @@ EXPECTED_ROLES = {
     "evals:runs": "member",  # aggregates only (counts, AUC); no case text
     "evals:proposals": "member",  # setters see proposals; only admins act on them
     "evals:proposal": "member",
+    "evals:proposal_draft": "admin",
+    "evals:proposals_from_escalations": "admin",
     "evals:proposal_approve": "admin",
     "evals:proposal_reject": "admin",
     "evals:proposal_apply": "admin",

@@ -8,15 +8,20 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from conftest import queued_tasks
 from contacts.tests.factories import ContactFactory
 from conversations.models import Escalation, EscalationStatus, SenderKind
 from conversations.selectors import prompt_text_current
 from conversations.tests.factories import InboundMessageFactory, OutboundMessageFactory, ThreadFactory
+from evals import tasks
+from evals.erasure import proposals_contact_erase
 from evals.models import EvalCase, EvalRun, EvalStatus, Proposal, ProposalKind, ProposalSource, ProposalStatus, Split
 from evals.proposal_sources import PURPOSE, proposal_from_run, proposals_from_escalations
-from evals.proposals import ProposalError
+from evals.proposals import ProposalError, proposal_apply, proposal_approve
 from insights.models import Report, ReportStatus
 from integrations.llm.models import LLMUsage
 from integrations.tests.factories import ChannelFactory
@@ -150,11 +155,6 @@ def test_the_command_scans_recent_escalations(workspace):
 
 
 def test_erasing_a_contact_forgets_their_setter_proposals_and_evidence(workspace, admin):
-    from django.db import transaction
-
-    from evals.erasure import proposals_contact_erase
-    from evals.proposals import proposal_apply, proposal_approve
-
     pending = escalated(workspace, question="Do you rent lighting gear?", answer="Yes, ask us.")
     applied = escalated(workspace, question="Can I pay by card?", answer="Yes, every card.")
     kept = escalated(workspace, question="Is there a waiting room?", answer="Yes, with coffee.")
@@ -173,3 +173,33 @@ def test_erasing_a_contact_forgets_their_setter_proposals_and_evidence(workspace
     assert card.status == ProposalStatus.APPLIED and "conversation" not in card.evidence
     assert "thread_id" not in card.evidence
     assert Proposal.objects.get(pk=by_thread[kept.thread_id].pk).evidence["conversation"]  # another contact's stays
+
+
+def test_the_page_queues_a_draft_and_the_task_drafts_it(client, run, admin, setter, fake_llm,
+                                                        django_capture_on_commit_callbacks):
+    draft_url = reverse("evals:proposal_draft", args=[run.workspace.slug])
+    client.force_login(setter)
+    assert client.post(draft_url).status_code == 403
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(draft_url, follow=True)
+    assert f"Drafting a proposal from eval run {run.pk}".encode() in response.content
+    assert ("evals.tasks.proposal_draft_from_run", f"({run.pk},)") in queued_tasks("llm")
+    assert not Proposal.objects.exists()  # queued, not drafted in the request
+
+    fake_llm.provider(run.workspace, kind="openai")
+    fake_llm.queue(Reply.structured({"title": "Offer concrete times", "rationale": "r", "prompt": NEW_PROMPT}))
+    tasks.proposal_draft_from_run.run(run.pk)  # what the worker does with the queued job
+    tasks.proposal_draft_from_run.run(run.pk)  # a second delivery: refused and logged, no second proposal
+    assert Proposal.objects.filter(workspace=run.workspace, source=ProposalSource.LOOP).count() == 1
+    assert len(fake_llm.requests) == 1
+    response = client.post(draft_url, follow=True)
+    assert b"has its proposal already" in response.content
+
+
+def test_the_page_scans_answered_escalations(client, workspace, admin):
+    escalated(workspace, question="Do you sell gift cards?", answer="Yes, at the desk.")
+    client.force_login(admin)
+    response = client.post(reverse("evals:proposals_from_escalations", args=[workspace.slug]), follow=True)
+    assert b"1 new FAQ proposal from answered escalations" in response.content
+    assert b"FAQ: Do you sell gift cards?" in response.content
