@@ -265,19 +265,25 @@ def proposal_fan_out(*, proposal: Proposal, actor, workspaces) -> list[dict]:
             copy = proposal_create(
                 workspace=workspace, kind=proposal.kind, title=proposal.title, payload=proposal.payload,
                 rationale=proposal.rationale, source=ProposalSource.FAN_OUT, actor=actor, origin=proposal,
-                evidence={**proposal.evidence, "origin": {"proposal": proposal.pk,
-                                                          "workspace": proposal.workspace.slug}},
+                # No name or slug of the origin's workspace: this copy's admins must not learn other tenants.
+                evidence={**proposal.evidence, "origin": {"proposal": proposal.pk}},
                 status=ProposalStatus.APPROVED)
             Proposal.objects.filter(pk=copy.pk).update(
                 decided_by=actor, decided_at=timezone.now(),
-                decision_note=f"Fanned out by a super-admin from proposal {proposal.pk} ({proposal.workspace.name})."[:NOTE_MAX])
+                decision_note=f"Fanned out by a super-admin from proposal {proposal.pk} of another workspace.")
             outcome["proposal"] = copy
             proposal_apply(proposal=copy, actor=actor)
         except ValidationError as exc:
             outcome["error"] = " ".join(exc.messages)
         outcomes.append(outcome)
+    # The origin workspace's audit log (which its admins read) counts the copies without naming other
+    # tenants; the event naming each workspace and its outcome has no workspace (super-admins see it).
+    failed = sum(1 for o in outcomes if o["error"])
     audit_event_record(verb="proposals.fanned_out", workspace=proposal.workspace, actor=actor, target=proposal,
-                       data={"proposal": proposal.pk, "kind": proposal.kind,
+                       data={"proposal": proposal.pk, "kind": proposal.kind, "workspaces": len(outcomes),
+                             "applied": len(outcomes) - failed, "failed": failed})
+    audit_event_record(verb="proposals.fanned_out", workspace=None, actor=actor, target=proposal,
+                       data={"proposal": proposal.pk, "kind": proposal.kind, "from": proposal.workspace.slug,
                              "workspaces": [{"slug": o["workspace"].slug,
                                              "proposal": o["proposal"].pk if o["proposal"] else None,
                                              "error": o["error"][:200]} for o in outcomes]})

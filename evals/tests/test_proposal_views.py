@@ -131,3 +131,8 @@ def test_a_super_admin_fans_out_from_the_page_and_an_admin_cannot(client, worksp
     assert copy.status == ProposalStatus.APPLIED and copy.origin_id == proposal.pk
     assert AuditEvent.objects.filter(verb="proposals.fanned_out", workspace=workspace, actor=root).exists()
     assert AuditEvent.objects.filter(verb="proposals.applied", workspace=target, actor=root).exists()
+    # The target's own admin sees the copy, not who it came from.
+    client.force_login(AdminMembershipFactory(workspace=target).user)
+    page = client.get(url("proposal", target, copy)).content.decode()
+    assert f"proposal {proposal.pk} of another workspace" in page
+    assert workspace.name not in page and workspace.slug not in page

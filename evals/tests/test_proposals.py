@@ -231,10 +231,16 @@ def test_a_super_admin_applies_anywhere_and_fans_out_each_apply_audited(workspac
     assert copy.decided_by == root and copy.applied_by == root
     assert current_prompt(first) == "You are the booking assistant.\n\nAlways offer two times."
     assert verbs(first) == ["proposals.applied"]
-    fanned = AuditEvent.objects.get(verb="proposals.fanned_out")
-    assert fanned.workspace == workspace and fanned.actor == root
-    assert [w["slug"] for w in fanned.data["workspaces"]] == [first.slug, second.slug]
-    assert "already the current text" in fanned.data["workspaces"][1]["error"]
+    # The origin's audit log counts the copies without naming other tenants; the detailed event has no workspace.
+    counted = AuditEvent.objects.get(verb="proposals.fanned_out", workspace=workspace)
+    assert counted.actor == root and (counted.data["applied"], counted.data["failed"]) == (1, 1)
+    assert first.slug not in str(counted.data) and second.slug not in str(counted.data)
+    detailed = AuditEvent.objects.get(verb="proposals.fanned_out", workspace=None)
+    assert [w["slug"] for w in detailed.data["workspaces"]] == [first.slug, second.slug]
+    assert "already the current text" in detailed.data["workspaces"][1]["error"]
+    # Nothing in the copy names the workspace it came from.
+    assert workspace.slug not in str(copy.evidence) + copy.decision_note
+    assert workspace.name not in copy.decision_note
 
 
 @override_settings(SUPERADMIN_EMAILS=[SUPER])
