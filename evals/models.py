@@ -84,3 +84,80 @@ class EvalCase(models.Model):
 
     def __str__(self):
         return f"eval case {self.pk} of run {self.run_id}"
+
+
+# --- Proposals (issue 15, the changing half) ------------------------------------------------------
+# A proposal is a concrete change to the prompt or the knowledge base with its evidence. It is never
+# applied without a person: proposed → approved or rejected (a workspace admin, with a note) →
+# applied (through `changes`, a new revision) → rolled back (the previous revision restored, as a
+# new revision). Written only by evals.proposals.
+
+
+class ProposalKind(models.TextChoices):
+    PROMPT = "prompt", "Prompt change"
+    FAQ = "faq", "FAQ entry"
+    DOCUMENT = "document", "Text document"
+
+
+class ProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    APPLIED = "applied", "Applied"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
+class ProposalSource(models.TextChoices):
+    LOOP = "loop", "Eval loop"  # drafted by the judge-side model from an eval run
+    SETTER = "setter", "Setter's answer"  # an escalated question a setter answered
+    FAN_OUT = "fan_out", "Fan-out"  # a super-admin's copy of another workspace's proposal
+    MANUAL = "manual", "Manual"
+
+
+class Proposal(models.Model):
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ProposalKind.choices)
+    source = models.CharField(max_length=16, choices=ProposalSource.choices, default=ProposalSource.MANUAL)
+    status = models.CharField(max_length=16, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED)
+    title = models.CharField(max_length=200)
+    rationale = models.TextField(blank=True)
+    # What it sets: {"text"} (prompt), {"question", "answer"} (FAQ), {"title", "text"} (document).
+    payload = models.JSONField(default=dict)
+    # The FAQ entry or document it edits; empty for the prompt and for a new entry or document.
+    target_id = models.BigIntegerField(null=True, blank=True)
+    # What the change was built against: {"revision": id or number or None, "text": ...}. Applying is
+    # refused once the target moved on, so a proposal never silently undoes someone's later edit.
+    base = models.JSONField(default=dict)
+    # {"report_id", "run_id", "case_ids", "scores", "patterns", "pairwise", "tokens", "escalation_id", ...}
+    evidence = models.JSONField(default=dict)
+    # Deduplicates proposals from one origin ("escalation:<id>"); empty when there is nothing to dedupe.
+    source_key = models.CharField(max_length=64, blank=True)
+    origin = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fanned_out")
+    change_set = models.ForeignKey("changes.ChangeSet", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    # What applying produced (the operation's result: the new revision's id or number).
+    result = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=1000, blank=True)  # why the last apply or rollback was refused
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=500, blank=True)
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    applied_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+")
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "status", "-created_at"], name="proposal_ws_status_idx")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "source_key"], condition=~models.Q(source_key=""),
+                                               name="proposal_source_key_unique")]
+
+    def __str__(self):
+        return f"proposal {self.pk} ({self.kind}, {self.status})"

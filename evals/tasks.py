@@ -19,3 +19,16 @@ def eval_run_score(run_id: int) -> None:
 @shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
 def eval_runs_fail_stale() -> None:
     services.eval_runs_fail_stale()
+
+
+# Not acks_late either: a redelivered copy would pay for a second model call (the proposal itself is
+# unique per run, so it would not be created twice).
+@shared_task(ignore_result=True, time_limit=300, soft_time_limit=280)
+def proposal_draft_from_run(run_id: int) -> None:
+    """Draft the prompt proposal of a finished run (`proposal_sources.proposal_draft_request`)."""
+    from evals import proposal_sources  # the request enqueues this task
+
+    run = EvalRun.objects.select_related("workspace", "report").filter(
+        pk=run_id, status__in=[EvalStatus.DONE, EvalStatus.STOPPED]).first()
+    if run is not None:
+        proposal_sources.proposal_draft_run(run=run)

@@ -15,7 +15,7 @@ from changes.erasure import contact_change_sets_erase
 from contacts.erasure import contact_erase
 from contacts.models import Contact
 from conversations.erasure import contact_conversations_erase
-from evals.erasure import eval_cases_erase
+from evals.erasure import eval_cases_erase, proposals_contact_erase
 from insights.erasure import report_excerpts_forget
 from integrations.erasure import llm_usage_pseudonymise, sandbox_sends_erase, webhook_events_redact
 from privacy.subjects import ContactSubject
@@ -32,6 +32,8 @@ def contact_erase_everywhere(*, workspace, contact: Contact, actor, request_id: 
     counts |= change_counts
     audit_targets += [f"changes.changeset:{i}" for i in change_set_ids]
     counts["reports_excerpts_forgotten"] = report_excerpts_forget(workspace=workspace, message_ids=subject.message_ids)
+    counts |= proposals_contact_erase(workspace=workspace, thread_ids=subject.thread_ids,
+                                      message_ids=subject.message_ids)  # before the cases it reads go
     counts["eval_cases"] = eval_cases_erase(workspace=workspace, message_ids=subject.message_ids)
     counts["webhook_events_redacted"] = webhook_events_redact(account_id=contact.channel.account_id,
                                                               external_id=contact.external_id)

@@ -38,6 +38,17 @@ EXPECTED_ROLES = {
     "insights:export_csv": "admin_or_404",
     "insights:export_json": "admin_or_404",
     "evals:runs": "member",  # aggregates only (counts, AUC); no case text
+    "evals:proposals": "member",  # setters see proposals; only admins act on them
+    "evals:proposal": "member",
+    "evals:proposal_draft": "admin",
+    "evals:proposals_from_escalations": "admin",
+    "evals:proposal_approve": "admin",
+    "evals:proposal_reject": "admin",
+    "evals:proposal_apply": "admin",
+    "evals:proposal_rollback": "admin",
+    "evals:proposal_fan_out": "admin",  # and the service refuses anyone but a super-admin
+    "evals:history": "member",
+    "evals:history_restore": "admin",
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",

@@ -323,3 +323,36 @@ def test_a_suggested_draft_undo_is_refused_once_a_newer_draft_took_its_place(wor
     with pytest.raises(ChangeConflict):
         services.change_set_undo(change_set=cs, actor=setter)
     assert ReplyDraft.objects.get(pk=only_op(cs).result["draft_id"]).decision == Decision.SUPERSEDED
+
+
+# --- knowledge: text documents ---------------------------------------------------------------------
+
+def _upload(workspace, admin, name, data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return knowledge_services.document_upload(workspace=workspace, actor=admin,
+                                              upload=SimpleUploadedFile(name, data)).document
+
+
+def test_document_edit_undo_refused_after_a_later_upload(workspace, admin):
+    document = _upload(workspace, admin, "hours.txt", b"Open 9 to 5.")
+    cs = preview(workspace, admin, OperationSpec("knowledge.document", {"title": "", "text": "Open 9 to 6."},
+                                                 target_id=document.pk))
+    assert only_op(cs).before["revision_number"] == 1
+    services.change_set_apply(change_set=cs, actor=admin)
+    assert bytes(document.revisions.get(number=2).content) == b"Open 9 to 6."
+    _upload(workspace, admin, "hours.txt", b"Open 8 to 8.")  # someone uploads a new version
+    with pytest.raises(ChangeConflict, match="hours"):
+        services.change_set_undo(change_set=cs, actor=admin)
+    assert document.revisions.order_by("-number").first().number == 3
+
+
+def test_document_preview_refuses_a_pdf_edit_a_taken_name_and_the_same_text(workspace, admin):
+    pdf = _upload(workspace, admin, "menu.pdf", b"%PDF-1.4 not really")
+    text = _upload(workspace, admin, "faq-sheet.txt", b"Same text.")
+    with pytest.raises(ValidationError, match="Only plain-text and Markdown"):
+        preview(workspace, admin, OperationSpec("knowledge.document", {"text": "x"}, target_id=pdf.pk))
+    with pytest.raises(ValidationError, match="exists already"):
+        preview(workspace, admin, OperationSpec("knowledge.document", {"title": "FAQ sheet", "text": "x"}))
+    with pytest.raises(ValidationError, match="already the current value"):
+        preview(workspace, admin, OperationSpec("knowledge.document", {"text": "Same text."}, target_id=text.pk))
