@@ -127,8 +127,22 @@ def browser():
         instance.close()
 
 
+_WARMED: set[str] = set()
+
+
+def _warm(url: str) -> None:
+    """Load the login page once per live server before a browser test: its first request imports and
+    compiles what every page needs (9–12 s on a loaded 2-core machine), longer than a test step may wait."""
+    if url not in _WARMED:
+        import requests
+
+        requests.get(f"{url}/accounts/login/", timeout=120)
+        _WARMED.add(url)
+
+
 @pytest.fixture
 def page(browser, live_server):
+    _warm(live_server.url)
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
     context.set_default_timeout(10_000)
     tab = context.new_page()

@@ -2,7 +2,6 @@
 laptop and a phone width. Writes docs/screenshots/proposals.png, proposal-detail.png, history.png and
 their -phone variants."""
 
-import urllib.request
 
 import pytest
 
@@ -80,10 +79,7 @@ def _flow(page, screenshot, *, workspace, proposal, suffix: str):
     assert prompt_text_current(workspace=workspace)[0] == BASE
 
 
-def test_approve_apply_see_the_revision_in_history_and_roll_back(page, screenshot, live_server):
-    # The live server's first request imports and compiles much (about 10 s on a loaded machine, the
-    # browser's whole timeout): warm it up first.
-    urllib.request.urlopen(live_server.url + "/accounts/login/", timeout=120).read()
+def test_approve_apply_see_the_revision_in_history_and_roll_back(page, screenshot):
     admin = AdminMembershipFactory(workspace__name="Harbor Light Studio", workspace__slug="harbor",
                                    user__email="admin@harbor.test").user
     workspace = Workspace.objects.get(slug="harbor")
