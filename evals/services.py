@@ -83,7 +83,7 @@ def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: 
     return run
 
 
-class _Budget:
+class TokenBudget:
     """Tokens used and reserved by calls in flight, shared by the pool's threads."""
 
     def __init__(self, limit: int):
@@ -111,7 +111,7 @@ class _Budget:
             self.stop_reason = self.stop_reason or reason
 
 
-def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: _Budget) -> dict | None:
+def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: TokenBudget) -> dict | None:
     """In a pool thread: one judgement, or None when the run stopped before it."""
     estimate = judge.judge_estimate(context=case.context, sent_text=case.sent_text)
     if not budget.reserve(estimate):
@@ -168,7 +168,7 @@ def eval_run_score(*, run: EvalRun, workers: int = WORKERS) -> EvalRun:
             raise NoProviderConfigured(run.workspace)
         run.workspace  # noqa: B018 (loaded here: the pool's threads only read it)
         cases = list(EvalCase.objects.filter(run=run, overall__isnull=True, error=""))
-        budget = _Budget(run.budget_tokens - run.tokens_used)
+        budget = TokenBudget(run.budget_tokens - run.tokens_used)
         total, done = len(cases), 0
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{run.pk}") as pool:
             futures = {pool.submit(_judge_one, run=run, case=case, provider=provider, budget=budget): case
