@@ -17,17 +17,17 @@ case only when both orders prefer it, loses only when both prefer the current ve
 otherwise. A case where either version drafts nothing (the rules or the reviewer stopped it) has no
 pair to compare: it is kept with its reason and counts in neither.
 
-Call outside a transaction (as `evals.services.eval_run_score`): the cases run in a thread pool of
-`services.WORKERS`, each thread with its own connection; every row is written by the calling thread.
+Call outside a transaction (as `evals.services.eval_run_score`): the cases run in a thread pool
+(`services.pool_completed`, sized by `services.workers_for` the provider); every row is written by the
+calling thread.
 The budget covers drafting and judging (`_case_estimate`, an upper bound, reserved before each case).
 """
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from django.db import connection
+from django.db import transaction
 from django.utils import timezone
 
 from conversations.models import Decision, Direction, Message
@@ -46,7 +46,7 @@ from evals.models import (
     Split,
     StopReason,
 )
-from evals.services import WORKERS, EvalInputError, TokenBudget
+from evals.services import EvalInputError, TokenBudget, pool_completed, workers_for
 from evals.stats import pairwise_summary
 from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
@@ -218,7 +218,6 @@ def _pair_one(*, run: PairwiseRun, pair: PairwiseCase, provider, budget: TokenBu
     finally:
         out["tokens"] = spent
         budget.settle(estimate, spent)
-        connection.close()  # this thread's connection: the pool's threads outlive the run
 
 
 def pairwise_run_metrics(*, run: PairwiseRun) -> dict:
@@ -231,7 +230,7 @@ def pairwise_run_metrics(*, run: PairwiseRun) -> dict:
     return {**summary, "cases": len(rows), "failed": sum(1 for row in rows if row[2])}
 
 
-def pairwise_run_execute(*, run: PairwiseRun, workers: int = WORKERS) -> PairwiseRun:
+def pairwise_run_execute(*, run: PairwiseRun, workers: int | None = None) -> PairwiseRun:
     """Re-draft and compare the run's pending cases, then store the metrics and finish the run (done, or
     stopped with its reason; the cases finished before a stop keep their results). An unexpected error
     marks the run failed and is raised again."""
@@ -239,15 +238,17 @@ def pairwise_run_execute(*, run: PairwiseRun, workers: int = WORKERS) -> Pairwis
         provider = llm_provider_for(workspace=run.workspace)
         if provider is None:
             raise NoProviderConfigured(run.workspace)
+        workers = workers or workers_for(provider)
         pending = list(PairwiseCase.objects.filter(run=run, result="", error="").select_related("case"))
         budget = TokenBudget(run.budget_tokens - run.tokens_used)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"pairwise-{run.pk}") as pool:
-            futures = {pool.submit(_pair_one, run=run, pair=pair, provider=provider, budget=budget): pair
-                       for pair in pending}
-            for future in as_completed(futures):
-                outcome, pair = future.result(), futures[future]
-                if outcome is not None:
-                    PairwiseCase.objects.filter(pk=pair.pk).update(**outcome)
+        def call(pair):
+            return _pair_one(run=run, pair=pair, provider=provider, budget=budget)
+
+        for batch in pool_completed(items=pending, call=call, workers=workers, name=f"pairwise-{run.pk}"):
+            with transaction.atomic():
+                for pair, outcome in batch:
+                    if outcome is not None:  # None: skipped after the stop
+                        PairwiseCase.objects.filter(pk=pair.pk).update(**outcome)
                 PairwiseRun.objects.filter(pk=run.pk).update(tokens_used=run.tokens_used + budget.used)
         run.tokens_used += budget.used
         _finish(run, status=EvalStatus.STOPPED if budget.stop_reason else EvalStatus.DONE,
