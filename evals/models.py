@@ -164,20 +164,22 @@ class HumanLabel(models.TextChoices):
 
 
 class CalibrationLabel(models.Model):
-    """An admin's good / bad verdict on a scored case, to measure the judge against (Cohen's κ). One
-    label per case: labelling it again replaces the label."""
+    """An admin's good / bad verdict on a message actually sent, to measure the judge against (Cohen's
+    κ). Keyed by the message, not by a run's case: the verdict holds for every later run that scores
+    the same message. One label per message: labelling it again replaces the label. Holds no text;
+    erasure deletes it with the message's cases (evals.erasure)."""
 
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
-    case = models.OneToOneField(EvalCase, on_delete=models.CASCADE, related_name="calibration_label")
+    message_id = models.BigIntegerField()  # not a foreign key, as EvalCase.message_id
     label = models.CharField(max_length=4, choices=HumanLabel.choices)
     labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     labelled_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "-labelled_at"], name="calib_ws_recent_idx")]
+        constraints = [models.UniqueConstraint(fields=["workspace", "message_id"], name="calib_ws_message_unique")]
 
     def __str__(self):
-        return f"{self.label} label on case {self.case_id}"
+        return f"{self.label} label on message {self.message_id}"
 
 
 class EvalsSettings(models.Model):

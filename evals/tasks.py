@@ -3,7 +3,7 @@ mostly judge calls, slow LLM work like drafting."""
 
 from celery import shared_task
 
-from evals import services
+from evals import services, weekly
 from evals.models import EvalRun, EvalStatus
 
 
@@ -19,3 +19,15 @@ def eval_run_score(run_id: int) -> None:
 @shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
 def eval_runs_fail_stale() -> None:
     services.eval_runs_fail_stale()
+
+
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=90)
+def weekly_evals() -> None:
+    """Tuesday 07:00 UTC (beat): enqueue the weekly eval of every workspace that opted in."""
+    weekly.weekly_evals_enqueue(task=weekly_eval)
+
+
+# Not acks_late (as eval_run_score): a redelivered copy would spend the budget twice.
+@shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3540)
+def weekly_eval(workspace_id: int) -> None:
+    weekly.weekly_eval_run(workspace_id=workspace_id)

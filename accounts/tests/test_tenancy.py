@@ -37,7 +37,10 @@ EXPECTED_ROLES = {
     "insights:evidence": "admin_or_404",  # message excerpts: a setter gets 404
     "insights:export_csv": "admin_or_404",
     "insights:export_json": "admin_or_404",
-    "evals:runs": "member",  # aggregates only (counts, AUC); no case text
+    "evals:runs": "member",  # aggregates for every member; the weakest cases' text for admins only
+    "evals:weekly_optin": "admin",
+    "evals:calibrate": "admin_or_404",  # case text (redacted): a setter gets 404
+    "evals:calibrate_label": "admin_or_404",
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",
