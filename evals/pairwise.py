@@ -267,3 +267,13 @@ def _finish(run: PairwiseRun, *, status: str, stop_reason: str, error: str = "")
     run.metrics = pairwise_run_metrics(run=run)
     run.status, run.stop_reason, run.error, run.finished_at = status, stop_reason, error, timezone.now()
     run.save(update_fields=["metrics", "status", "stop_reason", "error", "finished_at", "tokens_used"])
+
+
+def pairwise_run_request(**kwargs) -> PairwiseRun:
+    """`pairwise_run_prepare(**kwargs)`, then queue the comparison on the `llm` queue once committed
+    (evals.tasks.pairwise_run_execute). For proposals and the page."""
+    from evals import tasks  # the task calls back into this module
+
+    run = pairwise_run_prepare(**kwargs)
+    transaction.on_commit(lambda: tasks.pairwise_run_execute.delay(run.pk))
+    return run

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from evals import judge
 from evals.cases import cases_build
-from evals.models import EvalCase, EvalRun, EvalStatus, Split, StopReason
+from evals.models import EvalCase, EvalRun, EvalStatus, PairwiseRun, Split, StopReason
 from evals.stats import auc_with_interval
 from insights.models import Report, ReportStatus
 from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
@@ -278,9 +278,9 @@ def eval_run_request(*, workspace, report: Report | None = None, budget_tokens: 
 
 
 def eval_runs_fail_stale(*, now=None) -> int:
-    """Mark failed the runs still running long after any run ends (their worker died); their scored
-    cases stay. Returns the count."""
+    """Mark failed the runs (eval and pairwise) still running long after any run ends (their worker
+    died); their finished cases stay. Returns the count."""
     now = now or timezone.now()
-    return EvalRun.objects.filter(status=EvalStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
+    return sum(model.objects.filter(status=EvalStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
         status=EvalStatus.FAILED, stop_reason=StopReason.ERROR, finished_at=now,
-        error="The run stopped before it finished (worker lost).")
+        error="The run stopped before it finished (worker lost).") for model in (EvalRun, PairwiseRun))

@@ -3,8 +3,8 @@ mostly judge calls, slow LLM work like drafting."""
 
 from celery import shared_task
 
-from evals import services, weekly
-from evals.models import EvalRun, EvalStatus
+from evals import pairwise, services, weekly
+from evals.models import EvalRun, EvalStatus, PairwiseRun
 
 
 # Not acks_late: a redelivered copy would judge the same cases again and spend the budget twice.
@@ -31,3 +31,12 @@ def weekly_evals() -> None:
 @shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3540)
 def weekly_eval(workspace_id: int) -> None:
     weekly.weekly_eval_run(workspace_id=workspace_id)
+
+
+# Not acks_late, as eval_run_score: a redelivered copy would spend the budget twice.
+@shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3540)
+def pairwise_run_execute(run_id: int) -> None:
+    """Compare a candidate prepared by `pairwise.pairwise_run_prepare` (dry-run drafts, judged both ways)."""
+    run = PairwiseRun.objects.select_related("workspace").filter(pk=run_id, status=EvalStatus.RUNNING).first()
+    if run is not None:
+        pairwise.pairwise_run_execute(run=run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import queued_tasks
 from contacts.models import Contact, LeadMemory
 from conversations.models import Escalation, Message, ReplyDraft, SidekickActionLog, Thread
 from conversations.tests.factories import InboundMessageFactory
@@ -214,3 +215,18 @@ def test_pair_results_and_summary():
     summary = pairwise_summary(wins=6, ties=2, losses=4, consistent=10, judged=12)
     assert summary["verdict"] == NO_CLEAR_DIFFERENCE and summary["win_share"]["value"] == 0.6
     assert summary["position_consistency"]["value"] == round(10 / 12, 4)
+
+
+def test_a_requested_comparison_is_queued_on_commit_and_the_task_runs_it(cases, fake_llm):
+    from evals import pairwise, tasks
+
+    run = pairwise.pairwise_run_request(workspace=cases.workspace, kind=CandidateKind.PROMPT,
+                                        candidate_prompt=CANDIDATE_PROMPT)
+    assert ("evals.tasks.pairwise_run_execute", f"({run.pk},)") in queued_tasks("llm")
+    assert not fake_llm.requests
+    fake_llm.handler = judge_with(prefers_candidate)
+    tasks.pairwise_run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.status == EvalStatus.DONE and run.metrics["wins"] == CASES
+    tasks.pairwise_run_execute(run.pk)  # a duplicate copy finds it done and does nothing
+    assert len(comparisons(fake_llm)) == 2 * CASES
