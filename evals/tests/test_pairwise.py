@@ -230,3 +230,20 @@ def test_a_requested_comparison_is_queued_on_commit_and_the_task_runs_it(cases, 
     assert run.status == EvalStatus.DONE and run.metrics["wins"] == CASES
     tasks.pairwise_run_execute(run.pk)  # a duplicate copy finds it done and does nothing
     assert len(comparisons(fake_llm)) == 2 * CASES
+
+
+def test_the_command_compares_a_prompt_file(cases, fake_llm, tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    fake_llm.handler = judge_with(always_first)
+    prompt = tmp_path / "candidate.txt"
+    prompt.write_text(CANDIDATE_PROMPT)
+    out = StringIO()
+    call_command("evals_pairwise", "--workspace", cases.workspace.slug, "--prompt-file", str(prompt), stdout=out)
+    text = out.getvalue()
+    assert f"Wins 0, ties {CASES}, losses 0" in text and "No decided pair" in text
+    assert f"Position consistency: 0.00 (0 of {CASES} pairs)" in text
+    with pytest.raises(CommandError):
+        call_command("evals_pairwise", "--workspace", cases.workspace.slug)  # no candidate
