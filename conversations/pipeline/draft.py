@@ -105,8 +105,8 @@ def reply_draft_compute(*, message: Message, prompt_text: str | None = None, sou
     (unsaved chunks: a candidate FAQ entry in an eval) are put first among the retrieved sources; a
     retrieved chunk of the same FAQ entry (`faq_id`) is dropped, so an edited entry replaces the stored
     one. `at` drafts as of a past moment (an eval re-drafting an old message): the rules on the moment
-    (the messaging window, counted from `message` itself, and business hours) and the prompt's "now"
-    use it. Errors a run escalates on (model failures, quotas) come back as an escalated result; bugs
+    (the messaging window, counted from `message` itself, and business hours), the prompt's "now" and
+    the lead memory (only what was stored by then) use it. Errors a run escalates on (model failures, quotas) come back as an escalated result; bugs
     raise.
     """
     thread = message.thread
@@ -240,8 +240,10 @@ def _draft(run: Run, draft: ReplyDraft) -> dict:
         replaced = {c.faq_id for c in run.extra_sources if c.faq_id}
         run.sources = [*run.extra_sources, *(c for c in run.sources if c.faq_id is None or c.faq_id not in replaced)
                        ][:max(SOURCES_LIMIT, len(run.extra_sources))]
-    memory = list(LeadMemory.objects.filter(contact=run.contact, expires_at__gt=timezone.now())
-                  .order_by("-created_at").values("kind", "text")[:MEMORY_LIMIT])
+    memories = LeadMemory.objects.filter(contact=run.contact, expires_at__gt=run.at or timezone.now())
+    if run.at:  # as of a past moment: only what the contact had said by then
+        memories = memories.filter(created_at__lte=run.at)
+    memory = list(memories.order_by("-created_at").values("kind", "text")[:MEMORY_LIMIT])
     cfg = run.cfg
     hours = ("always open" if cfg.business_hours_policy == "always" else
              f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")

@@ -97,6 +97,9 @@ def test_at_drafts_an_old_message_as_of_its_own_time(scene, fake_llm):
     fake_llm.provider(scene.workspace)
     message = scene.inbound("can I book for Friday?", ago=timedelta(days=40))
     assert reply_draft_compute(message=message).reason == "window"  # now: the 24-hour window is long closed
+    LeadMemory.objects.create(workspace=scene.workspace, contact=scene.contact, kind="fact",
+                              text="LATER-FACT said a month after")  # stored now: after the message
     fake_llm.queue(Reply.structured(draft_reply()), Reply.structured(review()), Reply.structured(screen()))
     result = reply_draft_compute(message=message, at=message.sent_at)
     assert result.reason != "window" and result.draft.final_text
+    assert "LATER-FACT" not in fake_llm.requests[0].system
