@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evals import judge
-from evals.cases import cases_build
+from evals.cases import cases_build, cases_collect
 from evals.models import EvalCase, EvalRun, EvalStatus, PairwiseRun, Split, StopReason
 from evals.stats import auc_with_interval
 from insights.models import Report, ReportStatus
@@ -68,18 +68,34 @@ def _estimate(*, provider, cases: list[EvalCase]) -> tuple[int, Decimal]:
     return inputs + outputs, cost
 
 
-def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-                     requested_by=None) -> EvalRun:
-    """Create a running EvalRun with its cases and its estimated tokens and cost (nothing is judged yet).
-    `report`: a done report of this workspace, by default the latest one."""
-    if budget_tokens <= 0:
-        raise EvalInputError("the token budget must be positive")
+def _report_to_evaluate(*, workspace, report: Report | None) -> Report:
     if report is None:
         report = Report.objects.filter(workspace=workspace, status=ReportStatus.DONE).first()
         if report is None:
             raise EvalInputError("this workspace has no done report to evaluate")
     elif report.workspace_id != workspace.pk or report.status != ReportStatus.DONE:
         raise EvalInputError("the report is not a done report of this workspace")
+    return report
+
+
+def eval_run_estimate(*, workspace, report: Report | None = None) -> dict:
+    """What a run would cost at most, before anything is stored or judged: {"report", "cases", "tokens",
+    "cost_usd", "judge_model"} (the page shows it before an admin starts a run)."""
+    report = _report_to_evaluate(workspace=workspace, report=report)
+    provider = llm_provider_for(workspace=workspace)
+    cases = cases_collect(workspace=workspace, report=report)
+    tokens, cost = _estimate(provider=provider, cases=cases)
+    return {"report": report, "cases": len(cases), "tokens": tokens, "cost_usd": cost,
+            "judge_model": provider.model if provider else ""}
+
+
+def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+                     requested_by=None) -> EvalRun:
+    """Create a running EvalRun with its cases and its estimated tokens and cost (nothing is judged yet).
+    `report`: a done report of this workspace, by default the latest one."""
+    if budget_tokens <= 0:
+        raise EvalInputError("the token budget must be positive")
+    report = _report_to_evaluate(workspace=workspace, report=report)
     provider = llm_provider_for(workspace=workspace)
     temperature = None if provider is None or provider.kind == ProviderKind.ANTHROPIC else judge.TEMPERATURE
     run = EvalRun.objects.create(

@@ -39,6 +39,8 @@ EXPECTED_ROLES = {
     "insights:export_json": "admin_or_404",
     "evals:runs": "member",  # aggregates for every member; the weakest cases' text for admins only
     "evals:weekly_optin": "admin",
+    "evals:run_estimate": "admin",  # a judge spends tokens: admins start runs
+    "evals:run_start": "admin",
     "evals:calibrate": "admin_or_404",  # case text (redacted): a setter gets 404
     "evals:calibrate_label": "admin_or_404",
     "accounts:members": "member",

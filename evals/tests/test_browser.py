@@ -71,6 +71,9 @@ def test_the_evals_page_and_keyboard_calibration(page, screenshot, fake_llm):
     assert "Separates" in page.locator("#stat-auc").inner_text()
     assert "9 / 4 / 1" in page.locator("#pairwise-runs").inner_text()
     assert page.locator("#weakest-cases tbody tr").count() > 0
+    page.get_by_role("button", name="Estimate a run").click()  # the cost before anything starts
+    page.get_by_role("button", name="Start the run").wait_for()
+    assert f"{CASES} decided" in page.locator("#run-form").inner_text()
     assert _overflow(page) <= 0
     screenshot(page, "evals")
     page.set_viewport_size(PHONE)

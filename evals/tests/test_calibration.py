@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent
+from conftest import queued_tasks
 from conversations.models import Message
 from conversations.tests.factories import InboundMessageFactory
 from evals import tasks
@@ -198,3 +199,24 @@ def test_erasure_deletes_the_labels_of_erased_messages(scored):
     with transaction.atomic():
         assert eval_cases_erase(workspace=scored.workspace, message_ids=[case.message_id]) == 1
     assert not CalibrationLabel.objects.exists()
+
+
+def test_admins_see_the_estimate_before_a_run_starts(scored, fake_llm, client):
+    workspace = scored.workspace
+    client.force_login(workspace.admin_user)
+    requests, runs = len(fake_llm.requests), EvalRun.objects.count()
+    fragment = client.get(reverse("evals:run_estimate", args=[workspace.slug]), HTTP_HX_REQUEST="true")
+    body = fragment.content.decode()
+    assert fragment.status_code == 200 and f"{CASES} decided" in body and "tokens</strong>" in body
+    assert 'id="eval-runs"' not in body  # the fragment only
+    assert EvalRun.objects.count() == runs and len(fake_llm.requests) == requests  # nothing stored or judged
+    start = reverse("evals:run_start", args=[workspace.slug])
+    assert client.post(start, {"report": scored.report_id, "budget_tokens": 10}).status_code == 302
+    assert EvalRun.objects.count() == runs  # below the minimum budget: refused
+    client.post(start, {"report": scored.report_id, "budget_tokens": 50_000})
+    run = EvalRun.objects.first()
+    assert EvalRun.objects.count() == runs + 1
+    assert (run.requested_by, run.budget_tokens, run.estimated_tokens > 0) == (workspace.admin_user, 50_000, True)
+    assert ("evals.tasks.eval_run_score", f"({run.pk},)") in queued_tasks("llm")
+    client.force_login(workspace.setter_user)
+    assert 'id="run-form"' not in client.get(reverse("evals:runs", args=[workspace.slug])).content.decode()
