@@ -138,7 +138,7 @@ bounded below by cases × delay ÷ workers = {results['cases'] * results['delay'
     if section in text:
         start = text.index(section)
         following = text.find("\n## ", start + len(section))
-        text = text[:start] + block + (text[following + 1:] if following != -1 else "")
+        text = text[:start] + block + ("\n" + text[following + 1:] if following != -1 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + block
     path.write_text(text)
