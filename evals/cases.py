@@ -64,9 +64,8 @@ ORDER BY m.id, ctx.sent_at, ctx.id
 """
 
 
-def cases_build(*, run: EvalRun, report: Report, context_messages: int = CONTEXT_MESSAGES) -> list[EvalCase]:
-    """Create the run's cases from the report's decided messages; returns them (in message order)."""
-    workspace = run.workspace
+def cases_collect(*, workspace, report: Report, context_messages: int = CONTEXT_MESSAGES) -> list[EvalCase]:
+    """The report's decided messages as unsaved cases (no run yet), in message order."""
     labels = message_labels(workspace=workspace, start=report.window_start, end=report.window_end,
                             as_of=report.as_of, parameters=ReportParameters(**report.parameters))
     decided = {pk: row for pk, row in labels.items() if row["outcome"] in ("booked", "not_booked")}
@@ -83,8 +82,16 @@ def cases_build(*, run: EvalRun, report: Report, context_messages: int = CONTEXT
         if message_id not in found:
             continue
         key = person_key(row["pk"])
-        cases.append(EvalCase(run=run, message_id=message_id, person_key=key,
+        cases.append(EvalCase(message_id=message_id, person_key=key,
                               split=split_for(workspace_id=workspace.pk, key=key), outcome=row["outcome"],
                               sender=row["sender"] or "", context=found[message_id]["context"],
                               sent_text=found[message_id]["sent"]))
+    return cases
+
+
+def cases_build(*, run: EvalRun, report: Report, context_messages: int = CONTEXT_MESSAGES) -> list[EvalCase]:
+    """Create the run's cases from the report's decided messages; returns them (in message order)."""
+    cases = cases_collect(workspace=run.workspace, report=report, context_messages=context_messages)
+    for case in cases:
+        case.run = run
     return EvalCase.objects.bulk_create(cases)

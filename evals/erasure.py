@@ -1,12 +1,13 @@
 """Erasing a contact from the evals (GDPR): a case holds redacted text of one thread (the message sent
-and the messages before it), so every case of an erased message goes. Run metrics are aggregates
-(an AUC, counts) and stay."""
+and the messages before it), so every case of an erased message goes, with its pairwise re-drafts
+(cascade) and the admins' calibration label of the message. Run metrics are aggregates (an AUC,
+counts) and stay."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
-from evals.models import EvalCase, Proposal, ProposalSource, ProposalStatus
+from evals.models import CalibrationLabel, EvalCase, Proposal, ProposalSource, ProposalStatus
 
 
 def eval_cases_erase(*, workspace, message_ids: list[int]) -> int:
@@ -15,8 +16,9 @@ def eval_cases_erase(*, workspace, message_ids: list[int]) -> int:
     assert transaction.get_connection().in_atomic_block, "runs inside the erasure's transaction"
     if not message_ids:
         return 0
-    deleted, _ = EvalCase.objects.filter(run__workspace=workspace, message_id__in=message_ids).delete()
-    return deleted
+    _, deleted = EvalCase.objects.filter(run__workspace=workspace, message_id__in=message_ids).delete()
+    CalibrationLabel.objects.filter(workspace=workspace, message_id__in=message_ids).delete()
+    return deleted.get(EvalCase._meta.label, 0)
 
 
 def proposals_contact_erase(*, workspace, thread_ids: list[int], message_ids: list[int]) -> dict[str, int]:

@@ -161,3 +161,115 @@ class Proposal(models.Model):
 
     def __str__(self):
         return f"proposal {self.pk} ({self.kind}, {self.status})"
+# --- Pairwise comparisons, human calibration, weekly opt-in (issue 15, brief B) --------------------------
+
+class CandidateKind(models.TextChoices):
+    PROMPT = "prompt", "Prompt change"
+    KNOWLEDGE = "knowledge", "Knowledge change (FAQ entry)"
+
+
+class PairResult(models.TextChoices):
+    WIN = "win", "Candidate better"  # both orders preferred the candidate
+    TIE = "tie", "Tie"  # the orders disagree, or both said tie
+    LOSS = "loss", "Current better"  # both orders preferred the current version
+
+
+class PairwiseRun(models.Model):
+    """A candidate (a prompt text, or an FAQ entry given as text) against the current version, on the
+    held-out cases of an eval run: each case re-drafted both ways in dry-run mode and compared by the
+    judge in both orders. See evals.pairwise."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    eval_run = models.ForeignKey(EvalRun, on_delete=models.CASCADE, related_name="pairwise_runs")
+    kind = models.CharField(max_length=16, choices=CandidateKind.choices)
+    candidate_prompt = models.TextField(blank=True)  # kind "prompt": the candidate prompt text
+    candidate_question = models.TextField(blank=True)  # kind "knowledge": the candidate FAQ entry
+    candidate_answer = models.TextField(blank=True)
+    # kind "knowledge", an edited entry: the stored entry it replaces (not a foreign key: kept if deleted).
+    replaces_faq_id = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=EvalStatus.choices, default=EvalStatus.RUNNING)
+    stop_reason = models.CharField(max_length=16, choices=StopReason.choices, blank=True, default="")
+    error = models.CharField(max_length=500, blank=True)
+    budget_tokens = models.PositiveIntegerField()
+    tokens_used = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    judge_model = models.CharField(max_length=200, blank=True)
+    judge_prompt_version = models.CharField(max_length=64)
+    # {"n", "wins", "ties", "losses", "failed", "win_share": {...Wilson}, "position_consistency": {...}}
+    metrics = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="pairwise_ws_recent_idx")]
+
+    def __str__(self):
+        return f"pairwise run {self.pk} ({self.status})"
+
+
+class PairwiseCase(models.Model):
+    """One held-out case re-drafted with the current and the candidate version (redacted text only),
+    and the judge's two verdicts: A = current, B = candidate, then the order swapped."""
+
+    run = models.ForeignKey(PairwiseRun, on_delete=models.CASCADE, related_name="cases")
+    case = models.ForeignKey(EvalCase, on_delete=models.CASCADE, related_name="+")
+    current_text = models.TextField(blank=True)
+    candidate_text = models.TextField(blank=True)
+    # Which reply each order preferred, by version ("current" | "candidate" | "tie"), not by position.
+    first_order = models.CharField(max_length=10, blank=True)  # current shown first
+    second_order = models.CharField(max_length=10, blank=True)  # candidate shown first
+    result = models.CharField(max_length=4, choices=PairResult.choices, blank=True)
+    consistent = models.BooleanField(null=True)  # both orders chose the same version (or both a tie)
+    tokens = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "case"], name="pairwisecase_run_case_unique")]
+
+    def __str__(self):
+        return f"pairwise case {self.pk} of run {self.run_id}"
+
+
+class HumanLabel(models.TextChoices):
+    GOOD = "good", "Good"
+    BAD = "bad", "Bad"
+
+
+class CalibrationLabel(models.Model):
+    """An admin's good / bad verdict on a message actually sent, to measure the judge against (Cohen's
+    κ). Keyed by the message, not by a run's case: the verdict holds for every later run that scores
+    the same message. One label per message: labelling it again replaces the label. Holds no text;
+    erasure deletes it with the message's cases (evals.erasure)."""
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    message_id = models.BigIntegerField()  # not a foreign key, as EvalCase.message_id
+    label = models.CharField(max_length=4, choices=HumanLabel.choices)
+    labelled_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    labelled_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace", "message_id"], name="calib_ws_message_unique")]
+
+    def __str__(self):
+        return f"{self.label} label on message {self.message_id}"
+
+
+class EvalsSettings(models.Model):
+    """Per-workspace eval options; a workspace without a row has the defaults (weekly evals off).
+    Separate from the insights report's opt-in: a workspace can want reports without spending tokens
+    on a judge. Written only by `evals.weekly.evals_settings_update` (admins, audited)."""
+
+    workspace = models.OneToOneField("accounts.Workspace", on_delete=models.CASCADE, related_name="evals_settings")
+    weekly_evals = models.BooleanField(default=False)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "evals settings"
+
+    def __str__(self):
+        return f"evals settings of workspace {self.workspace_id}"

@@ -5,9 +5,9 @@ concurrently within a token budget, then measure the judge against the outcomes.
     eval_run_score(run=run)                                                      # judge, AUC
 
 Call outside a transaction: the run's progress is committed as it goes, and the gateway's quota
-reservations must commit before each slow call. The judge calls run in a small thread pool
-(WORKERS), each thread with its own database connection, closed after each call; every row of this
-app is written by the calling thread.
+reservations must commit before each slow call. The judge calls run in a thread pool sized for the
+provider (`workers_for`), each thread with its own database connection for the run (`pool_completed`);
+every row of this app is written by the calling thread, results in batches.
 
 Budget: before each call, the tokens already used plus those reserved by calls in flight plus this
 call's estimate (`judge.judge_estimate`, an upper bound) must fit the budget, else the run stops
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from decimal import Decimal
@@ -27,8 +28,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evals import judge
-from evals.cases import cases_build
-from evals.models import EvalCase, EvalRun, EvalStatus, Split, StopReason
+from evals.cases import cases_build, cases_collect
+from evals.models import EvalCase, EvalRun, EvalStatus, PairwiseRun, Split, StopReason
 from evals.stats import auc_with_interval
 from insights.models import Report, ReportStatus
 from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
@@ -39,7 +40,17 @@ from integrations.llm.selectors import llm_provider_for
 
 logger = logging.getLogger(__name__)
 
-WORKERS = 4
+FLUSH_SECONDS = 0.5  # results are written in one transaction at most this often (see pool_completed)
+WORKERS = 8  # concurrent judge calls on a hosted API
+# Concurrent calls per provider kind. Hosted APIs take 8 at once well within their lowest paid tiers
+# (about 500 requests a minute at a few seconds a call); a 429 beyond that is retried by the gateway
+# with the provider's Retry-After. A self-hosted server (Ollama, a compatible one) usually runs one
+# model on one GPU: more than two calls in flight only queue there and hit the client's timeout.
+CONCURRENCY = {ProviderKind.OLLAMA: 2, ProviderKind.OPENAI_COMPATIBLE: 2}
+
+
+def workers_for(provider) -> int:
+    return CONCURRENCY.get(provider.kind, WORKERS) if provider is not None else 1
 STALE_AFTER = timedelta(hours=2)  # the scoring task's time limit is one hour
 DEFAULT_BUDGET_TOKENS = 200_000
 
@@ -57,25 +68,42 @@ def _estimate(*, provider, cases: list[EvalCase]) -> tuple[int, Decimal]:
     return inputs + outputs, cost
 
 
-def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-                     requested_by=None) -> EvalRun:
-    """Create a running EvalRun with its cases and its estimated tokens and cost (nothing is judged yet).
-    `report`: a done report of this workspace, by default the latest one."""
-    if budget_tokens <= 0:
-        raise EvalInputError("the token budget must be positive")
+def _report_to_evaluate(*, workspace, report: Report | None) -> Report:
     if report is None:
         report = Report.objects.filter(workspace=workspace, status=ReportStatus.DONE).first()
         if report is None:
             raise EvalInputError("this workspace has no done report to evaluate")
     elif report.workspace_id != workspace.pk or report.status != ReportStatus.DONE:
         raise EvalInputError("the report is not a done report of this workspace")
+    return report
+
+
+def eval_run_estimate(*, workspace, report: Report | None = None) -> dict:
+    """What a run would cost at most, before anything is stored or judged: {"report", "cases", "tokens",
+    "cost_usd", "judge_model"} (the page shows it before an admin starts a run)."""
+    report = _report_to_evaluate(workspace=workspace, report=report)
+    provider = llm_provider_for(workspace=workspace)
+    cases = cases_collect(workspace=workspace, report=report)
+    tokens, cost = _estimate(provider=provider, cases=cases)
+    return {"report": report, "cases": len(cases), "tokens": tokens, "cost_usd": cost,
+            "judge_model": provider.model if provider else ""}
+
+
+def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+                     requested_by=None) -> EvalRun:
+    """Create a running EvalRun with its cases and its estimated tokens and cost (nothing is judged yet).
+    `report`: a done report of this workspace, by default the latest one."""
+    if budget_tokens <= 0:
+        raise EvalInputError("the token budget must be positive")
+    report = _report_to_evaluate(workspace=workspace, report=report)
     provider = llm_provider_for(workspace=workspace)
     temperature = None if provider is None or provider.kind == ProviderKind.ANTHROPIC else judge.TEMPERATURE
     run = EvalRun.objects.create(
         workspace=workspace, report=report, budget_tokens=budget_tokens, requested_by=requested_by,
         judge_model=provider.model if provider else "", judge_prompt_version=judge.PROMPT_VERSION,
         # Anthropic's current API takes no sampling parameters: no temperature is sent there.
-        judge_parameters={"temperature": temperature, "max_tokens": judge.MAX_TOKENS, "workers": WORKERS})
+        judge_parameters={"temperature": temperature, "max_tokens": judge.MAX_TOKENS,
+                          "workers": workers_for(provider)})
     cases = cases_build(run=run, report=report)
     tokens, cost = _estimate(provider=provider, cases=cases)
     EvalRun.objects.filter(pk=run.pk).update(estimated_tokens=tokens, estimated_cost_usd=cost)
@@ -83,7 +111,7 @@ def eval_run_prepare(*, workspace, report: Report | None = None, budget_tokens: 
     return run
 
 
-class _Budget:
+class TokenBudget:
     """Tokens used and reserved by calls in flight, shared by the pool's threads."""
 
     def __init__(self, limit: int):
@@ -111,7 +139,7 @@ class _Budget:
             self.stop_reason = self.stop_reason or reason
 
 
-def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: _Budget) -> dict | None:
+def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: TokenBudget) -> dict | None:
     """In a pool thread: one judgement, or None when the run stopped before it."""
     estimate = judge.judge_estimate(context=case.context, sent_text=case.sent_text)
     if not budget.reserve(estimate):
@@ -133,7 +161,42 @@ def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: _Budget) -> di
         return {"score": None, "tokens": spent, "error": f"{exc.kind}: {exc.message}"[:300]}
     finally:
         budget.settle(estimate, spent)
-        connection.close()  # this thread's connection: the pool's threads outlive the run
+
+
+def pool_completed(*, items: list, call, workers: int, name: str, flush_seconds: float = FLUSH_SECONDS):
+    """Run `call(item)` for each item in a pool of `workers` threads and yield, in the calling thread,
+    batches of (item, result) as they complete: at most one batch per `flush_seconds` (and the rest
+    at the end), so the caller writes many results in one transaction, not one commit per case.
+
+    Each pool thread keeps its own database connection for the whole run (opening one per call cost
+    more than the call's own queries); they are closed at the end, one closing task per thread (each
+    waits at a barrier until all have started, so no thread takes two)."""
+    futures: dict = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        try:
+            futures = {pool.submit(call, item): item for item in items}
+            batch, flushed = [], time.monotonic()
+            for future in as_completed(futures):
+                batch.append((futures[future], future.result()))
+                if time.monotonic() - flushed >= flush_seconds:
+                    yield batch
+                    batch, flushed = [], time.monotonic()
+            if batch:
+                yield batch
+        finally:
+            for future in futures:
+                future.cancel()
+            barrier = threading.Barrier(workers)
+
+            def close():
+                try:
+                    barrier.wait(timeout=30)
+                except threading.BrokenBarrierError:  # a thread still busy: its connection closes with it
+                    pass
+                connection.close()
+
+            for future in [pool.submit(close) for _ in range(workers)]:
+                future.result()
 
 
 def eval_run_metrics(*, run: EvalRun) -> dict:
@@ -159,23 +222,26 @@ def eval_run_metrics(*, run: EvalRun) -> dict:
             "criteria_means": {"booked": means("booked"), "not_booked": means("not_booked")}}
 
 
-def eval_run_score(*, run: EvalRun, workers: int = WORKERS) -> EvalRun:
+def eval_run_score(*, run: EvalRun, workers: int | None = None) -> EvalRun:
     """Judge the run's unscored cases, then store the metrics and finish the run (done, or stopped with
     its reason). Any unexpected error marks the run failed and is raised again."""
     try:
         provider = llm_provider_for(workspace=run.workspace)
         if provider is None:
             raise NoProviderConfigured(run.workspace)
+        workers = workers or workers_for(provider)
         run.workspace  # noqa: B018 (loaded here: the pool's threads only read it)
         cases = list(EvalCase.objects.filter(run=run, overall__isnull=True, error=""))
-        budget = _Budget(run.budget_tokens - run.tokens_used)
+        budget = TokenBudget(run.budget_tokens - run.tokens_used)
         total, done = len(cases), 0
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{run.pk}") as pool:
-            futures = {pool.submit(_judge_one, run=run, case=case, provider=provider, budget=budget): case
-                       for case in cases}
-            for future in as_completed(futures):
-                outcome, case = future.result(), futures[future]
-                if outcome is not None:  # None: skipped after the stop
+        def call(case):
+            return _judge_one(run=run, case=case, provider=provider, budget=budget)
+
+        for batch in pool_completed(items=cases, call=call, workers=workers, name=f"eval-{run.pk}"):
+            with transaction.atomic():
+                for case, outcome in batch:
+                    if outcome is None:  # skipped after the stop
+                        continue
                     done += 1
                     score = outcome["score"]
                     EvalCase.objects.filter(pk=case.pk).update(
@@ -210,7 +276,7 @@ def _finish(run: EvalRun, *, status: str, stop_reason: str, error: str = "") -> 
 
 
 def eval_run(*, workspace, report: Report | None = None, budget_tokens: int = DEFAULT_BUDGET_TOKENS,
-             requested_by=None, workers: int = WORKERS) -> EvalRun:
+             requested_by=None, workers: int | None = None) -> EvalRun:
     run = eval_run_prepare(workspace=workspace, report=report, budget_tokens=budget_tokens,
                            requested_by=requested_by)
     return eval_run_score(run=run, workers=workers)
@@ -228,9 +294,9 @@ def eval_run_request(*, workspace, report: Report | None = None, budget_tokens: 
 
 
 def eval_runs_fail_stale(*, now=None) -> int:
-    """Mark failed the runs still running long after any run ends (their worker died); their scored
-    cases stay. Returns the count."""
+    """Mark failed the runs (eval and pairwise) still running long after any run ends (their worker
+    died); their finished cases stay. Returns the count."""
     now = now or timezone.now()
-    return EvalRun.objects.filter(status=EvalStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
+    return sum(model.objects.filter(status=EvalStatus.RUNNING, created_at__lt=now - STALE_AFTER).update(
         status=EvalStatus.FAILED, stop_reason=StopReason.ERROR, finished_at=now,
-        error="The run stopped before it finished (worker lost).")
+        error="The run stopped before it finished (worker lost).") for model in (EvalRun, PairwiseRun))

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import bootstrap, mannwhitneyu
+from statsmodels.stats.inter_rater import cohens_kappa
+
+from insights.intervals import wilson_interval
 
 MIN_PER_OUTCOME = 5  # fewer booked or not-booked scored cases: not enough data for a verdict
 RESAMPLES = 2000
@@ -46,3 +49,55 @@ def auc_with_interval(*, booked: list[float], not_booked: list[float], confidenc
     verdict = DOES_NOT_SEPARATE if low <= 0.5 <= high else SEPARATES if low > 0.5 else INVERTED
     return {**result, "value": round(value, DIGITS), "low": round(low, DIGITS), "high": round(high, DIGITS),
             "verdict": verdict}
+
+
+# --- Pairwise and human calibration ---------------------------------------------------------------------
+
+BETTER = "candidate better"
+WORSE = "candidate worse"
+NO_CLEAR_DIFFERENCE = "no clear difference"
+
+
+def pairwise_summary(*, wins: int, ties: int, losses: int, consistent: int, judged: int,
+                     confidence: float = 0.95) -> dict:
+    """Wins / ties / losses of a candidate against the current version, and how far to trust them.
+
+    `win_share` is the share of the decided pairs (wins + losses; a tie decides nothing) the candidate
+    won, with its Wilson interval (insights.intervals): an interval above one half says "better", below
+    "worse", across it "no clear difference". `position_consistency` is the share of judged pairs in
+    which swapping the order did not change the judge's pick, with its Wilson interval too."""
+    decided = wins + losses
+    share = {"value": None, "low": None, "high": None, "decided": decided, "confidence": confidence,
+             "method": "wilson"}
+    verdict = NOT_ENOUGH_DATA
+    if decided:
+        low, high = wilson_interval(wins, decided, confidence=confidence)
+        share.update(value=round(wins / decided, DIGITS), low=round(low, DIGITS), high=round(high, DIGITS))
+        verdict = BETTER if low > 0.5 else WORSE if high < 0.5 else NO_CLEAR_DIFFERENCE
+    consistency = {"value": None, "low": None, "high": None, "consistent": consistent, "judged": judged}
+    if judged:
+        low, high = wilson_interval(consistent, judged, confidence=confidence)
+        consistency.update(value=round(consistent / judged, DIGITS), low=round(low, DIGITS), high=round(high, DIGITS))
+    return {"n": wins + ties + losses, "wins": wins, "ties": ties, "losses": losses, "win_share": share,
+            "verdict": verdict, "position_consistency": consistency}
+
+
+def kappa(*, judge: list[bool], human: list[bool]) -> dict:
+    """Cohen's κ between the judge's good / bad verdicts and the human labels of the same cases
+    (statsmodels' `cohens_kappa` on the 2×2 table), with the number labelled and the raw agreement.
+    None when nothing is labelled, or when the chance agreement is 1 (both raters gave one label only:
+    κ is undefined)."""
+    n = len(human)
+    result = {"value": None, "n": n, "agreement": None}
+    if n == 0:
+        return result
+    table = np.zeros((2, 2), dtype=int)
+    for j, h in zip(judge, human, strict=True):
+        table[int(j), int(h)] += 1
+    agreement = float(np.trace(table)) / n
+    result["agreement"] = round(agreement, DIGITS)
+    expected = float(table.sum(axis=0) @ table.sum(axis=1)) / (n * n)
+    if expected >= 1:
+        return result
+    result["value"] = round(float(cohens_kappa(table, return_results=False)), DIGITS)
+    return result

@@ -3,8 +3,8 @@ mostly judge calls, slow LLM work like drafting."""
 
 from celery import shared_task
 
-from evals import services
-from evals.models import EvalRun, EvalStatus
+from evals import pairwise, services, weekly
+from evals.models import EvalRun, EvalStatus, PairwiseRun
 
 
 # Not acks_late: a redelivered copy would judge the same cases again and spend the budget twice.
@@ -32,3 +32,22 @@ def proposal_draft_from_run(run_id: int) -> None:
         pk=run_id, status__in=[EvalStatus.DONE, EvalStatus.STOPPED]).first()
     if run is not None:
         proposal_sources.proposal_draft_run(run=run)
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=90)
+def weekly_evals() -> None:
+    """Tuesday 07:00 UTC (beat): enqueue the weekly eval of every workspace that opted in."""
+    weekly.weekly_evals_enqueue(task=weekly_eval)
+
+
+# Not acks_late (as eval_run_score): a redelivered copy would spend the budget twice.
+@shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3540)
+def weekly_eval(workspace_id: int) -> None:
+    weekly.weekly_eval_run(workspace_id=workspace_id)
+
+
+# Not acks_late, as eval_run_score: a redelivered copy would spend the budget twice.
+@shared_task(ignore_result=True, time_limit=3600, soft_time_limit=3540)
+def pairwise_run_execute(run_id: int) -> None:
+    """Compare a candidate prepared by `pairwise.pairwise_run_prepare` (dry-run drafts, judged both ways)."""
+    run = PairwiseRun.objects.select_related("workspace").filter(pk=run_id, status=EvalStatus.RUNNING).first()
+    if run is not None:
+        pairwise.pairwise_run_execute(run=run)

@@ -1,18 +1,19 @@
 from django.urls import path
 
-from evals import views
+from evals import calibrate_views, proposal_views, views
 
 app_name = "evals"
 
-urlpatterns = [
-    path("w/<slug:workspace_slug>/evals/", views.runs, name="runs"),
-]
-
-# Proposals and History (issue 15): evals.proposal_views.
-from evals import proposal_views  # noqa: E402
-
 P = "w/<slug:workspace_slug>/proposals/"
-urlpatterns += [
+urlpatterns = [
+    # Evals: runs, pairwise results, calibration, the weekly opt-in.
+    path("w/<slug:workspace_slug>/evals/", views.runs, name="runs"),
+    path("w/<slug:workspace_slug>/evals/weekly/", views.weekly_optin, name="weekly_optin"),
+    path("w/<slug:workspace_slug>/evals/estimate/", views.run_estimate, name="run_estimate"),
+    path("w/<slug:workspace_slug>/evals/start/", views.run_start, name="run_start"),
+    path("w/<slug:workspace_slug>/evals/calibrate/", calibrate_views.calibrate, name="calibrate"),
+    path("w/<slug:workspace_slug>/evals/calibrate/label/", calibrate_views.calibrate_label, name="calibrate_label"),
+    # Proposals and History.
     path(P, proposal_views.proposal_list, name="proposals"),
     path(P + "draft/", proposal_views.proposal_draft, name="proposal_draft"),
     path(P + "from-escalations/", proposal_views.proposals_from_escalations, name="proposals_from_escalations"),

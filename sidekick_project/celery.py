@@ -33,6 +33,7 @@ app.conf.task_routes = {
     "conversations.tasks.*": {"queue": "llm"},
     "assistant.tasks.*": {"queue": "llm"},
     "evals.tasks.eval_runs_fail_stale": {"queue": "default"},  # one UPDATE, no model call
+    "evals.tasks.weekly_evals": {"queue": "default"},  # the fan-out: a few reads and enqueues
     "evals.tasks.*": {"queue": "llm"},
 }
 
@@ -93,6 +94,13 @@ app.conf.beat_schedule = {
         "task": "insights.weekly.fail_stale_reports",
         "schedule": crontab(minute=11),
         "options": {"expires": 0.9 * HOUR},
+    },
+    # Weekly evals (opt-in per workspace, separate from the report's): a fan-out enqueuing one eval
+    # task per opted-in workspace, each expiring after 6 h (evals.weekly), the day after the report.
+    "evals-weekly-runs": {
+        "task": "evals.tasks.weekly_evals",
+        "schedule": crontab(minute=0, hour=7, day_of_week="tue"),
+        "options": {"expires": 6 * HOUR},
     },
     # Eval runs whose worker died mid-run are marked failed (their scored cases stay).
     "evals-fail-stale-runs": {

@@ -37,7 +37,6 @@ EXPECTED_ROLES = {
     "insights:evidence": "admin_or_404",  # message excerpts: a setter gets 404
     "insights:export_csv": "admin_or_404",
     "insights:export_json": "admin_or_404",
-    "evals:runs": "member",  # aggregates only (counts, AUC); no case text
     "evals:proposals": "member",  # setters see proposals; only admins act on them
     "evals:proposal": "member",
     "evals:proposal_draft": "admin",
@@ -49,6 +48,12 @@ EXPECTED_ROLES = {
     "evals:proposal_fan_out": "admin",  # and the service refuses anyone but a super-admin
     "evals:history": "member",
     "evals:history_restore": "admin",
+    "evals:runs": "member",  # aggregates for every member; the weakest cases' text for admins only
+    "evals:weekly_optin": "admin",
+    "evals:run_estimate": "admin",  # a judge spends tokens: admins start runs
+    "evals:run_start": "admin",
+    "evals:calibrate": "admin_or_404",  # case text (redacted): a setter gets 404
+    "evals:calibrate_label": "admin_or_404",
     "accounts:members": "member",
     "accounts:member_invite": "admin",
     "accounts:member_role": "admin",

@@ -68,6 +68,10 @@ class Run:
     sources_override: list | None = None
     # The conversation when it is not stored (Knowledge → "Test a question"): read from the thread otherwise.
     history_override: list[Message] | None = None
+    # A candidate knowledge change (evals): chunks put first among the retrieved ones (see _draft).
+    extra_sources: list = field(default_factory=list)
+    # A past moment to draft as of (evals): see reply_draft_compute.
+    at: datetime | None = None
     # Writes the act step makes (the computation itself writes nothing).
     opt_out_at: datetime | None = None
     memory_writes: list[dict] = field(default_factory=list)
@@ -94,21 +98,28 @@ class DraftResult:
 
 
 def reply_draft_compute(*, message: Message, prompt_text: str | None = None, sources: list | None = None,
-                        cfg: SidekickSettings | None = None, history: list[Message] | None = None,
+                        extra_sources: list | None = None, cfg: SidekickSettings | None = None,
+                        at: datetime | None = None, history: list[Message] | None = None,
                         user=None) -> DraftResult:
     """Draft a reply to `message` (an inbound message) as the pipeline would, writing nothing.
 
     `prompt_text` replaces the workspace's current prompt revision, `sources` the retrieved knowledge
-    (a list of `knowledge.selectors.RetrievedChunk`), `cfg` the workspace's settings. `history` is the
-    conversation up to and including `message`, oldest first, for a message that is not stored (an
-    unsaved message, thread and contact: "Test a question"); the thread's stored messages otherwise.
-    `user` is the person who asked for the run (usage and quotas count it as theirs). Errors a run
-    escalates on (model failures, quotas) come back as an escalated result; bugs raise.
+    (a list of `knowledge.selectors.RetrievedChunk`), `cfg` the workspace's settings. `extra_sources`
+    (unsaved chunks: a candidate FAQ entry in an eval) are put first among the retrieved sources; a
+    retrieved chunk of the same FAQ entry (`faq_id`) is dropped, so an edited entry replaces the stored
+    one. `at` drafts as of a past moment (an eval re-drafting an old message): the rules on the moment
+    (the messaging window, counted from `message` itself, and business hours), the prompt's "now" and
+    the lead memory (only what was stored by then) use it. `history` is the conversation up to and
+    including `message`, oldest first, for a message that is not stored (an unsaved message, thread and
+    contact: "Test a question"); the thread's stored messages otherwise. `user` is the person who asked
+    for the run (usage and quotas count it as theirs). Errors a run escalates on (model failures,
+    quotas) come back as an escalated result; bugs raise.
     """
     thread = message.thread
     run = Run(message=message, thread=thread, contact=thread.contact,
               cfg=cfg or sidekick_settings_for(workspace=thread.workspace),
-              prompt_override=prompt_text, sources_override=sources, history_override=history, user=user)
+              prompt_override=prompt_text, sources_override=sources, extra_sources=list(extra_sources or []),
+              at=at, history_override=history, user=user)
     draft = ReplyDraft(workspace_id=thread.workspace_id, thread=thread, inbound_message=message)
     return compute(run, draft)
 
@@ -125,7 +136,8 @@ def compute(run: Run, draft: ReplyDraft) -> DraftResult:
 
 def _compute(run: Run, draft: ReplyDraft) -> tuple[str, str, str]:
     """The draft and its decision, as (decision, reason, reason text); writes nothing (see module doc)."""
-    cfg, now = run.cfg, timezone.now()
+    cfg, now = run.cfg, run.at or timezone.now()
+    last_inbound_at = run.message.sent_at if run.at else run.thread.last_inbound_at
     history = (thread_history(thread=run.thread, until=run.message) if run.history_override is None
                else run.history_override)
     run.burst = _burst(history) or [run.message]
@@ -137,7 +149,7 @@ def _compute(run: Run, draft: ReplyDraft) -> tuple[str, str, str]:
     for text in _screened_texts(run.burst):
         run.hits += [h for h in rules.check_inbound(text, language=cfg.language, blacklist=cfg.blacklist)
                      if h.rule not in {x.rule for x in run.hits}]
-    run.hits += rules.check_context(now=now, last_inbound_at=run.thread.last_inbound_at, hours=business_hours_of(cfg),
+    run.hits += rules.check_context(now=now, last_inbound_at=last_inbound_at, hours=business_hours_of(cfg),
                                     tz=run.thread.workspace.timezone, opted_out=False)
     codes = {h.rule for h in run.hits if h.blocking}
     if "opt_out" in codes:
@@ -231,13 +243,22 @@ def _draft(run: Run, draft: ReplyDraft) -> dict:
         run.sources = list(run.sources_override)
     else:
         run.sources = knowledge_search(workspace=workspace, query=query, limit=SOURCES_LIMIT) if query.strip() else []
-    memory = [] if run.contact.pk is None else list(  # an unsaved contact (a test question) has no memory
-        LeadMemory.objects.filter(contact=run.contact, expires_at__gt=timezone.now())
-        .order_by("-created_at").values("kind", "text")[:MEMORY_LIMIT])
+    if run.extra_sources:
+        replaced = {c.faq_id for c in run.extra_sources if c.faq_id}
+        run.sources = [*run.extra_sources, *(c for c in run.sources if c.faq_id is None or c.faq_id not in replaced)
+                       ][:max(SOURCES_LIMIT, len(run.extra_sources))]
+    if run.contact.pk is None:  # an unsaved contact (a test question) has no memory
+        memory = []
+    else:
+        memories = LeadMemory.objects.filter(contact=run.contact, expires_at__gt=run.at or timezone.now())
+        if run.at:  # as of a past moment: only what the contact had said by then
+            memories = memories.filter(created_at__lte=run.at)
+        memory = list(memories.order_by("-created_at").values("kind", "text")[:MEMORY_LIMIT])
     cfg = run.cfg
     hours = ("always open" if cfg.business_hours_policy == "always" else
              f"days {cfg.business_days} {cfg.opens_at:%H:%M}-{cfg.closes_at:%H:%M}")
-    system = P.system_prompt(prompt=run.prompt, business=workspace.name, tz=workspace.timezone, now=timezone.now(),
+    system = P.system_prompt(prompt=run.prompt, business=workspace.name, tz=workspace.timezone,
+                             now=run.at or timezone.now(),
                              hours_text=hours, sources=[_source(c) for c in run.sources], memory=memory)
     result = structured_call(run, purpose="reply_draft", system=system, messages=run.history, schema=P.DRAFT_SCHEMA,
                          schema_name="respond")

@@ -74,3 +74,32 @@ def test_compute_takes_a_candidate_prompt_and_candidate_knowledge(scene, fake_ll
     assert "You are Kim, a CANDIDATE prompt for" in system and "cedar sauna" in system and "any amount" not in system
     assert result.draft.prompt_revision is None and result.decision == Decision.DRAFT_SAVED
     assert not LeadMemory.objects.exists()
+
+
+def test_extra_sources_come_first_and_replace_the_stored_entry_they_edit(scene, fake_llm):
+    from dataclasses import replace
+
+    fake_llm.provider(scene.workspace)
+    stored = faq_create(workspace=scene.workspace, question="Do you sell gift cards?", answer="No, sorry.", actor=None)
+    message = scene.inbound("do you sell gift cards?")
+    (retrieved,) = knowledge_search(workspace=scene.workspace, query="gift cards", limit=3)
+    edited = replace(retrieved, chunk_id=0, text="Q: Do you sell gift cards?\nA: Yes, from 20 EUR. EDITED")
+    fake_llm.queue(Reply.structured(draft_reply("Yes, from 20 EUR.")), Reply.structured(review()))
+    reply_draft_compute(message=message, extra_sources=[edited])
+    system = fake_llm.requests[0].system
+    assert "EDITED" in system and "No, sorry." not in system  # the edit replaced the stored entry
+    assert retrieved.faq_id == stored.pk
+
+
+def test_at_drafts_an_old_message_as_of_its_own_time(scene, fake_llm):
+    from datetime import timedelta
+
+    fake_llm.provider(scene.workspace)
+    message = scene.inbound("can I book for Friday?", ago=timedelta(days=40))
+    assert reply_draft_compute(message=message).reason == "window"  # now: the 24-hour window is long closed
+    LeadMemory.objects.create(workspace=scene.workspace, contact=scene.contact, kind="fact",
+                              text="LATER-FACT said a month after")  # stored now: after the message
+    fake_llm.queue(Reply.structured(draft_reply()), Reply.structured(review()), Reply.structured(screen()))
+    result = reply_draft_compute(message=message, at=message.sent_at)
+    assert result.reason != "window" and result.draft.final_text
+    assert "LATER-FACT" not in fake_llm.requests[0].system

@@ -255,3 +255,14 @@ def test_a_run_left_running_by_a_lost_worker_is_marked_failed(scene, fake_llm):
     assert lost.status == EvalStatus.FAILED and lost.stop_reason == StopReason.ERROR and "worker lost" in lost.error
     assert EvalRun.objects.get(pk=fresh.pk).status == EvalStatus.RUNNING
     assert lost.cases.count() == BOOKED + NOT_BOOKED
+
+
+def test_cases_are_judged_concurrently_within_the_providers_limit(scene, fake_llm):
+    delay = 0.3
+    fake_llm.provider(scene.workspace, kind="ollama")  # self-hosted: two calls at once at most
+    fake_llm.handler = lambda request: Reply.structured(prefers_booked(request), delay=delay)
+    run = eval_run(workspace=scene.workspace, budget_tokens=1_000_000)
+    assert run.status == EvalStatus.DONE and run.judge_parameters["workers"] == 2
+    starts = sorted(r.received_at for r in fake_llm.requests)
+    in_flight = max(sum(1 for s in starts if t <= s < t + delay * 0.9) for t in starts)
+    assert in_flight == 2
