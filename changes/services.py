@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -167,30 +167,44 @@ def change_set_apply(*, change_set: ChangeSet, actor) -> ChangeSet:
     return change_set
 
 
-def change_set_undo(*, change_set: ChangeSet, actor) -> ChangeSet:
+def change_set_undo(*, change_set: ChangeSet, actor, positions: list[int] | None = None,
+                    overwrite: bool = False) -> ChangeSet:
     """Undo every operation, last first, in one transaction: a new revision with the previous text
     where the target keeps revisions, the before values otherwise.
 
     Refused as a whole (ChangeConflict naming each target, nothing written, the set stays applied)
-    when any target changed since the apply. An undo is recorded (audit, ``undone_by``); redoing is
-    a new change set previewed from the current values.
+    when any target changed since the apply, unless ``overwrite`` (a person saw the conflict and chose
+    to put the before values back anyway). ``positions`` undoes only those steps (0-based); the set
+    is undone once every step is, and an undone step is skipped. An undo is recorded (audit,
+    ``undone_by``); redoing is a new change set previewed from the current values.
     """
     with transaction.atomic():
         locked, ops = _locked(change_set, Status.APPLIED)
         workspace = locked.workspace
         _require_roles(workspace=workspace, actor=actor, kinds=[kind_get(op.kind) for op in ops])
-        moved = [op for op in ops if kind_get(op.kind).changed_since_apply(workspace=workspace, op=op)]
-        if moved:
+        chosen = [op for op in ops if op.state == Status.APPLIED and (positions is None or op.position in positions)]
+        if not chosen:
+            raise ChangeSetStateError("These steps are already undone.")
+        moved = [op for op in chosen if kind_get(op.kind).changed_since_apply(workspace=workspace, op=op)]
+        if moved and not overwrite:
             raise ChangeConflict(f"Changed since this change set was applied, so nothing was undone "
                                  f"({_names(moved)}).", operations=moved)
-        for op in reversed(ops):
-            kind_get(op.kind).undo(workspace=workspace, op=op, actor=actor)
+        for op in reversed(chosen):
+            try:
+                kind_get(op.kind).undo(workspace=workspace, op=op, actor=actor)
+            except ObjectDoesNotExist as exc:  # only reachable with overwrite: the record is gone
+                raise ValidationError(f"Step {op.position + 1} ({op.label}) cannot be undone: the record it "
+                                      "changed no longer exists. Nothing was undone.") from exc
+            except ValueError as exc:
+                raise ValidationError(f"Step {op.position + 1} ({op.label}): {exc} Nothing was undone.") from exc
             op.state = Status.UNDONE
-        Operation.objects.bulk_update(ops, ["result", "state"])
-        locked.status, locked.undone_by, locked.undone_at = Status.UNDONE, actor, timezone.now()
-        locked.save(update_fields=["status", "undone_by", "undone_at", "updated_at"])
+        Operation.objects.bulk_update(chosen, ["result", "state"])
+        if all(op.state == Status.UNDONE for op in ops):
+            locked.status, locked.undone_by, locked.undone_at = Status.UNDONE, actor, timezone.now()
+            locked.save(update_fields=["status", "undone_by", "undone_at", "updated_at"])
         audit_event_record(verb="changes.undone", workspace=workspace, actor=actor, target=locked,
-                           data=_audit_data(locked, ops))
+                           data={**_audit_data(locked, chosen), "overwrite": bool(moved and overwrite),
+                                 "partial": len(chosen) < len(ops) or locked.status != Status.UNDONE})
     change_set.refresh_from_db()
     return change_set
 

@@ -148,9 +148,10 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
 
     Booked: `booked_at` is the time of the call and the stage becomes booked (a customer stays a
     customer). Canceled: `booking_canceled_at` is set and a booked contact goes back to qualified.
-    A later booking clears an earlier cancellation.
+    A later booking clears an earlier cancellation. Attended and no-show are history only: the call's
+    outcome, with the booking state and stage as they are (a person moves the stage on if they wish).
     """
-    if kind not in (BookingEvent.Kind.BOOKED, BookingEvent.Kind.CANCELED):
+    if kind not in BookingEvent.Kind.values:
         raise ValueError(f"unsupported booking outcome {kind!r}")
     workspace = contact.workspace
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
@@ -164,7 +165,7 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
         if contact.stage != Stage.CUSTOMER:
             contact.stage = Stage.BOOKED
             fields.append("stage")
-    else:
+    elif kind == BookingEvent.Kind.CANCELED:
         contact.booking_canceled_at = occurred_at
         fields.append("booking_canceled_at")
         if contact.stage == Stage.BOOKED:

@@ -66,7 +66,7 @@ class ContactStateKind(_ContactKind):
 
 @register
 class ContactBookingKind(_ContactKind):
-    """A booking outcome (booked at a time, or canceled) through `contact_booking_record`; undo takes
+    """A booking outcome (booked at a time, canceled, attended, no-show) through `contact_booking_record`; undo takes
     the event back and restores the contact's booking state and stage."""
 
     name = "contact.booking"
@@ -74,8 +74,8 @@ class ContactBookingKind(_ContactKind):
 
     def clean(self, *, workspace, op, after):
         after = self._only(after, {"kind", "occurred_at", "note"})
-        if after.get("kind") not in (BookingEvent.Kind.BOOKED, BookingEvent.Kind.CANCELED):
-            raise ValidationError("A booking outcome is booked or canceled.")
+        if after.get("kind") not in BookingEvent.Kind.values:
+            raise ValidationError("A booking outcome is booked, canceled, attended or no-show.")
         occurred_at = parse_datetime_value(after.get("occurred_at") or timezone.now())
         if abs(occurred_at - timezone.now()) > BOOKING_HORIZON:
             raise ValidationError("The booking time is more than a year away; check the date.")
