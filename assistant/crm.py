@@ -52,8 +52,9 @@ BULK_MAX = 100  # more matching leads than this: narrow the selection down inste
 FEEDBACK_REASON_MAX = 500
 RATE_LIMIT = (30, 60)  # commands per user per window of seconds (settings.AUTOCRM_RATE_LIMIT overrides)
 # States of a plan message.
-PREVIEWED, EXECUTED, UNDONE, REFUSED, AMBIGUOUS, NO_MATCH, UNSUPPORTED_STATE, FAILED, LIMITED = (
-    "previewed", "executed", "undone", "refused", "ambiguous", "no_match", "unsupported", "failed", "limited")
+PREVIEWED, EXECUTED, UNDONE, REFUSED, AMBIGUOUS, NO_MATCH, UNSUPPORTED_STATE, FAILED, LIMITED, REPORTED = (
+    "previewed", "executed", "undone", "refused", "ambiguous", "no_match", "unsupported", "failed", "limited",
+    "reported")
 
 
 class PlanRefused(Exception):
@@ -488,7 +489,8 @@ def crm_plan_redo(*, message: AssistantMessage, actor) -> AssistantMessage:
 
 def _last_plan(*, workspace, user, state: str) -> AssistantMessage | None:
     return (AssistantMessage.objects.filter(conversation__workspace=workspace, conversation__user=user,
-                                            role=Role.ASSISTANT, metadata__skill=SKILL, metadata__state=state)
+                                            role=Role.ASSISTANT, metadata__skill=SKILL, metadata__state=state,
+                                            metadata__has_key="specs")
             .order_by("-updated_at", "-id").first())
 
 
@@ -510,8 +512,8 @@ def _undo_or_redo_last(*, workspace, user, conversation, parsed: Parsed, base: d
     plan_message.refresh_from_db()
     title = ChangeSet.objects.get(workspace=workspace, pk=plan_message.metadata["plan"]).title
     done = "Redone" if redo else (f"Undone step {parsed.step} of" if parsed.step else "Undone")
-    return _reply(conversation, f"{done}: {title}.", **base, plan=plan_message.metadata["plan"],
-                  state=EXECUTED if redo else UNDONE)
+    # The answer only reports: the plan's own message holds the state (and its buttons).
+    return _reply(conversation, f"{done}: {title}.", **base, plan=plan_message.metadata["plan"], state=REPORTED)
 
 
 def crm_plan_feedback(*, message: AssistantMessage, actor, rating: str, reason: str = "") -> AssistantMessage:

@@ -83,8 +83,7 @@ SYSTEM = (
 _CRM_WORDS = re.compile(
     r"\b(?:move|mueve|mover|pasa|set|mark|stage|etapa|score|puntuaci|sentiment|sentimiento|note|nota|book|agend|"
     r"cancel|attend|asisti|no[- ]?show|prefer|available|disponible|object|remember|recuerda|forget|olvida|follow|"
-    r"seguimiento|pause|pausa|resume|reanuda|automat|assign|asigna|link|merge|vincula|undo|redo|deshac|rehac|"
-    r"lead|leads|contact)\w*", re.IGNORECASE)
+    r"seguimiento|pause|pausa|resume|reanuda|automat|assign|asigna|link|merge|vincula|undo|redo|deshac|rehac)\w*", re.IGNORECASE)
 
 
 def crm_llm_wanted(*, workspace, user, text: str) -> bool:

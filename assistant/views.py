@@ -312,7 +312,8 @@ def _plan_response(request, message, *, error: str = "", changed: bool = False):
 def plan_confirm(request, message_id):
     message = _message(request, message_id)
     try:
-        message = crm.crm_plan_confirm(message=message, actor=request.user)
+        message = crm.crm_plan_confirm(message=message, actor=request.user,
+                                       confirmed_count=_int(request.POST.get("count")))
     except crm.PlanRefused as refusal:
         message.refresh_from_db()
         return _plan_response(request, message, error=refusal.message)
@@ -324,8 +325,33 @@ def plan_confirm(request, message_id):
 def plan_undo(request, message_id):
     message = _message(request, message_id)
     try:
-        message = crm.crm_plan_undo(message=message, actor=request.user)
+        message = crm.crm_plan_undo(message=message, actor=request.user, step=_int(request.POST.get("step")),
+                                    overwrite=request.POST.get("overwrite") == "1")
     except crm.PlanRefused as refusal:
         message.refresh_from_db()
         return _plan_response(request, message, error=refusal.message)
     return _plan_response(request, message, changed=True)
+
+
+@workspace_required
+@require_POST
+def plan_redo(request, message_id):
+    message = _message(request, message_id)
+    try:
+        message = crm.crm_plan_redo(message=message, actor=request.user)
+    except crm.PlanRefused as refusal:
+        message.refresh_from_db()
+        return _plan_response(request, message, error=refusal.message)
+    return _plan_response(request, message, changed=True)
+
+
+@workspace_required
+@require_POST
+def plan_feedback(request, message_id):
+    message = _message(request, message_id)
+    try:
+        message = crm.crm_plan_feedback(message=message, actor=request.user, rating=request.POST.get("rating", ""),
+                                        reason=request.POST.get("reason", ""))
+    except crm.PlanRefused as refusal:
+        return _plan_response(request, message, error=refusal.message)
+    return _plan_response(request, message)
