@@ -451,7 +451,18 @@ def crm_parse(text: str) -> Parsed | None:
     for prefix in ("please ", "por favor ", "sidekick, ", "hey sidekick, "):
         if text.lower().startswith(prefix):
             text = text[len(prefix):]
-    text = _fix_typos(text)
+    parsed = _parse(text)
+    if parsed is None or parsed.intent == UNSUPPORTED:
+        # Only then are command words corrected: an exact command (and its note's own words) stays as typed.
+        fixed = _fix_typos(text)
+        if fixed != text:
+            retry = _parse(fixed)
+            if retry is not None and (parsed is None or retry.intent != UNSUPPORTED):
+                return retry
+    return parsed
+
+
+def _parse(text: str) -> Parsed | None:
     undo = _UNDO.fullmatch(text)
     if undo:
         step = undo.group("step") or undo.group("paso")

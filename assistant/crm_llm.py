@@ -83,7 +83,9 @@ SYSTEM = (
 _CRM_WORDS = re.compile(
     r"\b(?:move|mueve|mover|pasa|set|mark|stage|etapa|score|puntuaci|sentiment|sentimiento|note|nota|book|agend|"
     r"cancel|attend|asisti|no[- ]?show|prefer|available|disponible|object|remember|recuerda|forget|olvida|follow|"
-    r"seguimiento|pause|pausa|resume|reanuda|automat|assign|asigna|link|merge|vincula|undo|redo|deshac|rehac)\w*", re.IGNORECASE)
+    r"seguimiento|pause|pausa|resume|reanuda|automat|assign|asigna|link|merge|vincula|undo|redo|deshac|rehac|"
+    r"customer|qualified|engaged|ghosted|cliente|calificad|perdid|interesad|points|puntos|bump|talk|said|told|dijo)\w*",
+    re.IGNORECASE)
 
 
 def crm_llm_wanted(*, workspace, user, text: str) -> bool:
