@@ -114,9 +114,42 @@ def _locked(change_set: ChangeSet, expected: str) -> tuple[ChangeSet, list[Opera
     for op in ops:
         op.change_set = locked
     # Lock in one fixed order (kind, then target) so two sets touching the same rows cannot deadlock.
-    for op in sorted(ops, key=lambda o: (o.kind, o.target_key, o.target_id or 0)):
-        kind_get(op.kind).lock(workspace=locked.workspace, op=op)
+    for name, group in sorted(_by_kind(ops).items()):
+        kind_get(name).lock_many(workspace=locked.workspace, ops=sorted(group, key=lambda o: (o.target_key,
+                                                                                        o.target_id or 0)))
     return locked, ops
+
+
+def _by_kind(ops: list[Operation]) -> dict[str, list[Operation]]:
+    groups: dict[str, list[Operation]] = {}
+    for op in ops:
+        groups.setdefault(op.kind, []).append(op)
+    return groups
+
+
+def _reads(workspace, ops: list[Operation]) -> dict[int, dict]:
+    """Each operation's target's current value (by position), one `read_many` per kind."""
+    values = {}
+    for name, group in _by_kind(ops).items():
+        values.update(zip([op.position for op in group], kind_get(name).read_many(workspace=workspace, ops=group),
+                          strict=True))
+    return values
+
+
+def _in_batches(ops: list[Operation]) -> list[list[Operation]]:
+    """The operations in order, a batched kind's all together at its first position (their footprints
+    never overlap another step's, so only the order within a kind matters)."""
+    batches, seen = [], {}
+    for op in ops:
+        if kind_get(op.kind).batched:
+            if op.kind in seen:
+                seen[op.kind].append(op)
+                continue
+            seen[op.kind] = [op]
+            batches.append(seen[op.kind])
+        else:
+            batches.append([op])
+    return batches
 
 
 def _names(ops: list[Operation]) -> str:
@@ -136,19 +169,28 @@ def change_set_apply(*, change_set: ChangeSet, actor) -> ChangeSet:
             locked, ops = _locked(change_set, Status.PREVIEWED)
             workspace = locked.workspace
             _require_roles(workspace=workspace, actor=actor, kinds=[kind_get(op.kind) for op in ops])
-            stale = [op for op in ops if kind_get(op.kind).read(workspace=workspace, op=op) != op.before]
+            current = _reads(workspace, ops)
+            stale = [op for op in ops if current[op.position] != op.before]
             if stale:
                 raise ChangeConflict(f"Changed since the preview, so nothing was applied ({_names(stale)}). "
                                      "Preview again.", operations=stale)
-            for op in ops:
-                kind = kind_get(op.kind)
+            for batch in _in_batches(ops):
+                kind = kind_get(batch[0].kind)
                 try:
-                    op.result = kind.apply(workspace=workspace, op=op, actor=actor) or {}
+                    if len(batch) == 1 and not kind.batched:
+                        batch[0].result = kind.apply(workspace=workspace, op=batch[0], actor=actor) or {}
+                    else:
+                        for op, result in zip(batch, kind.apply_many(workspace=workspace, ops=batch, actor=actor),
+                                              strict=True):
+                            op.result = result or {}
                 except (ValidationError, ValueError) as exc:  # refused by the owning service's own checks
                     reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                    raise ValidationError(f"Step {op.position + 1} ({op.label}): {reason} "
-                                          "Nothing was applied.") from exc
-                op.applied = kind.read(workspace=workspace, op=op)
+                    what = f"Step {batch[0].position + 1} ({batch[0].label})" if len(batch) == 1 else \
+                        f"Steps {', '.join(str(op.position + 1) for op in batch)}"
+                    raise ValidationError(f"{what}: {reason} Nothing was applied.") from exc
+            applied = _reads(workspace, ops)
+            for op in ops:
+                op.applied = applied[op.position]
                 op.state = Status.APPLIED
             Operation.objects.bulk_update(ops, ["target_id", "result", "applied", "state"])
             locked.status, locked.applied_by, locked.applied_at, locked.error = Status.APPLIED, actor, timezone.now(), ""
@@ -185,19 +227,27 @@ def change_set_undo(*, change_set: ChangeSet, actor, positions: list[int] | None
         chosen = [op for op in ops if op.state == Status.APPLIED and (positions is None or op.position in positions)]
         if not chosen:
             raise ChangeSetStateError("These steps are already undone.")
-        moved = [op for op in chosen if kind_get(op.kind).changed_since_apply(workspace=workspace, op=op)]
+        batched = [op for op in chosen if kind_get(op.kind).batched]
+        current = _reads(workspace, batched)
+        moved = [op for op in chosen if (current[op.position] != op.applied if kind_get(op.kind).batched
+                                         else kind_get(op.kind).changed_since_apply(workspace=workspace, op=op))]
         if moved and not overwrite:
             raise ChangeConflict(f"Changed since this change set was applied, so nothing was undone "
                                  f"({_names(moved)}).", operations=moved)
-        for op in reversed(chosen):
+        for batch in reversed(_in_batches(chosen)):
+            op = batch[0]
             try:
-                kind_get(op.kind).undo(workspace=workspace, op=op, actor=actor)
+                if len(batch) == 1 and not kind_get(op.kind).batched:
+                    kind_get(op.kind).undo(workspace=workspace, op=op, actor=actor)
+                else:
+                    kind_get(op.kind).undo_many(workspace=workspace, ops=batch, actor=actor)
             except ObjectDoesNotExist as exc:  # only reachable with overwrite: the record is gone
                 raise ValidationError(f"Step {op.position + 1} ({op.label}) cannot be undone: the record it "
                                       "changed no longer exists. Nothing was undone.") from exc
             except ValueError as exc:
                 raise ValidationError(f"Step {op.position + 1} ({op.label}): {exc} Nothing was undone.") from exc
-            op.state = Status.UNDONE
+            for undone in batch:
+                undone.state = Status.UNDONE
         Operation.objects.bulk_update(chosen, ["result", "state"])
         if all(op.state == Status.UNDONE for op in ops):
             locked.status, locked.undone_by, locked.undone_at = Status.UNDONE, actor, timezone.now()

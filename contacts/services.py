@@ -219,6 +219,48 @@ def contact_state_set(*, contact: Contact, actor, stage: str | None = None, sent
 
 
 @transaction.atomic
+def contact_states_set(*, workspace, changes: list[tuple[int, dict]], actor) -> int:
+    """`contact_state_set` for many contacts at once (a bulk AutoCRM plan and its undo): the rows locked
+    in id order, one UPDATE, one history row and one audit event per contact that changed, each written
+    in one statement. `changes` is [(contact id, {stage, sentiment, lead_score})]. Returns how many changed."""
+    from accounts.services import audit_events_record
+    from contacts.models import Sentiment, Stage
+
+    for _, values in changes:
+        if set(values) - {"stage", "sentiment", "lead_score"}:
+            raise ValueError("only stage, sentiment and lead_score are set here")
+        if values.get("stage") is not None and values["stage"] not in Stage.values:
+            raise ValueError(f"unknown stage {values['stage']!r}")
+        if values.get("sentiment") is not None and values["sentiment"] not in Sentiment.values:
+            raise ValueError(f"unknown sentiment {values['sentiment']!r}")
+        score = values.get("lead_score")
+        if score is not None and not (isinstance(score, int) and 0 <= score <= 100):
+            raise ValueError("the lead score is a whole number from 0 to 100")
+    rows = {c.pk: c for c in Contact.objects.select_for_update().filter(
+        workspace=workspace, pk__in=[contact_id for contact_id, _ in changes]).order_by("pk").only(
+        "pk", "workspace_id", "stage", "sentiment", "lead_score")}
+    now = timezone.now()
+    changed, events = [], []
+    for contact_id, values in changes:
+        contact = rows[contact_id]
+        diff = {name: value for name, value in values.items() if value is not None and getattr(contact, name) != value}
+        if not diff:
+            continue
+        events.append({"verb": "contact.state_set", "workspace": workspace, "actor": actor, "target": contact,
+                       "data": {name: {"from": getattr(contact, name), "to": value} for name, value in diff.items()}})
+        for name, value in diff.items():
+            setattr(contact, name, value)
+        contact.updated_at = now
+        changed.append(contact)
+    Contact.objects.bulk_update(changed, ["stage", "sentiment", "lead_score", "updated_at"])
+    ContactStateChange.objects.bulk_create([
+        ContactStateChange(workspace_id=c.workspace_id, contact=c, stage=c.stage, sentiment=c.sentiment,
+                           lead_score=c.lead_score, changed_by=actor) for c in changed])
+    audit_events_record(events=events)
+    return len(changed)
+
+
+@transaction.atomic
 def contact_booking_revert(*, event, actor, stage: str, booked_at: datetime | None,
                            booking_canceled_at: datetime | None):
     """Take back a booking outcome recorded by mistake: the event goes, the contact's booking state

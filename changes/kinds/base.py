@@ -108,6 +108,26 @@ class OperationKind:
         """Bring back ``op.before`` through the owning service (a new revision where there are revisions)."""
         raise NotImplementedError
 
+    # --- many at once (a kind sets ``batched`` and overrides these; see ContactStateKind) ---------
+    # The defaults are the one-by-one hooks; `changes.services` calls them for a batched kind with
+    # every operation of that kind in the set, in position order.
+
+    batched: bool = False
+
+    def lock_many(self, *, workspace, ops) -> None:
+        for op in ops:
+            self.lock(workspace=workspace, op=op)
+
+    def read_many(self, *, workspace, ops) -> list[dict]:
+        return [self.read(workspace=workspace, op=op) for op in ops]
+
+    def apply_many(self, *, workspace, ops, actor) -> list[dict]:
+        return [self.apply(workspace=workspace, op=op, actor=actor) or {} for op in ops]
+
+    def undo_many(self, *, workspace, ops, actor) -> None:
+        for op in reversed(ops):
+            self.undo(workspace=workspace, op=op, actor=actor)
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _queryset(self, workspace):
