@@ -78,14 +78,14 @@ def crm_contacts_match(*, workspace, target) -> list[Contact]:
         if exact:
             return exact
         return list(contacts.filter(username__icontains=value).order_by("username", "pk")[:MAX_CHOICES])
-    exact = list(contacts.filter(Q(display_name__iexact=value) | Q(username__iexact=value.lstrip("@")))[:MAX_CHOICES])
-    if exact:
-        return exact
-    rank = Case(When(display_name__istartswith=value, then=Value(0)), When(username__istartswith=value, then=Value(1)),
-                default=Value(2), output_field=IntegerField())
-    found = list(contacts.filter(Q(display_name__icontains=value) | Q(username__icontains=value))
+    # One query: exact names and handles rank first and, when there are any, are the only answer.
+    rank = Case(When(Q(display_name__iexact=value) | Q(username__iexact=value.lstrip("@")), then=Value(0)),
+                When(display_name__istartswith=value, then=Value(1)), When(username__istartswith=value, then=Value(2)),
+                default=Value(3), output_field=IntegerField())
+    found = list(contacts.filter(Q(display_name__icontains=value) | Q(username__icontains=value.lstrip("@")))
                  .annotate(rank=rank).order_by("rank", "display_name", "pk")[:MAX_CHOICES])
-    return found or _close_names(contacts=contacts, value=value)
+    exact = [c for c in found if c.rank == 0]
+    return exact or found or _close_names(contacts=contacts, value=value)
 
 
 def _close_names(*, contacts, value: str) -> list[Contact]:

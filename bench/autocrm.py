@@ -88,6 +88,17 @@ def main() -> int:
                                                  display_name=f"Lead {i:03d}", username=f"lead{i}", stage="new")
                                          for i in range(100)])
 
+            # The machine's state: one database round trip (on a quiet machine ≈ 0.1 ms).
+            from django.db import connection
+
+            round_trips = []
+            with connection.cursor() as cursor:
+                for _ in range(200):
+                    started = time.perf_counter()
+                    cursor.execute("SELECT 1")
+                    cursor.fetchone()
+                    round_trips.append(time.perf_counter() - started)
+            results["round_trip"] = round_trips
             previews = []
             for _ in range(args.previews):
                 started = time.perf_counter()
@@ -131,6 +142,7 @@ def main() -> int:
     table = "\n".join([
         "| measurement | n | median ms | p95 ms | max ms | target (p95) |",
         "|---|---|---|---|---|---|",
+        line("baseline: one `SELECT 1` round trip", results["round_trip"], None),
         line("plan preview, 3 steps, grammar (model excluded)", results["preview"], PREVIEW_TARGET_MS),
         line("plan preview, bulk 100 leads", results["plan100_preview"], None),
         line("execute a 100-step plan (crm_plan_confirm)", results["execute"], STEP100_TARGET_MS),

@@ -10,6 +10,7 @@ preview, apply and undo.
 
 from __future__ import annotations
 
+import contextvars
 from datetime import UTC, date, datetime, time
 
 from django.contrib.contenttypes.models import ContentType
@@ -17,6 +18,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 _REGISTRY: dict[str, OperationKind] = {}
+# During a preview (one moment, nothing written) a target is fetched once for resolve, read and describe;
+# `change_set_preview` sets a dict here. Apply and undo never do: they read the locked rows afresh.
+PREVIEW_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("changes_preview_cache", default=None)
 
 
 def jsonable(value):
@@ -66,9 +70,9 @@ class OperationKind:
                 raise ValidationError(f"{self.label} needs a target.")
             op.target_key = "new"
             return
-        if not self._queryset(workspace).filter(pk=target_id).exists():
-            raise ValidationError(f"No such {self.model._meta.verbose_name} in this workspace.")
         op.target_id = int(target_id)
+        if self._target(workspace, op) is None:
+            raise ValidationError(f"No such {self.model._meta.verbose_name} in this workspace.")
 
     def clean(self, *, workspace, op, after: dict) -> dict:
         """The validated, normalised ``after`` (JSON). Raise ValidationError with a reason a person reads."""
@@ -134,7 +138,15 @@ class OperationKind:
         return self.model.objects.filter(workspace=workspace)
 
     def _target(self, workspace, op):
-        return self._queryset(workspace).filter(pk=op.target_id).first() if op.target_id is not None else None
+        if op.target_id is None:
+            return None
+        cache = PREVIEW_CACHE.get()
+        if cache is None:
+            return self._queryset(workspace).filter(pk=op.target_id).first()
+        key = (self.model, workspace.pk, op.target_id)
+        if key not in cache:
+            cache[key] = self._queryset(workspace).filter(pk=op.target_id).first()
+        return cache[key]
 
     @staticmethod
     def _only(after: dict, allowed) -> dict:
