@@ -552,11 +552,12 @@ def crm_plan_steps(*, message: AssistantMessage) -> list[dict]:
                                         change_set_id=metadata["plan"]).order_by("position"))
     steps = []
     for op in ops:
-        row = {"number": op.position + 1, "record": op.label, "state": op.state}
+        # `several`: the plan has more than one step, so a step can be undone alone.
+        row = {"number": op.position + 1, "record": op.label, "state": op.state, "first": True, "several": len(ops) > 1}
         if op.kind == "contact.state":
-            for name, after in op.after.items():
-                steps.append({**row, "field": name.replace("_", " "), "before": _shown(op.before.get(name)),
-                              "after": _shown(after)})
+            for index, (name, after) in enumerate(op.after.items()):
+                steps.append({**row, "first": index == 0, "field": name.replace("_", " "),
+                              "before": _shown(op.before.get(name)), "after": _shown(after)})
             continue
         if op.kind == "contact.memory_add":
             row.update(field=f"lead memory ({op.after['kind']})", before="", after=op.after["text"])
