@@ -533,6 +533,15 @@ def crm_plan_feedback(*, message: AssistantMessage, actor, rating: str, reason: 
     return message
 
 
+def crm_plans_for_contact(*, workspace, user, contact_id: int, limit: int = 10) -> list[AssistantMessage]:
+    """The user's own executed or undone AutoCRM plans about one contact of this workspace, newest first
+    (the contact page's AutoCRM history; assistant conversations are private, so only one's own)."""
+    return list(AssistantMessage.objects.filter(
+        conversation__workspace=workspace, conversation__user=user, role=Role.ASSISTANT, metadata__skill=SKILL,
+        metadata__has_key="specs", metadata__entities__contact_id=contact_id,
+        metadata__state__in=[EXECUTED, UNDONE]).select_related("conversation").order_by("-updated_at", "-id")[:limit])
+
+
 # --- the card -------------------------------------------------------------------------------------------
 
 def _shown(value) -> str:

@@ -21,6 +21,7 @@ urlpatterns = [
     path(W + "messages/<int:message_id>/plan/undo/", views.plan_undo, name="plan_undo"),
     path(W + "messages/<int:message_id>/plan/redo/", views.plan_redo, name="plan_redo"),
     path(W + "messages/<int:message_id>/plan/feedback/", views.plan_feedback, name="plan_feedback"),
+    path(W + "contacts/<int:contact_id>/plans/", views.contact_plans, name="contact_plans"),
     path(W + "suggestions/<int:suggestion_id>/apply/", views.suggestion_apply, name="suggestion_apply"),
     path(W + "suggestions/<int:suggestion_id>/reject/", views.suggestion_reject, name="suggestion_reject"),
     path(W + "suggestions/<int:suggestion_id>/undo/", views.suggestion_undo, name="suggestion_undo"),

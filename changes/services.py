@@ -89,7 +89,8 @@ def change_set_preview(*, workspace, actor, operations, source: str = Source.MAN
         PREVIEW_CACHE.reset(cache_token)
     if errors:
         raise ValidationError(errors)
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (AutoCRM's chat turn) the two INSERTs need none.
+    with transaction.atomic(savepoint=False):
         change_set = ChangeSet.objects.create(workspace=workspace, created_by=actor, source=source, title=title[:200])
         for op in ops:
             op.change_set = change_set

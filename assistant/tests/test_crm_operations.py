@@ -311,3 +311,26 @@ def test_a_misspelt_name_finds_the_close_contact_of_this_workspace_only(client, 
     plan = _answer(team.setter_user)
     assert plan.metadata["entities"]["contact_id"] == sarah.pk and plan.metadata["state"] == "previewed"
     assert Thread.objects.count() == 0
+
+
+def test_the_contact_page_lists_ones_own_plans_and_undoes_and_redoes_them_there(client, team):
+    sarah = _contact(team, "Sarah Connor", stage="new")
+    client.force_login(team.setter_user)
+    plan = _plan(client, team, team.setter_user, "move Sarah to qualified")
+    _confirm(client, team, plan)
+    page = client.get(reverse("contacts:detail", args=[team.slug, sarah.pk])).content.decode()
+    assert reverse("assistant:contact_plans", args=[team.slug, sarah.pk]) in page
+    history = client.get(_url(team, "contact_plans", sarah.pk), HTTP_HX_REQUEST="true").content.decode()
+    assert f'data-history-undo="{plan.pk}"' in history and "qualified" in history
+    response = client.post(_url(team, "plan_undo", plan.pk), {"from": "history"}, HTTP_HX_REQUEST="true")
+    assert response["HX-Trigger"] == "assistant-applied" and f'data-history-redo="{plan.pk}"' in response.content.decode()
+    sarah.refresh_from_db()
+    assert sarah.stage == "new"
+    client.post(_url(team, "plan_redo", plan.pk), {"from": "history"}, HTTP_HX_REQUEST="true")
+    sarah.refresh_from_db()
+    assert sarah.stage == "qualified"
+    # Assistant conversations are private: another member sees none of these plans, an outsider no contact.
+    client.force_login(team.other_setter)
+    assert "No AutoCRM changes of yours" in client.get(_url(team, "contact_plans", sarah.pk)).content.decode()
+    elsewhere = _contact(ChannelFactory().workspace, "Far Away")
+    assert client.get(_url(team, "contact_plans", elsewhere.pk)).status_code == 404
