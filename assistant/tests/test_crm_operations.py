@@ -334,3 +334,22 @@ def test_the_contact_page_lists_ones_own_plans_and_undoes_and_redoes_them_there(
     assert "No AutoCRM changes of yours" in client.get(_url(team, "contact_plans", sarah.pk)).content.decode()
     elsewhere = _contact(ChannelFactory().workspace, "Far Away")
     assert client.get(_url(team, "contact_plans", elsewhere.pk)).status_code == 404
+
+
+def test_undo_one_step_and_undo_anyway_typed_in_the_chat(client, team):
+    sarah = _contact(team, "Sarah Connor", stage="new", lead_score=20)
+    client.force_login(team.setter_user)
+    plan = _plan(client, team, team.setter_user, "Sarah's score is 80 and note: likes golf")
+    _confirm(client, team, plan)
+    assert "Undone step 2 of" in _send(client, team, "undo step 2").content.decode()
+    sarah.refresh_from_db()
+    assert sarah.lead_score == 80 and not LeadMemory.objects.filter(contact=sarah).exists()
+    contact_services.contact_state_set(contact=sarah, actor=team.admin_user, lead_score=55)
+    body = _send(client, team, "undo").content.decode()
+    assert "I could not undo it" in body and "Undo anyway" in body
+    sarah.refresh_from_db()
+    assert sarah.lead_score == 55
+    _send(client, team, "undo anyway")
+    sarah.refresh_from_db()
+    plan.refresh_from_db()
+    assert sarah.lead_score == 20 and plan.metadata["state"] == "undone"
