@@ -37,6 +37,7 @@ from accounts.models import Membership
 from assistant.context import Context
 from assistant.crm_grammar import BULK, CONTEXT, HANDLE, REDO, UNDO, UNSUPPORTED, Parsed, Target, crm_parse
 from assistant.crm_grammar import when_parse as _when_parse
+from assistant.crm_llm import crm_llm_parse, crm_llm_wanted
 from assistant.models import AssistantConversation, AssistantMessage, Role
 from changes.kinds.contacts import BOOKING_HORIZON
 from changes.models import ChangeSet, Operation, Source, Status
@@ -269,8 +270,6 @@ def crm_rate_limited(*, user) -> bool:
 
 def crm_understand(*, workspace, user, text: str, context: Context | None) -> tuple[Parsed | None, str]:
     """What the text asks and who understood it ("model" or "grammar"); None when it is no CRM command."""
-    from assistant.crm_llm import crm_llm_parse, crm_llm_wanted
-
     if crm_llm_wanted(workspace=workspace, user=user, text=text):
         parsed = crm_llm_parse(workspace=workspace, user=user, text=text, context=context)
         if parsed is not False:
