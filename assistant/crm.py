@@ -272,8 +272,10 @@ def crm_understand(*, workspace, user, text: str, context: Context | None) -> tu
     """What the text asks and who understood it ("model" or "grammar"); None when it is no CRM command."""
     if crm_llm_wanted(workspace=workspace, user=user, text=text):
         parsed = crm_llm_parse(workspace=workspace, user=user, text=text, context=context)
-        if parsed is not False:
+        if parsed:
             return parsed, "model"
+        # The model could not answer, its answer did not hold, or it saw no command: the grammar's rules
+        # are exact, so a command they match is one.
     return crm_parse(text), "grammar"
 
 

@@ -181,3 +181,11 @@ def test_when_the_model_fails_the_grammar_answers_and_a_widened_plan_never_shows
     assert answer.metadata["understood_by"] == "grammar"
     assert answer.metadata["entities"]["operations"] == [["lead_score", 80]]
     assert answer.metadata["entities"]["contact_id"] == golden.people["Sarah Connor"].pk
+
+
+def test_a_command_the_model_calls_none_is_still_one_when_the_grammar_matches_it(golden, fake_llm):
+    fake_llm.provider(golden)
+    fake_llm.handler = lambda request: Reply.structured({"intent": "none", "operations": []})
+    answer = _run(golden, {"text": "move Sarah to booked", "page": None})
+    assert answer.metadata["understood_by"] == "grammar" and answer.metadata["state"] == "previewed"
+    assert _run(golden, {"text": "What is the score of our best lead?", "page": None}) is None
