@@ -34,6 +34,7 @@ from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, Whe
 from django.utils import timezone
 
 from accounts.models import Membership
+from accounts.services import audit_event_record
 from assistant.context import Context
 from assistant.crm_grammar import BULK, CONTEXT, HANDLE, REDO, UNDO, UNSUPPORTED, Parsed, Target, crm_parse
 from assistant.crm_grammar import when_parse as _when_parse
@@ -528,9 +529,15 @@ def crm_plan_feedback(*, message: AssistantMessage, actor, rating: str, reason: 
         raise PlanRefused("Feedback is for a plan that was executed.")
     if rating not in ("up", "down"):
         raise PlanRefused("Feedback is a thumbs up or down.")
-    _set_state(message, metadata["state"], feedback={
-        "rating": rating, "reason": " ".join((reason or "").split())[:FEEDBACK_REASON_MAX], "by": actor.pk,
-        "at": timezone.now().isoformat()})
+    reason = " ".join((reason or "").split())[:FEEDBACK_REASON_MAX]
+    _set_state(message, metadata["state"], feedback={"rating": rating, "reason": reason, "by": actor.pk,
+                                                     "at": timezone.now().isoformat()})
+    # Also in the workspace's audit log, where admins see where the assistant misunderstands (the chat
+    # itself stays private to its author).
+    audit_event_record(verb="autocrm.feedback", workspace=message.conversation.workspace, actor=actor,
+                       target=_plan(message), data={"rating": rating, "reason": reason,
+                                                    "intent": metadata.get("intent"),
+                                                    "understood_by": metadata.get("understood_by", "grammar")})
     return message
 
 

@@ -8,7 +8,7 @@ a setter, a few named contacts with threads and 100 leads at stage "new":
   change set preview with its before values, the chat's two messages — N times; target p95 ≤ 50 ms;
 - executing and undoing a 100-step plan: "move all leads in new to qualified" previewed (100
   contact.state steps), then `crm_plan_confirm` (one transaction, each record locked and checked
-  against its before value, written through `contact_state_set`, audited) and `crm_plan_undo`, timed
+  against its before value, written through `contact_states_set` as a set, audited) and `crm_plan_undo`, timed
   separately, R rounds; target ≤ 200 ms each.
 
 The rate limit's cache is Django's local memory cache here (no Redis is started in-process); a Redis

@@ -265,6 +265,8 @@ def test_feedback_is_kept_on_executed_plans_only(client, team):
     plan.refresh_from_db()
     assert plan.metadata["feedback"]["rating"] == "down" and plan.metadata["feedback"]["reason"] == "wrong Sarah"
     assert plan.metadata["feedback"]["by"] == team.setter_user.pk
+    event = AuditEvent.objects.get(verb="autocrm.feedback", workspace=team)
+    assert event.data["rating"] == "down" and event.data["reason"] == "wrong Sarah" and event.actor == team.setter_user
     client.force_login(team.other_setter)  # not the plan's owner
     assert client.post(_url(team, "plan_feedback", plan.pk), {"rating": "up"}).status_code == 404
 
