@@ -31,6 +31,19 @@ def audit_event_record(*, verb: str, workspace: Workspace | None = None, actor: 
     )
 
 
+def audit_events_record(*, events: list[dict]) -> int:
+    """Several audit events in one INSERT (a 100-step change set): each dict takes audit_event_record's
+    keyword arguments."""
+    rows = []
+    for event in events:
+        target, actor = event.get("target", ""), event.get("actor")
+        if hasattr(target, "pk") and target.pk is not None:
+            target = f"{target._meta.label_lower}:{target.pk}"
+        rows.append(AuditEvent(workspace=event.get("workspace"), actor=actor if actor and actor.pk else None,
+                               verb=event["verb"], target=str(target)[:200], data=event.get("data") or {}))
+    return len(AuditEvent.objects.bulk_create(rows))
+
+
 def user_get_or_create(*, email: str, password: str | None = None, full_name: str = "") -> tuple[User, bool]:
     user = User.objects.filter(email__iexact=email.strip()).first()
     if user is not None:

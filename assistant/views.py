@@ -19,6 +19,7 @@ from assistant import crm, selectors, services
 from assistant.context import PICKABLE, Context, context_resolve
 from assistant.forms import PersonalKeyForm
 from assistant.models import ContextType
+from contacts.selectors import contact_for_workspace
 
 PAGE = "page"
 
@@ -296,6 +297,13 @@ def suggestion_undo(request, suggestion_id):
 # --- AutoCRM plans ----------------------------------------------------------------------------------
 
 def _plan_response(request, message, *, error: str = "", changed: bool = False):
+    contact_id = ((message.metadata or {}).get("entities") or {}).get("contact_id")
+    if request.htmx and request.POST.get("from") == "history" and contact_id:
+        # Pressed in the contact page's AutoCRM history: that list comes back, the card in the panel reloads.
+        response = _contact_plans_response(request, contact_id, error=error)
+        if changed:
+            response["HX-Trigger"] = "assistant-applied"
+        return response
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -312,7 +320,8 @@ def _plan_response(request, message, *, error: str = "", changed: bool = False):
 def plan_confirm(request, message_id):
     message = _message(request, message_id)
     try:
-        message = crm.crm_plan_confirm(message=message, actor=request.user)
+        message = crm.crm_plan_confirm(message=message, actor=request.user,
+                                       confirmed_count=_int(request.POST.get("count")))
     except crm.PlanRefused as refusal:
         message.refresh_from_db()
         return _plan_response(request, message, error=refusal.message)
@@ -324,8 +333,45 @@ def plan_confirm(request, message_id):
 def plan_undo(request, message_id):
     message = _message(request, message_id)
     try:
-        message = crm.crm_plan_undo(message=message, actor=request.user)
+        message = crm.crm_plan_undo(message=message, actor=request.user, step=_int(request.POST.get("step")),
+                                    overwrite=request.POST.get("overwrite") == "1")
     except crm.PlanRefused as refusal:
         message.refresh_from_db()
         return _plan_response(request, message, error=refusal.message)
     return _plan_response(request, message, changed=True)
+
+
+@workspace_required
+@require_POST
+def plan_redo(request, message_id):
+    message = _message(request, message_id)
+    try:
+        message = crm.crm_plan_redo(message=message, actor=request.user)
+    except crm.PlanRefused as refusal:
+        message.refresh_from_db()
+        return _plan_response(request, message, error=refusal.message)
+    return _plan_response(request, message, changed=True)
+
+
+@workspace_required
+@require_POST
+def plan_feedback(request, message_id):
+    message = _message(request, message_id)
+    try:
+        message = crm.crm_plan_feedback(message=message, actor=request.user, rating=request.POST.get("rating", ""),
+                                        reason=request.POST.get("reason", ""))
+    except crm.PlanRefused as refusal:
+        return _plan_response(request, message, error=refusal.message)
+    return _plan_response(request, message)
+
+
+def _contact_plans_response(request, contact_id: int, *, error: str = ""):
+    contact = scoped_or_404(contact_for_workspace, request, contact_id=contact_id, what="contact")
+    plans = crm.crm_plans_for_contact(workspace=request.workspace, user=request.user, contact_id=contact.pk)
+    return render(request, "assistant/_contact_plans.html", {"contact": contact, "plans": plans, "plan_error": error})
+
+
+@workspace_required
+def contact_plans(request, contact_id):
+    """The contact page's AutoCRM history: the user's own plans about this contact, with undo and redo."""
+    return _contact_plans_response(request, contact_id)

@@ -148,9 +148,10 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
 
     Booked: `booked_at` is the time of the call and the stage becomes booked (a customer stays a
     customer). Canceled: `booking_canceled_at` is set and a booked contact goes back to qualified.
-    A later booking clears an earlier cancellation.
+    A later booking clears an earlier cancellation. Attended and no-show are history only: the call's
+    outcome, with the booking state and stage as they are (a person moves the stage on if they wish).
     """
-    if kind not in (BookingEvent.Kind.BOOKED, BookingEvent.Kind.CANCELED):
+    if kind not in BookingEvent.Kind.values:
         raise ValueError(f"unsupported booking outcome {kind!r}")
     workspace = contact.workspace
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
@@ -164,7 +165,7 @@ def contact_booking_record(*, contact: Contact, kind: str, occurred_at: datetime
         if contact.stage != Stage.CUSTOMER:
             contact.stage = Stage.BOOKED
             fields.append("stage")
-    else:
+    elif kind == BookingEvent.Kind.CANCELED:
         contact.booking_canceled_at = occurred_at
         fields.append("booking_canceled_at")
         if contact.stage == Stage.BOOKED:
@@ -215,6 +216,56 @@ def contact_state_set(*, contact: Contact, actor, stage: str | None = None, sent
     audit_event_record(verb="contact.state_set", workspace=contact.workspace, actor=actor, target=contact,
                        data={name: {"from": getattr(current, name), "to": value} for name, value in changes.items()})
     return True
+
+
+@transaction.atomic
+def contact_states_set(*, workspace, changes: list[tuple[int, dict]], actor) -> int:
+    """`contact_state_set` for many contacts at once (a bulk AutoCRM plan and its undo): the rows locked
+    in id order, one UPDATE, one history row and one audit event per contact that changed, each written
+    in one statement. `changes` is [(contact id, {stage, sentiment, lead_score})]. Returns how many changed."""
+    from accounts.services import audit_events_record
+    from contacts.models import Sentiment, Stage
+
+    for _, values in changes:
+        if set(values) - {"stage", "sentiment", "lead_score"}:
+            raise ValueError("only stage, sentiment and lead_score are set here")
+        if values.get("stage") is not None and values["stage"] not in Stage.values:
+            raise ValueError(f"unknown stage {values['stage']!r}")
+        if values.get("sentiment") is not None and values["sentiment"] not in Sentiment.values:
+            raise ValueError(f"unknown sentiment {values['sentiment']!r}")
+        score = values.get("lead_score")
+        if score is not None and not (isinstance(score, int) and 0 <= score <= 100):
+            raise ValueError("the lead score is a whole number from 0 to 100")
+    rows = {c.pk: c for c in Contact.objects.select_for_update().filter(
+        workspace=workspace, pk__in=[contact_id for contact_id, _ in changes]).order_by("pk").only(
+        "pk", "workspace_id", "stage", "sentiment", "lead_score")}
+    now = timezone.now()
+    changed, events = [], []
+    for contact_id, values in changes:
+        contact = rows[contact_id]
+        diff = {name: value for name, value in values.items() if value is not None and getattr(contact, name) != value}
+        if not diff:
+            continue
+        events.append({"verb": "contact.state_set", "workspace": workspace, "actor": actor, "target": contact,
+                       "data": {name: {"from": getattr(contact, name), "to": value} for name, value in diff.items()}})
+        for name, value in diff.items():
+            setattr(contact, name, value)
+        contact.updated_at = now
+        changed.append(contact)
+    # One UPDATE per distinct set of values (a bulk plan sets one stage on all: one statement); Django's
+    # bulk_update builds a CASE per row and field, which costs more in Python than the rows in SQL.
+    groups: dict[tuple, list[int]] = {}
+    for contact_id, values in changes:
+        if rows[contact_id] in changed:
+            key = tuple(sorted((name, value) for name, value in values.items() if value is not None))
+            groups.setdefault(key, []).append(contact_id)
+    for key, ids in groups.items():
+        Contact.objects.filter(pk__in=ids).update(**dict(key), updated_at=now)
+    ContactStateChange.objects.bulk_create([
+        ContactStateChange(workspace_id=c.workspace_id, contact=c, stage=c.stage, sentiment=c.sentiment,
+                           lead_score=c.lead_score, changed_by=actor) for c in changed])
+    audit_events_record(events=events)
+    return len(changed)
 
 
 @transaction.atomic

@@ -151,6 +151,9 @@ EXPECTED_ROLES = {
     "assistant:suggestion_undo": "member",
     "assistant:plan_confirm": "member",
     "assistant:plan_undo": "member",
+    "assistant:plan_redo": "member",
+    "assistant:plan_feedback": "member",
+    "assistant:contact_plans": "member",
     # Privacy requests: members ask about their own AI data; contacts' requests are admins' (404 to setters).
     "privacy:requests": "member",  # admins see every request, members their own (privacy.selectors)
     "privacy:my_data": "member",

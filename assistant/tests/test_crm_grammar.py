@@ -53,8 +53,8 @@ CASES = [
     # unsupported CRM asks
     ("delete Sarah", UNSUPPORTED, None, []),
     ("borrar a Sarah", UNSUPPORTED, None, []),
-    ("merge Sarah with @sarah2", UNSUPPORTED, None, []),
-    ("pause automation for Sarah", UNSUPPORTED, None, []),
+    ("merge Sarah with @sarah2", UPDATE, SARAH, [("link", {"kind": "handle", "value": "sarah2"})]),
+    ("pause automation for Sarah", UPDATE, SARAH, [("automation", "pause")]),
     ("set Sarah stage tuesday", UNSUPPORTED, SARAH, []),
     ("Sarah's sentiment grumpy", UNSUPPORTED, SARAH, []),
 ]

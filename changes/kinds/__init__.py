@@ -8,7 +8,7 @@ does for the dashboard. The change mechanism (``changes.services``) compares JSO
 preview, apply and undo.
 """
 
-from changes.kinds import contacts, conversations, knowledge  # noqa: F401 - importing registers the first kinds
+from changes.kinds import autocrm, contacts, conversations, knowledge  # noqa: F401 - importing registers the kinds
 from changes.kinds.base import OperationKind, jsonable, kind_get, kinds_all, parse_datetime_value, register
 
 __all__ = ["OperationKind", "jsonable", "kind_get", "kinds_all", "parse_datetime_value", "register"]

@@ -10,6 +10,7 @@ preview, apply and undo.
 
 from __future__ import annotations
 
+import contextvars
 from datetime import UTC, date, datetime, time
 
 from django.contrib.contenttypes.models import ContentType
@@ -17,6 +18,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 _REGISTRY: dict[str, OperationKind] = {}
+# During a preview (one moment, nothing written) a target is fetched once for resolve, read and describe;
+# `change_set_preview` sets a dict here. Apply and undo never do: they read the locked rows afresh.
+PREVIEW_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("changes_preview_cache", default=None)
 
 
 def jsonable(value):
@@ -66,9 +70,9 @@ class OperationKind:
                 raise ValidationError(f"{self.label} needs a target.")
             op.target_key = "new"
             return
-        if not self._queryset(workspace).filter(pk=target_id).exists():
-            raise ValidationError(f"No such {self.model._meta.verbose_name} in this workspace.")
         op.target_id = int(target_id)
+        if self._target(workspace, op) is None:
+            raise ValidationError(f"No such {self.model._meta.verbose_name} in this workspace.")
 
     def clean(self, *, workspace, op, after: dict) -> dict:
         """The validated, normalised ``after`` (JSON). Raise ValidationError with a reason a person reads."""
@@ -108,13 +112,41 @@ class OperationKind:
         """Bring back ``op.before`` through the owning service (a new revision where there are revisions)."""
         raise NotImplementedError
 
+    # --- many at once (a kind sets ``batched`` and overrides these; see ContactStateKind) ---------
+    # The defaults are the one-by-one hooks; `changes.services` calls them for a batched kind with
+    # every operation of that kind in the set, in position order.
+
+    batched: bool = False
+
+    def lock_many(self, *, workspace, ops) -> None:
+        for op in ops:
+            self.lock(workspace=workspace, op=op)
+
+    def read_many(self, *, workspace, ops) -> list[dict]:
+        return [self.read(workspace=workspace, op=op) for op in ops]
+
+    def apply_many(self, *, workspace, ops, actor) -> list[dict]:
+        return [self.apply(workspace=workspace, op=op, actor=actor) or {} for op in ops]
+
+    def undo_many(self, *, workspace, ops, actor) -> None:
+        for op in reversed(ops):
+            self.undo(workspace=workspace, op=op, actor=actor)
+
     # --- helpers -------------------------------------------------------------------------------
 
     def _queryset(self, workspace):
         return self.model.objects.filter(workspace=workspace)
 
     def _target(self, workspace, op):
-        return self._queryset(workspace).filter(pk=op.target_id).first() if op.target_id is not None else None
+        if op.target_id is None:
+            return None
+        cache = PREVIEW_CACHE.get()
+        if cache is None:
+            return self._queryset(workspace).filter(pk=op.target_id).first()
+        key = (self.model, workspace.pk, op.target_id)
+        if key not in cache:
+            cache[key] = self._queryset(workspace).filter(pk=op.target_id).first()
+        return cache[key]
 
     @staticmethod
     def _only(after: dict, allowed) -> dict:

@@ -63,10 +63,29 @@ class ContactStateKind(_ContactKind):
     def undo(self, *, workspace, op, actor):
         services.contact_state_set(contact=self._target(workspace, op), actor=actor, **op.before)
 
+    # A bulk plan sets the stage of 100 leads: read, lock and write them as sets, not row by row.
+    batched = True
+
+    def lock_many(self, *, workspace, ops):
+        list(Contact.objects.select_for_update().filter(workspace=workspace, pk__in=[op.target_id for op in ops])
+             .order_by("pk").values_list("pk"))
+
+    def read_many(self, *, workspace, ops):
+        rows = {row["pk"]: row for row in Contact.objects.filter(
+            workspace=workspace, pk__in=[op.target_id for op in ops]).values("pk", "stage", "sentiment", "lead_score")}
+        return [{name: rows[op.target_id][name] for name in op.after} if op.target_id in rows else {} for op in ops]
+
+    def apply_many(self, *, workspace, ops, actor):
+        services.contact_states_set(workspace=workspace, changes=[(op.target_id, op.after) for op in ops], actor=actor)
+        return [{} for _ in ops]
+
+    def undo_many(self, *, workspace, ops, actor):
+        services.contact_states_set(workspace=workspace, changes=[(op.target_id, op.before) for op in ops], actor=actor)
+
 
 @register
 class ContactBookingKind(_ContactKind):
-    """A booking outcome (booked at a time, or canceled) through `contact_booking_record`; undo takes
+    """A booking outcome (booked at a time, canceled, attended, no-show) through `contact_booking_record`; undo takes
     the event back and restores the contact's booking state and stage."""
 
     name = "contact.booking"
@@ -74,8 +93,8 @@ class ContactBookingKind(_ContactKind):
 
     def clean(self, *, workspace, op, after):
         after = self._only(after, {"kind", "occurred_at", "note"})
-        if after.get("kind") not in (BookingEvent.Kind.BOOKED, BookingEvent.Kind.CANCELED):
-            raise ValidationError("A booking outcome is booked or canceled.")
+        if after.get("kind") not in BookingEvent.Kind.values:
+            raise ValidationError("A booking outcome is booked, canceled, attended or no-show.")
         occurred_at = parse_datetime_value(after.get("occurred_at") or timezone.now())
         if abs(occurred_at - timezone.now()) > BOOKING_HORIZON:
             raise ValidationError("The booking time is more than a year away; check the date.")
