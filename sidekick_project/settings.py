@@ -389,7 +389,8 @@ KNOWLEDGE_DEFAULT_EMBEDDING_MODEL = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_MODEL"
 KNOWLEDGE_DEFAULT_EMBEDDING_DIMENSION = env.int_("KNOWLEDGE_DEFAULT_EMBEDDING_DIMENSION", 0, minimum=0, maximum=16000)
 KNOWLEDGE_DEFAULT_EMBEDDING_BASE_URL = env.str_("KNOWLEDGE_DEFAULT_EMBEDDING_BASE_URL", "")
 KNOWLEDGE_EMBEDDING_BATCH_SIZE = env.int_("KNOWLEDGE_EMBEDDING_BATCH_SIZE", 64, minimum=1, maximum=2048)
-# CPU threads the local model uses in a process; 0 = the cores this process may run on (sched_getaffinity).
+# CPU threads the local model uses for an ingestion batch in a process; 0 = the cores this process may run on
+# (sched_getaffinity). A single query (a reply's retrieval) always runs on one thread, the caller's.
 KNOWLEDGE_EMBEDDING_THREADS = env.int_("KNOWLEDGE_EMBEDDING_THREADS", 0, minimum=0, maximum=256)
 KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS = env.int_("KNOWLEDGE_EMBEDDING_TIMEOUT_SECONDS", 30, minimum=1, maximum=600)
 # A workspace whose chunks for one model reach this count gets its own partial HNSW index; below it,
