@@ -40,3 +40,13 @@ def fan_out_workspaces(*, exclude: Workspace) -> QuerySet[Workspace]:
 def fanned_out_from(*, proposal: Proposal) -> QuerySet[Proposal]:
     """The copies a fan-out made of `proposal` in other workspaces (for the super-admin who made them)."""
     return Proposal.objects.filter(origin=proposal).select_related("workspace").order_by("workspace__name")
+
+
+def proposal_pairwise_run(*, proposal: Proposal):
+    """The pairwise comparison recorded in the proposal's evidence, of the same workspace; None if none."""
+    from evals.models import PairwiseRun
+
+    run_id = (proposal.evidence.get("pairwise") or {}).get("run_id")
+    if not isinstance(run_id, int):
+        return None
+    return PairwiseRun.objects.filter(workspace_id=proposal.workspace_id, pk=run_id).first()

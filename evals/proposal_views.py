@@ -83,6 +83,7 @@ def proposal_detail(request, proposal_id):
                              what="proposal")
     diff, against = _diff(proposal)
     context = {"proposal": proposal, "diff": diff, "against": against, "evidence": proposal.evidence,
+               "pairwise": proposal_selectors.proposal_pairwise_run(proposal=proposal),
                "is_admin": request.access.is_admin, "is_superadmin": request.user.is_superadmin}
     if request.user.is_superadmin:
         context["fan_out_workspaces"] = proposal_selectors.fan_out_workspaces(exclude=request.workspace)
@@ -118,6 +119,13 @@ def proposal_reject(request, proposal_id):
     note = request.POST.get("note", "")[:NOTE_MAX]
     return _act(request, proposal_id, lambda p: proposals.proposal_reject(proposal=p, actor=request.user, note=note),
                 "Rejected.")
+
+
+@admin_required
+@require_POST
+def proposal_compare(request, proposal_id):
+    return _act(request, proposal_id, lambda p: proposals.proposal_compare(proposal=p, actor=request.user),
+                "Comparison queued: each held-out case is re-drafted both ways and judged in both orders.")
 
 
 @admin_required

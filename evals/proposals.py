@@ -164,6 +164,44 @@ def proposal_reject(*, proposal: Proposal, actor, note: str) -> Proposal:
                    verb="proposals.rejected", action="rejected")
 
 
+# --- Compare on held-out cases (evals.pairwise) ---------------------------------------------------
+
+def proposal_compare(*, proposal: Proposal, actor):
+    """Queue the pairwise comparison of a prompt or FAQ proposal against the current version on the
+    held-out cases of the workspace's latest eval run (dry-run drafts, judged in both orders: see
+    evals.pairwise), and record the run in the proposal's evidence (`pairwise.run_id`); the detail page
+    shows its result. A workspace admin, while the proposal is still to be decided or applied. Raises
+    ProposalError with the reason (a text document cannot be compared: pairwise drafts with an FAQ
+    entry or a prompt; no eval run with held-out cases)."""
+    from evals import pairwise
+    from evals.models import CandidateKind
+    from evals.services import EvalInputError
+
+    require_workspace_admin(workspace_id=proposal.workspace_id, actor=actor,
+                            message="Only workspace admins can compare proposals.")
+    if proposal.kind == ProposalKind.DOCUMENT:
+        raise ProposalError("A text document cannot be compared yet: pairwise re-drafts with a prompt or an FAQ entry.")
+    with transaction.atomic():
+        locked = _locked(proposal)
+        if locked.status not in (ProposalStatus.PROPOSED, ProposalStatus.APPROVED):
+            raise ProposalStateError(f"Only a proposal still to be decided or applied can be compared; this one is "
+                                     f"{locked.get_status_display().lower()}.")
+        payload = locked.payload
+        candidate = ({"kind": CandidateKind.PROMPT, "candidate_prompt": payload.get("text", "")}
+                     if locked.kind == ProposalKind.PROMPT else
+                     {"kind": CandidateKind.KNOWLEDGE, "candidate_question": payload.get("question", ""),
+                      "candidate_answer": payload.get("answer", ""), "replaces_faq_id": locked.target_id})
+        try:
+            run = pairwise.pairwise_run_request(workspace=locked.workspace, requested_by=actor, **candidate)
+        except EvalInputError as exc:
+            raise ProposalError(f"Cannot compare: {exc}.") from exc
+        locked.evidence = {**locked.evidence, "pairwise": {"run_id": run.pk}}
+        locked.save(update_fields=["evidence", "updated_at"])
+        _audit("proposals.compared", locked, actor, pairwise_run=run.pk)
+    proposal.refresh_from_db()
+    return run
+
+
 # --- Apply and roll back (through `changes`) ------------------------------------------------------
 
 def _record_error(proposal: Proposal, message: str) -> None:

@@ -20,6 +20,7 @@ urlpatterns = [
     path(P + "<int:proposal_id>/", proposal_views.proposal_detail, name="proposal"),
     path(P + "<int:proposal_id>/approve/", proposal_views.proposal_approve, name="proposal_approve"),
     path(P + "<int:proposal_id>/reject/", proposal_views.proposal_reject, name="proposal_reject"),
+    path(P + "<int:proposal_id>/compare/", proposal_views.proposal_compare, name="proposal_compare"),
     path(P + "<int:proposal_id>/apply/", proposal_views.proposal_apply, name="proposal_apply"),
     path(P + "<int:proposal_id>/rollback/", proposal_views.proposal_rollback, name="proposal_rollback"),
     path(P + "<int:proposal_id>/fan-out/", proposal_views.proposal_fan_out, name="proposal_fan_out"),

@@ -43,6 +43,7 @@ EXPECTED_ROLES = {
     "evals:proposals_from_escalations": "admin",
     "evals:proposal_approve": "admin",
     "evals:proposal_reject": "admin",
+    "evals:proposal_compare": "admin",
     "evals:proposal_apply": "admin",
     "evals:proposal_rollback": "admin",
     "evals:proposal_fan_out": "admin",  # and the service refuses anyone but a super-admin
