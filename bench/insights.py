@@ -345,7 +345,10 @@ of the 1M workspace took 3.14 s (2.92–3.71, 3 runs) at load 1.0–1.2 with the
 stored features) and 6.9–11.2 s at load 5–7 with the same code; the Postgres CPU column is the figure
 to compare across runs. At that CPU (3.1 s for a week, 6.6 s for 28 days, 17.8 s for 90 days of the 1M
 workspace) the weekly report meets 5 s on a quiet 2-core machine; 28 and 90 days of a 1M-message
-workspace do not.
+workspace do not. Re-run at load 1.5–1.9 (15:32 UTC, after the stored features; `--size large
+--window all --repeat 3`): one week **3.03 s** (2.84–3.39), 28 days **8.31 s** (7.22–8.34), 90 days
+**21.09 s** (one run), against 3.14 s and 28.11 s for one week and 90 days at load 1.0–1.2 before
+(×1.03 and ×1.33).
 
 How the report got here (EXPLAIN (ANALYZE, BUFFERS), one-week window of the 1M-message workspace):
 
