@@ -122,6 +122,7 @@ EXPECTED_ROLES = {
     "assistant:conversation": "member",
     "assistant:archive": "member",
     "assistant:message": "member",
+    "assistant:stream": "member",
     "assistant:stop": "member",
     "assistant:retry": "member",
     # Suggestions: the user's own (scoped inside the views); prompt and FAQ types are refused to setters
