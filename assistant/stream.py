@@ -61,12 +61,14 @@ class AnswerPublisher:
         if not self.working:
             return
         try:
-            pipe = _client().pipeline(transaction=False)
-            pipe.xadd(self.key, fields, maxlen=MAXLEN, approximate=True)
-            if not self._started:
+            if self._started:
+                _client().xadd(self.key, fields, maxlen=MAXLEN, approximate=True)  # one round trip per piece
+            else:
+                pipe = _client().pipeline(transaction=False)
+                pipe.xadd(self.key, fields, maxlen=MAXLEN, approximate=True)
                 pipe.expire(self.key, TTL_SECONDS)
-            pipe.execute()
-            self._started = True
+                pipe.execute()
+                self._started = True
         except redis.RedisError as exc:
             self.working = False
             log.warning("assistant stream %s: Redis unavailable, readers fall back to the row: %s", self.key, exc)
@@ -113,9 +115,13 @@ ENDED = b"event: end\ndata: \n\n"
 PREAMBLE = f"retry: {RETRY_MS}\n\n".encode()
 
 
-def relay(*, message_id: int, after: str) -> Iterator[bytes]:
-    """The SSE body for a blocking server (a gunicorn thread, the test server): holds its thread."""
+def relay(*, message_id: int, after: str, finished: bool = False) -> Iterator[bytes]:
+    """The SSE body for a blocking server (a gunicorn thread, the test server): holds its thread. An answer
+    already `finished` gets its end at once (the browser then loads the row)."""
     yield PREAMBLE
+    if finished:
+        yield ENDED
+        return
     deadline = time.monotonic() + RELAY_SECONDS
     stream_key = key(message_id)
     while time.monotonic() < deadline:
@@ -127,13 +133,24 @@ def relay(*, message_id: int, after: str) -> Iterator[bytes]:
         if not result:
             yield b": keep-alive\n\n"
             continue
-        for entry_id, fields in result[0][1]:
-            after = entry_id
-            event, last = _event(entry_id, fields)
-            yield event
-            if last:
-                return
+        events, last = _events(result)
+        yield events
+        if last:
+            return
+        after = result[0][1][-1][0]
     yield LOST
+
+
+def _events(result) -> tuple[bytes, bool]:
+    """The SSE events of one XREAD answer, as one write (a reader that fell behind catches up in one send),
+    and whether the answer ended."""
+    events = []
+    for entry_id, fields in result[0][1]:
+        event, last = _event(entry_id, fields)
+        events.append(event)
+        if last:
+            return b"".join(events), True
+    return b"".join(events), False
 
 
 _async_clients: dict[int, aredis.Redis] = {}
@@ -152,9 +169,12 @@ def _async_client() -> aredis.Redis:
     return client
 
 
-async def relay_async(*, message_id: int, after: str) -> AsyncIterator[bytes]:
+async def relay_async(*, message_id: int, after: str, finished: bool = False) -> AsyncIterator[bytes]:
     """The same body for the ASGI stream server: no thread held, so one process serves many readers."""
     yield PREAMBLE
+    if finished:
+        yield ENDED
+        return
     deadline = time.monotonic() + RELAY_SECONDS
     stream_key = key(message_id)
     client = _async_client()
@@ -167,10 +187,9 @@ async def relay_async(*, message_id: int, after: str) -> AsyncIterator[bytes]:
         if not result:
             yield b": keep-alive\n\n"
             continue
-        for entry_id, fields in result[0][1]:
-            after = entry_id
-            event, last = _event(entry_id, fields)
-            yield event
-            if last:
-                return
+        events, last = _events(result)
+        yield events
+        if last:
+            return
+        after = result[0][1][-1][0]
     yield LOST

@@ -153,12 +153,10 @@ def message_stream(request, message_id):
     its end at once, and the browser loads the row."""
     message = _message(request, message_id)
     after = stream.last_event_id(request.headers.get("Last-Event-ID"))
-    if message.finished:
-        body = iter([stream.PREAMBLE, stream.ENDED])
-    elif isinstance(request, ASGIRequest):
-        body = stream.relay_async(message_id=message.pk, after=after)
+    if isinstance(request, ASGIRequest):
+        body = stream.relay_async(message_id=message.pk, after=after, finished=message.finished)
     else:
-        body = stream.relay(message_id=message.pk, after=after)
+        body = stream.relay(message_id=message.pk, after=after, finished=message.finished)
     # The relay needs no database: give the connection back now rather than hold it for minutes
     # (Django closes it only when the response ends, which for a stream is when the answer does).
     connection.close()
