@@ -54,6 +54,23 @@ def _text(events) -> str:
     return text
 
 
+def _run(coroutine_function):
+    """asyncio.run in a thread of its own: a browser test earlier in the session (Playwright's sync API)
+    leaves an event loop running in this one."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = asyncio.run(coroutine_function())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=60)
+    return result["value"]
+
+
 def _in_background(message_id):
     def run():
         try:
@@ -113,7 +130,7 @@ def test_the_async_relay_of_the_stream_server_sends_the_same_events(fake_llm, te
     async def read():
         return b"".join([part async for part in stream.relay_async(message_id=asked.answer.pk, after="0")])
 
-    body = asyncio.run(read())
+    body = _run(read)
     worker.join()
     events = _events(body)
     assert _text(events) == "Hello there" and events[-1][1:] == ("end", MessageStatus.COMPLETE)
@@ -136,7 +153,7 @@ def test_the_stream_server_relays_through_the_async_path_and_serves_nothing_else
         response = await client.get(_url(team, asked.answer.pk), headers={"Origin": "http://testserver:8000"})
         return response, b"".join([part async for part in response.streaming_content])
 
-    response, body = asyncio.run(read_as_the_page_would())
+    response, body = _run(read_as_the_page_would)
     # The ASGI handler ran the view in a thread of its own whose connection the test client never closes
     # (it disconnects close_old_connections); the stream server runs with CONN_MAX_AGE=0 for this reason.
     with connection.cursor() as cursor:
@@ -156,8 +173,8 @@ def test_the_stream_server_relays_through_the_async_path_and_serves_nothing_else
         await application({"type": "http", "path": path, "method": "GET", "headers": []}, None, send)
         return sent[0]["status"]
 
-    assert asyncio.run(call(reverse("assistant:conversations", args=[team.slug]))) == 404
-    assert asyncio.run(call("/admin/")) == 404
+    assert _run(lambda: call(reverse("assistant:conversations", args=[team.slug]))) == 404
+    assert _run(lambda: call("/admin/")) == 404
 
 
 def test_another_site_gets_no_cross_origin_permission(client, fake_llm, team):
