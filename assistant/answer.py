@@ -1,9 +1,10 @@
 """Writing one answer on the `llm` worker: the model's text streamed into the AssistantMessage row.
 
-The row is the stream: chunks are appended in the worker's memory and written to the row at most
-every FLUSH_SECONDS (one UPDATE that also returns the stop flag, so checking for "stop" costs nothing
-extra); the browser polls the row's text (assistant.views.message_poll). A stop, a failure or a
-broken stream keeps what arrived and says so.
+Each piece is published the moment it arrives (assistant.stream: a Redis stream the browser reads as
+server-sent events) and appended in the worker's memory; the row, the truth, is written at most every
+FLUSH_SECONDS (one UPDATE that also returns the stop flag, so checking for "stop" costs nothing extra)
+and finally once, before the end is published. Without the event stream the browser polls the row
+(assistant.views.message_poll). A stop, a failure or a broken stream keeps what arrived and says so.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from accounts.models import Membership, Role
 from assistant.context import grounding
 from assistant.models import AssistantMessage, MessageStatus
 from assistant.models import Role as MessageRole
+from assistant.stream import AnswerPublisher
 from integrations.llm.adapters import STOPPED, StreamBroken
 from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_stream
@@ -70,7 +72,16 @@ def _history(answer: AssistantMessage) -> list[dict]:
 
 def answer_write(*, message_id: int) -> str:
     """Stream the answer for this (streaming) message; returns its final status. Idempotent: a message
-    already finished or stopped is left alone (a redelivered job, a stop before the worker started)."""
+    already finished or stopped is left alone (a redelivered job, a stop before the worker started).
+    Readers of the live stream are told it ended once the row holds the final state."""
+    publisher = AnswerPublisher(message_id)
+    status = _answer_write(message_id, publisher)
+    if status != "missing":
+        publisher.end(status)
+    return status
+
+
+def _answer_write(message_id: int, publisher: AnswerPublisher) -> str:
     answer = (AssistantMessage.objects.select_related("conversation__workspace", "conversation__user")
               .filter(pk=message_id, role=MessageRole.ASSISTANT).first())
     if answer is None or answer.status != MessageStatus.STREAMING or answer.stop_requested:
@@ -96,6 +107,7 @@ def answer_write(*, message_id: int) -> str:
     def on_delta(text: str) -> bool:
         nonlocal last_flush, stop
         parts.append(text)
+        publisher.piece(text)
         now = time.monotonic()
         if now - last_flush >= FLUSH_SECONDS:
             last_flush = now
@@ -114,8 +126,11 @@ def answer_write(*, message_id: int) -> str:
         _finish(message_id, text="", status=MessageStatus.FAILED, error="No language model is set up.")
         return MessageStatus.FAILED
     except StreamBroken as exc:
+        # The tokens of what arrived are counted (the provider bills them): reported, or estimated and flagged.
         _finish(message_id, text=exc.text, status=MessageStatus.FAILED,
-                error="The model's answer broke off; what arrived is shown.")
+                error="The model's answer broke off; what arrived is shown.",
+                input_tokens=exc.input_tokens or 0, output_tokens=exc.output_tokens or 0,
+                metadata={"citations": ground.citations, "tokens_estimated": exc.tokens_estimated})
         log.warning("assistant answer %s broke off: %s", message_id, exc.message)
         return MessageStatus.FAILED
     except LLMError as exc:

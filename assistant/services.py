@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
@@ -29,6 +30,7 @@ from assistant.models import (
     SuggestionType,
 )
 from assistant.selectors import provider_for, token_budget
+from assistant.stream import answer_end_publish, answer_stream_reset
 from changes.models import Source
 from changes.services import OperationSpec, change_set_apply, change_set_preview, change_set_undo
 from contacts.selectors import contact_for_workspace
@@ -103,6 +105,9 @@ def assistant_ask(*, workspace, user, role: str, text: str, context: Context | N
 
 
 def _enqueue(answer: AssistantMessage) -> bool:
+    # The live stream starts empty: a retried answer's old pieces (or leftovers of a restored database's
+    # ids) must not reach its readers.
+    answer_stream_reset(message_id=answer.pk)
     if task_enqueue(ANSWER_TASK, args=[answer.pk], queue="llm"):
         return True
     AssistantMessage.objects.filter(pk=answer.pk, status=MessageStatus.STREAMING).update(
@@ -119,6 +124,41 @@ def assistant_retry(*, answer: AssistantMessage) -> bool:
     ).update(status=MessageStatus.STREAMING, content="", error="", stop_requested=False, updated_at=timezone.now())
     answer.refresh_from_db()
     return bool(updated) and _enqueue(answer)
+
+
+# Past the answer task's time limit (180 s) with a margin: an answer "writing" with no write to its row
+# for this long has no worker any more (it died, or the queue lost the job).
+ANSWER_STALE_SECONDS = 240
+INTERRUPTED = "The answer was interrupted (the assistant's worker stopped); what arrived is kept. Press Retry."
+
+
+def answer_is_stale(answer: AssistantMessage, *, now=None) -> bool:
+    """Whether a "writing" answer had no write for ANSWER_STALE_SECONDS (from the row in hand: no query)."""
+    return (answer.status == MessageStatus.STREAMING
+            and answer.updated_at < (now or timezone.now()) - timedelta(seconds=ANSWER_STALE_SECONDS))
+
+
+def assistant_answers_fail_stale(*, message_id: int | None = None, now=None) -> int:
+    """Mark answers lost with their worker failed, keeping what arrived; returns how many. Run by the beat
+    (assistant.tasks.assistant_answers_sweep) and, for one message, when its reader polls it, so a lost
+    answer never says "Thinking…" forever. The live stream's readers are told it ended."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=ANSWER_STALE_SECONDS)
+    rows = AssistantMessage.objects.filter(role=Role.ASSISTANT, status=MessageStatus.STREAMING, updated_at__lt=cutoff)
+    if message_id is not None:
+        rows = rows.filter(pk=message_id)
+    ids = list(rows.values_list("pk", flat=True)[:500])
+    if not ids:
+        return 0
+    # The condition again in the UPDATE: a worker writing meanwhile keeps its answer.
+    AssistantMessage.objects.filter(pk__in=ids, status=MessageStatus.STREAMING, updated_at__lt=cutoff).update(
+        status=MessageStatus.FAILED, error=INTERRUPTED, updated_at=timezone.now())
+    failed = list(AssistantMessage.objects.filter(pk__in=ids, status=MessageStatus.FAILED, error=INTERRUPTED)
+                  .values_list("pk", flat=True))
+    for pk in failed:
+        answer_end_publish(message_id=pk, status=MessageStatus.FAILED)
+    if failed:
+        log.warning("assistant: %d answer(s) lost with their worker marked failed", len(failed))
+    return len(failed)
 
 
 def assistant_stop(*, answer: AssistantMessage) -> None:

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from assistant.answer import answer_write
+from assistant.services import assistant_answers_fail_stale
 from assistant.suggest import suggestions_write
 
 
@@ -17,3 +18,9 @@ def assistant_answer(message_id: int) -> str:
 @shared_task(ignore_result=True, time_limit=120, soft_time_limit=110)
 def assistant_suggest(message_id: int) -> str:
     return suggestions_write(message_id=message_id)
+
+
+# Beat, every minute (sidekick_project.celery): answers lost with their worker say so instead of "Thinking…".
+@shared_task(ignore_result=True, time_limit=60, soft_time_limit=50)
+def assistant_answers_sweep() -> int:
+    return assistant_answers_fail_stale()

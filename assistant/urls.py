@@ -13,6 +13,7 @@ urlpatterns = [
     path(W + "<int:conversation_id>/", views.conversation, name="conversation"),
     path(W + "<int:conversation_id>/archive/", views.conversation_archive, name="archive"),
     path(W + "messages/<int:message_id>/", views.message_poll, name="message"),
+    path(W + "messages/<int:message_id>/stream/", views.message_stream, name="stream"),
     path(W + "messages/<int:message_id>/stop/", views.message_stop, name="stop"),
     path(W + "messages/<int:message_id>/retry/", views.message_retry, name="retry"),
     path(W + "messages/<int:message_id>/suggest/", views.message_suggest, name="suggest"),

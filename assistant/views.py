@@ -7,15 +7,19 @@ another workspace's conversation is a 404. The context a question is asked in is
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.tenancy import scoped_or_404, workspace_required
-from assistant import crm, selectors, services
+from assistant import crm, selectors, services, stream
 from assistant.context import PICKABLE, Context, context_resolve
 from assistant.forms import PersonalKeyForm
 from assistant.models import ContextType
@@ -127,10 +131,49 @@ def message_poll(request, message_id):
     """The answer so far (the browser asks every ~300 ms while it is being written): one query; once it is
     finished, the token line under the input too (out of band)."""
     message = _message(request, message_id)
+    if not message.finished and services.answer_is_stale(message) and \
+            services.assistant_answers_fail_stale(message_id=message.pk):
+        message.refresh_from_db()  # its worker is gone: the reader sees that, not "Thinking…" forever
     budget = None
     if message.finished:
         budget = selectors.token_budget(workspace=request.workspace, user=request.user, role=request.access.role)
     return render(request, "assistant/_poll.html", {"m": message, "budget": budget})
+
+
+def _same_host(origin: str, host: str) -> bool:
+    try:
+        return urlsplit(origin).hostname == urlsplit(f"//{host}").hostname
+    except ValueError:
+        return False
+
+
+@workspace_required
+def message_stream(request, message_id):
+    """The answer as server-sent events (assistant.stream), read by static/js/assistant.js; the poll above
+    stays the fallback. Checked like the poll (another user's message is a 404); a finished answer gets
+    its end at once, and the browser loads the row."""
+    message = _message(request, message_id)
+    after = stream.last_event_id(request.headers.get("Last-Event-ID"))
+    if isinstance(request, ASGIRequest):
+        body = stream.relay_async(message_id=message.pk, after=after, finished=message.finished)
+    else:
+        body = stream.relay(message_id=message.pk, after=after, finished=message.finished)
+    # The relay needs no database: give the connection back now rather than hold it for minutes
+    # (Django closes it only when the response ends, which for a stream is when the answer does). Not
+    # inside a transaction (a test's): closing would only mark it for rollback.
+    if not connection.in_atomic_block:
+        connection.close()
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy in front must not buffer the events
+    origin = request.headers.get("Origin")
+    if origin and _same_host(origin, request.get_host()):
+        # `make run` serves streams from their own process on the next port (ASSISTANT_STREAM_URL): a page
+        # of the same host may read them, with its session cookie (cookies do not depend on the port).
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Credentials"] = "true"
+        response["Vary"] = "Origin"
+    return response
 
 
 @workspace_required

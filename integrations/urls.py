@@ -31,4 +31,5 @@ urlpatterns = [
     path("w/<slug:workspace_slug>/settings/llm/<int:provider_id>/default/", llm_views.llm_provider_default,
          name="llm_provider_default"),
     path("w/<slug:workspace_slug>/settings/usage/", llm_views.llm_usage, name="llm_usage"),
+    path("w/<slug:workspace_slug>/settings/limits/", llm_views.llm_limits, name="llm_limits"),
 ]

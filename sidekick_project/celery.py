@@ -31,6 +31,7 @@ app.conf.task_routes = {
     "conversations.tasks.sweep_channels": {"queue": "default"},
     "conversations.tasks.notify_escalation": {"queue": "default"},
     "conversations.tasks.*": {"queue": "llm"},
+    "assistant.tasks.assistant_answers_sweep": {"queue": "default"},  # one UPDATE, no model call
     "assistant.tasks.*": {"queue": "llm"},
     "evals.tasks.eval_runs_fail_stale": {"queue": "default"},  # one UPDATE, no model call
     "evals.tasks.weekly_evals": {"queue": "default"},  # the fan-out: a few reads and enqueues
@@ -107,6 +108,12 @@ app.conf.beat_schedule = {
         "task": "evals.tasks.eval_runs_fail_stale",
         "schedule": crontab(minute=13),
         "options": {"expires": 0.9 * HOUR},
+    },
+    # Assistant answers whose worker died (or whose job was lost) are marked failed, keeping what arrived.
+    "assistant-answers-sweep": {
+        "task": "assistant.tasks.assistant_answers_sweep",
+        "schedule": MINUTE,
+        "options": {"expires": 0.9 * MINUTE},
     },
     # Privacy requests: re-enqueue lost or abandoned ones, delete export files past their expiry.
     "privacy-sweep": {

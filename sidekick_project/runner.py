@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-COLOURS = {"web": "36", "intake": "33", "llm": "35", "beat": "32"}
+COLOURS = {"web": "36", "stream": "34", "intake": "33", "llm": "35", "beat": "32"}
 RESTART_DELAY_FIRST, RESTART_DELAY_MAX = 1.0, 30.0
 HEALTHY_AFTER = 60.0  # a child that ran this long starts again from the first delay
 WEB_WORKERS, WEB_THREADS = 2, 8  # as in the README's production command and bench/webhook.py
@@ -75,11 +75,16 @@ def main() -> int:
 
     # From settings, which also derive SITE_URL from them: the links Sidekick writes use the port it serves.
     host, port = settings.RUN_HOST, settings.RUN_PORT
+    # The assistant's live answers come from the stream server on the next port, on the host the browser
+    # used for the page (":port": static/js/assistant.js completes it); the children read it from settings.
+    stream_port = int(port) + 1
+    os.environ.setdefault("ASSISTANT_STREAM_URL", f":{stream_port}")
     commands = {
         # The production server (as in the README and bench/webhook.py), not runserver: a fixed number of
         # request threads, each keeping at most one database connection, so a burst of webhooks cannot
         # open more connections than Postgres allows (runserver's thread per request did, issue 12).
         "web": web_command(python, host, port),
+        "stream": stream_command(python, host, stream_port),
         "intake": [python, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "intake,default",
                    "-n", "intake@%h", "-c", "2", "--loglevel", "INFO"],
         "llm": [python, "-m", "celery", "-A", "sidekick_project", "worker", "-Q", "llm", "-n", "llm@%h",
@@ -94,7 +99,7 @@ def main() -> int:
     if not os.environ.get("REDIS_URL"):
         services.append(Service("redis", lambda: embedded.redis_running(var_dir) is not None,
                                 lambda: embedded.ensure_redis(var_dir)))
-    children = {name: Child(name, cmd) for name, cmd in commands.items()}
+    children = {name: Child(name, cmd, STREAM_ENV if name == "stream" else None) for name, cmd in commands.items()}
     for child in children.values():
         child.start()
     print(f"\nSidekick is running at http://{host}:{port}/  (Ctrl-C stops everything)\n", flush=True)
@@ -135,6 +140,18 @@ def web_command(python: str, host: str, port: str | int) -> list[str]:
             "--keep-alive", "30", "--access-logfile", "-", "--log-level", "warning"]
 
 
+STREAM_ENV = {"DATABASE_CONN_MAX_AGE": "0"}
+
+
+def stream_command(python: str, host: str, port: str | int) -> list[str]:
+    """The assistant's stream server (sidekick_project.asgi_stream; bench/assistant_stream.py starts exactly this).
+
+    Its views run in a thread per request (Django under ASGI), so a kept database connection would never
+    be reused: the child gets DATABASE_CONN_MAX_AGE=0 (STREAM_ENV)."""
+    return [python, "-m", "uvicorn", "sidekick_project.asgi_stream:application", "--host", host, "--port", str(port),
+            "--lifespan", "off", "--no-access-log", "--timeout-graceful-shutdown", "3", "--log-level", "warning"]
+
+
 class Backoff:
     """1 s, 2 s, 4 s … up to 30 s between restarts; from 1 s again once the thing stayed up a minute."""
 
@@ -153,8 +170,9 @@ class Backoff:
 class Child:
     """One supervised process (its own session, so a signal reaches its pool processes too)."""
 
-    def __init__(self, name: str, cmd: list[str]):
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str] | None = None):
         self.name, self.cmd = name, cmd
+        self.env = {**os.environ, **env} if env else None
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
         self.restarts = 0
@@ -162,7 +180,7 @@ class Child:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.cmd, cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         self.started_at = time.monotonic()
         threading.Thread(target=_pump, args=(self.name, self.proc.stdout), daemon=True).start()
 

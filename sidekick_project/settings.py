@@ -38,6 +38,11 @@ RUN_HOST = env.str_("RUN_HOST", "127.0.0.1")
 RUN_PORT = env.int_("RUN_PORT", 8000, minimum=1, maximum=65535)
 _LINK_HOST = "127.0.0.1" if RUN_HOST in ("0.0.0.0", "::", "") else RUN_HOST  # noqa: S104 - a bind-all address is not a link
 SITE_URL = env.str_("SITE_URL", f"http://{_LINK_HOST}:{RUN_PORT}").rstrip("/")
+# Where browsers read the assistant's live answers (server-sent events, assistant.stream): empty is this
+# same server (a request thread per reader: fine for a few); `make run` sets the ASGI stream process it
+# starts on RUN_PORT + 1 (one event loop for every reader). Behind a proxy, route
+# /w/<slug>/assistant/messages/<id>/stream/ to that process and leave this empty.
+ASSISTANT_STREAM_URL = env.str_("ASSISTANT_STREAM_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
     "accounts.apps.SidekickAdminConfig",

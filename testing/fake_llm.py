@@ -63,14 +63,21 @@ class Reply:
     chunks: list[str] | None = None  # a streamed answer's pieces (stream replies)
     chunk_delay: float = 0.0  # seconds between streamed chunks
     break_after: int | None = None  # close the connection after this many chunks, without an ending
+    error_after: int | None = None  # send the protocol's error event after this many chunks (`status` its kind)
+    sent_at: list[float] = field(default_factory=list)  # time.monotonic() as each streamed chunk was sent (benches)
 
     @classmethod
     def stream(cls, chunks: list[str], *, chunk_delay: float = 0.0, break_after: int | None = None,
-               input_tokens: int | None = None, output_tokens: int | None = None) -> Reply:
+               error_after: int | None = None, error_status: int = 529, input_tokens: int | None = None,
+               output_tokens: int | None = None, delay: float = 0.0) -> Reply:
         """A text answer sent in these pieces to a streaming request (joined for a plain one).
-        `break_after=n` drops the connection after n pieces: a provider failing mid-answer."""
+        `break_after=n` drops the connection after n pieces: a provider failing mid-answer.
+        `error_after=n` sends the provider's error event after n pieces instead (Anthropic's
+        `overloaded_error` for 529), and ends the body cleanly. `delay`: before the first piece."""
         return cls("stream", content="".join(chunks), chunks=list(chunks), chunk_delay=chunk_delay,
-                   break_after=break_after, input_tokens=input_tokens, output_tokens=output_tokens)
+                   break_after=break_after, error_after=error_after, status=error_status if error_after is not None
+                   else 200, message="Overloaded" if error_after is not None else "",
+                   input_tokens=input_tokens, output_tokens=output_tokens, delay=delay)
 
     @classmethod
     def text(cls, text: str, *, delay: float = 0.0, input_tokens: int | None = None,
@@ -453,10 +460,17 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
+            if reply.error_after is not None and n >= reply.error_after:
+                body = _error_body(request.protocol, reply)
+                write(_sse(body, "error") if request.protocol == "anthropic" else _sse(body))
+                self.wfile.write(b"0\r\n\r\n")
+                return
             if n and reply.chunk_delay and self.fake._stopping.wait(reply.chunk_delay):
                 self.close_connection = True
                 return
             write(event)
+            self.wfile.flush()
+            reply.sent_at.append(time.monotonic())
         for event in end:
             write(event)
         self.wfile.write(b"0\r\n\r\n")

@@ -72,7 +72,8 @@ EXPECTED_ROLES = {
     "integrations:llm_provider_add": "admin",
     "integrations:llm_provider_test": "admin",
     "integrations:llm_provider_default": "admin",
-    "integrations:llm_usage": "member",  # setters see their own row only
+    "integrations:llm_usage": "member",
+    "integrations:llm_limits": "admin",  # setters see their own row only
     "conversations:sandbox": "admin",  # 404 unless META_SANDBOX
     "conversations:sandbox_send": "admin",
     "knowledge:home": "member",
@@ -141,6 +142,7 @@ EXPECTED_ROLES = {
     "assistant:conversation": "member",
     "assistant:archive": "member",
     "assistant:message": "member",
+    "assistant:stream": "member",
     "assistant:stop": "member",
     "assistant:retry": "member",
     # Suggestions: the user's own (scoped inside the views); prompt and FAQ types are refused to setters

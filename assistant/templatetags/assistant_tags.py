@@ -1,4 +1,6 @@
 from django import template
+from django.conf import settings
+from django.urls import reverse
 
 from assistant.context import page_hint
 
@@ -38,3 +40,9 @@ def crm_plan_steps(message):
     from assistant.crm import crm_plan_steps as steps
 
     return steps(message=message)
+
+
+@register.simple_tag
+def assistant_stream_url(workspace_slug, message_id):
+    """The live answer's address: on the stream server when one is configured (settings.ASSISTANT_STREAM_URL)."""
+    return settings.ASSISTANT_STREAM_URL + reverse("assistant:stream", args=[workspace_slug, message_id])

@@ -103,3 +103,26 @@ def test_a_plain_request_still_gets_a_plain_answer_from_a_stream_reply(fake_llm,
     fake_llm.queue(Reply.stream(["a", "b"]))
     result = llm_complete(workspace=llm_workspace, purpose="test", system="s", messages=[{"role": "user", "content": "x"}])
     assert result.text == "ab"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_provider_error_midway_counts_the_tokens_reported_or_estimated_and_says_so(fake_llm, llm_workspace, kind):
+    """The provider's error event mid-answer (Anthropic's `overloaded_error`, OpenAI's error chunk) used to
+    record 0 tokens: the part already written is billed, so it counts against the limits."""
+    fake_llm.provider(llm_workspace, kind=kind)
+    fake_llm.queue(Reply.stream(["Part ", "one ", "then ", "trouble"], error_after=2, input_tokens=321),
+                   Reply.text("a retry must not happen"))
+    seen = []
+    with pytest.raises(StreamBroken) as caught:
+        _stream(llm_workspace, llm_workspace.setter_user, lambda text: seen.append(text) or True)
+    assert caught.value.text == "Part one " == "".join(seen)
+    assert len(fake_llm.requests) == 1
+    usage = LLMUsage.objects.get(workspace=llm_workspace, purpose="assistant")
+    assert usage.output_tokens > 0 and usage.input_tokens > 0
+    if kind == "anthropic":  # message_start reported the input tokens: those are recorded
+        assert usage.input_tokens == 321
+        assert "input tokens as reported, output tokens estimated" in usage.error_message
+    else:  # OpenAI reports usage only at the end: both estimated
+        assert "tokens estimated" in usage.error_message
+    assert (caught.value.input_tokens, caught.value.output_tokens) == (usage.input_tokens, usage.output_tokens)
+    assert caught.value.tokens_estimated

@@ -50,11 +50,17 @@ STOPPED = "stopped"  # the stop reason of an answer the caller's callback stoppe
 
 
 class StreamBroken(LLMError):
-    """The connection failed after part of the answer arrived; `text` is that part (kept by the caller)."""
+    """The answer failed after part of it arrived (connection lost, or the provider's error event);
+    `text` is that part (kept by the caller). `input_tokens` / `output_tokens`: what the provider
+    reported before failing, or None; the gateway fills in estimates and sets `tokens_estimated`."""
 
-    def __init__(self, message: str, *, text: str):
-        super().__init__(message, kind=ErrorKind.CONNECTION)
+    def __init__(self, message: str, *, text: str, kind: str = ErrorKind.CONNECTION, input_tokens: int | None = None,
+                 output_tokens: int | None = None):
+        super().__init__(message, kind=kind, permanent=True)
         self.text = text
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.tokens_estimated = False
 
 
 def stream(config: ProviderConfig, params: CallParams, on_delta: Callable[[str], bool]) -> Completion:
@@ -73,16 +79,39 @@ def stream(config: ProviderConfig, params: CallParams, on_delta: Callable[[str],
     raise LLMError(f"unknown provider kind {config.kind!r}", kind=ErrorKind.CONFIG)
 
 
-def _estimated_tokens(text: str) -> int:
+def estimated_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def _broken(parts: list[str], exc: Exception | None, config: ProviderConfig) -> LLMError:
+def _broken(parts: list[str], exc: Exception | None, config: ProviderConfig, *, input_tokens: int | None = None,
+            output_tokens: int | None = None) -> LLMError:
     detail = scrub(f"{type(exc).__name__}: {exc}", config.api_key) if exc else "no closing event"
     text = "".join(parts)
     if not text:
         return LLMError(f"cannot reach the provider: {detail}", kind=ErrorKind.CONNECTION)
-    return StreamBroken(f"the provider's answer broke off after {len(text)} characters: {detail}", text=text)
+    return StreamBroken(f"the provider's answer broke off after {len(text)} characters: {detail}", text=text,
+                        input_tokens=input_tokens, output_tokens=output_tokens)
+
+
+def _failed_midway(parts: list[str], exc: Exception, config: ProviderConfig, *, input_tokens: int | None = None,
+                   output_tokens: int | None = None) -> StreamBroken:
+    """The provider's own error event after part of the answer (Anthropic sends `overloaded_error` inside a
+    200 response): what arrived is kept and billed, like a dropped connection."""
+    error = _map_sdk_error(exc, config)
+    kind = ErrorKind.SERVER if (error.status or 0) < 300 else error.kind
+    text = "".join(parts)
+    return StreamBroken(f"the provider's answer failed after {len(text)} characters: {error.message}", text=text,
+                        kind=kind, input_tokens=input_tokens, output_tokens=output_tokens)
+
+
+def _anthropic_reported(events) -> tuple[int | None, int | None]:
+    """Tokens message_start (input) and any message_delta (output) reported before a failure."""
+    try:
+        usage = events.current_message_snapshot.usage
+    except Exception:  # noqa: BLE001 - no message_start yet: nothing reported
+        return None, None
+    output = int(usage.output_tokens or 0)
+    return int(usage.input_tokens or 0) or None, output if output > 1 else None  # message_start's placeholder 1
 
 
 CLIENTS_PER_THREAD = 8  # configurations a thread keeps a client for; the least recently used is closed
@@ -191,6 +220,7 @@ def _anthropic_stream(config: ProviderConfig, params: CallParams, on_delta) -> C
     }
     parts: list[str] = []
     stopped = False
+    events = None
     try:
         with _anthropic_client(config).messages.stream(**kwargs) as events:
             for text in events.text_stream:
@@ -200,18 +230,22 @@ def _anthropic_stream(config: ProviderConfig, params: CallParams, on_delta) -> C
                     break
             message = events.current_message_snapshot
     except anthropic.APIStatusError as exc:
+        if parts:
+            input_tokens, output_tokens = _anthropic_reported(events)
+            raise _failed_midway(parts, exc, config, input_tokens=input_tokens, output_tokens=output_tokens) from None
         raise _map_sdk_error(exc, config) from None
     except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
         if not parts and isinstance(exc, anthropic.AnthropicError):
             raise _map_sdk_error(exc, config) from None  # before any text: a timeout is a timeout
         # Mid-answer (connection lost, read timeout, an incomplete chunked body): what arrived is kept.
-        raise _broken(parts, exc, config) from None
+        input_tokens, output_tokens = _anthropic_reported(events)
+        raise _broken(parts, exc, config, input_tokens=input_tokens, output_tokens=output_tokens) from None
     text = "".join(parts)
     usage = message.usage
     input_tokens = int(usage.input_tokens or 0)
     if stopped:
         return Completion(text=text, parsed=None, input_tokens=input_tokens,
-                          output_tokens=max(int(usage.output_tokens or 0), _estimated_tokens(text)),
+                          output_tokens=max(int(usage.output_tokens or 0), estimated_tokens(text)),
                           model=message.model or config.model, stop_reason=STOPPED)
     if message.stop_reason is None:
         raise _broken(parts, None, config)
@@ -312,6 +346,8 @@ def _openai_stream(config: ProviderConfig, params: CallParams, on_delta) -> Comp
         finally:
             events.close()
     except openai.APIStatusError as exc:
+        if parts:
+            raise _failed_midway(parts, exc, config) from None
         raise _map_sdk_error(exc, config) from None
     except (openai.OpenAIError, httpx2.HTTPError) as exc:
         if not parts and isinstance(exc, openai.OpenAIError):
@@ -322,12 +358,12 @@ def _openai_stream(config: ProviderConfig, params: CallParams, on_delta) -> Comp
     output_tokens = int(usage.completion_tokens or 0) if usage else 0
     if stopped:
         return Completion(text=text, parsed=None, input_tokens=input_tokens,
-                          output_tokens=max(output_tokens, _estimated_tokens(text)), model=model, stop_reason=STOPPED)
+                          output_tokens=max(output_tokens, estimated_tokens(text)), model=model, stop_reason=STOPPED)
     if finish is None:
         raise _broken(parts, None, config)
     if usage is None:  # a compatible server that ignores stream_options: estimate, as for a stopped answer
-        output_tokens = _estimated_tokens(text)
-        input_tokens = _estimated_tokens(params.system + "".join(m["content"] for m in params.messages))
+        output_tokens = estimated_tokens(text)
+        input_tokens = estimated_tokens(params.system + "".join(m["content"] for m in params.messages))
     return Completion(text=text, parsed=None, input_tokens=input_tokens, output_tokens=output_tokens, model=model,
                       stop_reason=finish)
 

@@ -195,10 +195,18 @@ def llm_stream(
         completion, attempts = _call_with_retries(config, params, settings.LLM_MAX_RETRIES
                                                   if max_retries is None else max_retries, call=call)
     except adapters.StreamBroken as exc:
-        partial = Completion(text=exc.text, parsed=None, input_tokens=usage.input_tokens,
-                             output_tokens=len(exc.text) // 4 + 1, model=config.model, stop_reason=None)
+        # What arrived is billed by the provider, so it counts: the tokens it reported before failing,
+        # else estimates (the input at the reservation's generous size), and the row says which.
+        reported_input, reported_output = exc.input_tokens is not None, exc.output_tokens is not None
+        exc.input_tokens = exc.input_tokens if reported_input else usage.input_tokens
+        exc.output_tokens = max(exc.output_tokens or 0, adapters.estimated_tokens(exc.text))
+        exc.tokens_estimated = not (reported_input and reported_output)
+        note = ("tokens as reported" if not exc.tokens_estimated else
+                "input tokens as reported, output tokens estimated" if reported_input else "tokens estimated")
+        partial = Completion(text=exc.text, parsed=None, input_tokens=exc.input_tokens,
+                             output_tokens=exc.output_tokens, model=config.model, stop_reason=None)
         _finish(usage, outcome=exc.kind, attempts=getattr(exc, "attempts", attempts), started=started,
-                completion=partial, error=exc.message)
+                completion=partial, error=f"{exc.message[:250]} ({note})")
         raise
     except LLMError as exc:
         _finish(usage, outcome=exc.kind, attempts=getattr(exc, "attempts", attempts), started=started,

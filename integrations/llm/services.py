@@ -8,7 +8,7 @@ from django.db import transaction
 from accounts.models import Membership
 from accounts.services import audit_event_record
 from integrations.llm.errors import LLMError, LLMGatewayError, scrub
-from integrations.llm.models import LLMProvider
+from integrations.llm.models import LLMProvider, LLMQuotaPolicy
 
 _UNSET = object()
 
@@ -60,6 +60,38 @@ def llm_provider_save(
               "api_key": provider.masked_api_key, "is_default": provider.is_default},
     )
     return provider, existing is None
+
+
+QUOTA_LIMIT_FIELDS = ("setter_daily", "setter_monthly", "admin_daily", "admin_monthly", "workspace_daily",
+                     "workspace_monthly")
+
+
+@transaction.atomic
+def llm_quota_policy_save(*, workspace, actor, limits: dict[str, int | None]) -> LLMQuotaPolicy:
+    """Set the workspace's token limits (None: no limit); audited with the old and new values.
+
+    Creates the policy row on first save (until then the LLM_QUOTA_DEFAULTS settings apply). The next
+    quota check reads them: the gateway reads the row with each reservation. Raises ValidationError
+    for a negative limit or an unknown field."""
+    unknown = set(limits) - set(QUOTA_LIMIT_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown limits: {', '.join(sorted(unknown))}")
+    for field, value in limits.items():
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValidationError({field: "A limit is a whole number of tokens, 0 or more (None: no limit)."})
+    policy = LLMQuotaPolicy.objects.select_for_update().filter(workspace=workspace).first()
+    created = policy is None
+    policy = policy or LLMQuotaPolicy(workspace=workspace)
+    before = {field: getattr(policy, field) for field in QUOTA_LIMIT_FIELDS}
+    for field, value in limits.items():
+        setattr(policy, field, value)
+    policy.save()
+    after = {field: getattr(policy, field) for field in QUOTA_LIMIT_FIELDS}
+    changed = {field: [before[field], after[field]] for field in QUOTA_LIMIT_FIELDS if before[field] != after[field]}
+    if changed or created:
+        audit_event_record(verb="llm_quota_policy.updated", workspace=workspace, actor=actor, target=policy,
+                           data={"changed": changed})
+    return policy
 
 
 @dataclass(frozen=True)

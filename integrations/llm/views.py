@@ -9,7 +9,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.tenancy import admin_required, scoped_or_404, workspace_required
 from integrations.llm import selectors, services
-from integrations.llm.forms import ProviderForm
+from integrations.llm.forms import ProviderForm, QuotaLimitsForm
+from integrations.llm.quotas import quota_policy_for
 
 USAGE_DAYS = 30
 
@@ -80,6 +81,23 @@ def llm_provider_default(request, provider_id):
                                    make_default=True, actor=request.user)
         messages.success(request, f"{provider} is now the default.")
     return _providers_response(request)
+
+
+@admin_required
+def llm_limits(request):
+    """Daily and monthly token limits per role and for the workspace (admins; setters get 403)."""
+    workspace = request.workspace
+    policy = quota_policy_for(workspace=workspace)
+    if request.method == "POST":
+        form = QuotaLimitsForm(request.POST)
+        if form.is_valid():
+            services.llm_quota_policy_save(workspace=workspace, actor=request.user, limits=dict(form.cleaned_data))
+            messages.success(request, "Token limits saved; they apply from the next call.")
+            return redirect("integrations:llm_limits", workspace_slug=workspace.slug)
+        messages.error(request, "The limits were not saved; see the fields below.")
+    else:
+        form = QuotaLimitsForm(initial={field: getattr(policy, field) for field in services.QUOTA_LIMIT_FIELDS})
+    return render(request, "integrations/llm_limits.html", {"form": form, "saved": policy.pk is not None})
 
 
 @workspace_required
