@@ -42,6 +42,7 @@ from assistant.crm_llm import crm_llm_parse, crm_llm_wanted
 from assistant.models import AssistantConversation, AssistantMessage, Role
 from changes.kinds.contacts import BOOKING_HORIZON
 from changes.models import ChangeSet, Operation, Source, Status
+from changes.selectors import operations_on
 from changes.services import ChangeConflict, OperationSpec, change_set_apply, change_set_preview, change_set_undo
 from contacts.models import BookingEvent, Contact, LeadMemory, MemoryKind
 from contacts.services import STRATEGY_HOURS_MAX
@@ -548,6 +549,25 @@ def crm_plans_for_contact(*, workspace, user, contact_id: int, limit: int = 10) 
         conversation__workspace=workspace, conversation__user=user, role=Role.ASSISTANT, metadata__skill=SKILL,
         metadata__has_key="specs", metadata__entities__contact_id=contact_id,
         metadata__state__in=[EXECUTED, UNDONE]).select_related("conversation").order_by("-updated_at", "-id")[:limit])
+
+
+def crm_changes_for_contact(*, workspace, contact, limit: int = 20) -> list[dict]:
+    """Everyone's changes to this contact, its conversations and its lead memory made through change sets
+    (AutoCRM plans, the assistant's suggestions), newest first: who, when, how, each field before →
+    after, and whether it was undone. The contact's history for the whole team; the plans themselves
+    (and their undo) stay in their author's private chat and in the section above."""
+    targets = {Contact: [contact.pk],
+               Thread: list(Thread.objects.filter(workspace=workspace, contact=contact).values_list("pk", flat=True)),
+               LeadMemory: list(LeadMemory.objects.filter(contact=contact).values_list("pk", flat=True))}
+    rows = []
+    for op in operations_on(workspace=workspace, targets=targets, limit=limit):
+        change_set = op.change_set
+        fields = [{"field": name.replace("_", " "), "before": _shown(op.before.get(name)),
+                   "after": _shown(op.after.get(name))} for name in sorted(set(op.before) | set(op.after))]
+        rows.append({"at": change_set.applied_at, "by": change_set.applied_by, "source": change_set.get_source_display(),
+                     "label": op.label, "fields": fields, "undone": op.state == "undone",
+                     "undone_by": change_set.undone_by})
+    return rows
 
 
 # --- the card -------------------------------------------------------------------------------------------

@@ -411,7 +411,9 @@ def plan_feedback(request, message_id):
 def _contact_plans_response(request, contact_id: int, *, error: str = ""):
     contact = scoped_or_404(contact_for_workspace, request, contact_id=contact_id, what="contact")
     plans = crm.crm_plans_for_contact(workspace=request.workspace, user=request.user, contact_id=contact.pk)
-    return render(request, "assistant/_contact_plans.html", {"contact": contact, "plans": plans, "plan_error": error})
+    return render(request, "assistant/_contact_plans.html", {
+        "contact": contact, "plans": plans, "plan_error": error,
+        "changes": crm.crm_changes_for_contact(workspace=request.workspace, contact=contact)})
 
 
 @workspace_required

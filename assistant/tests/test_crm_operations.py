@@ -355,3 +355,24 @@ def test_undo_one_step_and_undo_anyway_typed_in_the_chat(client, team):
     sarah.refresh_from_db()
     plan.refresh_from_db()
     assert sarah.lead_score == 20 and plan.metadata["state"] == "undone"
+
+
+def test_every_member_sees_every_change_to_the_contact_but_only_their_own_plans(client, team):
+    sarah = _contact(team, "Sarah Connor", stage="new")
+    other = _contact(team, "Olga Other", stage="new")
+    client.force_login(team.setter_user)
+    plan = _plan(client, team, team.setter_user, "move Sarah to qualified")
+    _confirm(client, team, plan)
+    _confirm(client, team, _plan(client, team, team.setter_user, "move Olga to lost"))
+    client.force_login(team.other_setter)
+    history = client.get(_url(team, "contact_plans", sarah.pk)).content.decode()
+    assert "No AutoCRM changes of yours" in history  # the plan stays in its author's chat
+    changes = history.split('id="contact-changes"')[1]
+    assert team.setter_user.email in changes and "AutoCRM" in changes
+    assert "<del>new</del> → <strong>qualified</strong>" in changes
+    assert "lost" not in changes  # another contact's change is not this contact's history
+    client.force_login(team.setter_user)
+    client.post(_url(team, "plan_undo", plan.pk), {"from": "history"}, HTTP_HX_REQUEST="true")
+    client.force_login(team.other_setter)
+    changes = client.get(_url(team, "contact_plans", sarah.pk)).content.decode().split('id="contact-changes"')[1]
+    assert "undone" in changes
