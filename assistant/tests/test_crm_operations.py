@@ -359,7 +359,7 @@ def test_undo_one_step_and_undo_anyway_typed_in_the_chat(client, team):
 
 def test_every_member_sees_every_change_to_the_contact_but_only_their_own_plans(client, team):
     sarah = _contact(team, "Sarah Connor", stage="new")
-    other = _contact(team, "Olga Other", stage="new")
+    _contact(team, "Olga Other", stage="new")
     client.force_login(team.setter_user)
     plan = _plan(client, team, team.setter_user, "move Sarah to qualified")
     _confirm(client, team, plan)
