@@ -358,42 +358,37 @@ def _plan_response(request, message, *, error: str = "", changed: bool = False):
     return response
 
 
-@workspace_required
-@require_POST
-def plan_confirm(request, message_id):
+def _plan_step(request, message_id, step):
+    """Confirm, undo or redo a plan (`step(message)` returns the updated message); a refusal shows why."""
     message = _message(request, message_id)
     try:
-        message = crm.crm_plan_confirm(message=message, actor=request.user,
-                                       confirmed_count=_int(request.POST.get("count")))
+        message = step(message)
     except crm.PlanRefused as refusal:
         message.refresh_from_db()
         return _plan_response(request, message, error=refusal.message)
     return _plan_response(request, message, changed=True)
+
+
+@workspace_required
+@require_POST
+def plan_confirm(request, message_id):
+    count = _int(request.POST.get("count"))
+    return _plan_step(request, message_id,
+                      lambda m: crm.crm_plan_confirm(message=m, actor=request.user, confirmed_count=count))
 
 
 @workspace_required
 @require_POST
 def plan_undo(request, message_id):
-    message = _message(request, message_id)
-    try:
-        message = crm.crm_plan_undo(message=message, actor=request.user, step=_int(request.POST.get("step")),
-                                    overwrite=request.POST.get("overwrite") == "1")
-    except crm.PlanRefused as refusal:
-        message.refresh_from_db()
-        return _plan_response(request, message, error=refusal.message)
-    return _plan_response(request, message, changed=True)
+    step, overwrite = _int(request.POST.get("step")), request.POST.get("overwrite") == "1"
+    return _plan_step(request, message_id,
+                      lambda m: crm.crm_plan_undo(message=m, actor=request.user, step=step, overwrite=overwrite))
 
 
 @workspace_required
 @require_POST
 def plan_redo(request, message_id):
-    message = _message(request, message_id)
-    try:
-        message = crm.crm_plan_redo(message=message, actor=request.user)
-    except crm.PlanRefused as refusal:
-        message.refresh_from_db()
-        return _plan_response(request, message, error=refusal.message)
-    return _plan_response(request, message, changed=True)
+    return _plan_step(request, message_id, lambda m: crm.crm_plan_redo(message=m, actor=request.user))
 
 
 @workspace_required
