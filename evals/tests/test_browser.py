@@ -59,6 +59,14 @@ def _seed(workspace, fake_llm):
     return run
 
 
+def _press(page, key: str) -> None:
+    """Press a key once HTMX has set up the shown case (a key pressed between a swap and HTMX processing
+    the new controls follows the plain link instead: a full page load, which the test would misread)."""
+    page.wait_for_function("window.htmx && !document.querySelector("
+                           "'.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')")
+    page.keyboard.press(key)
+
+
 def test_the_evals_page_and_keyboard_calibration(page, screenshot, fake_llm):
     admin = AdminMembershipFactory(workspace__name="Harbor Light Studio", workspace__slug="harbor",
                                    user__email="admin@harbor.test")
@@ -88,13 +96,13 @@ def test_the_evals_page_and_keyboard_calibration(page, screenshot, fake_llm):
     case = page.locator("#calibrate-case")
     assert f"Case 1 of {len(sample)}" in case.inner_text()
 
-    page.keyboard.press("g")  # label the first case good: the second one is swapped in
+    _press(page, "g")  # label the first case good: the second one is swapped in
     page.get_by_text(f"Case 2 of {len(sample)}").wait_for()
-    page.keyboard.press("j")
+    _press(page, "j")
     page.get_by_text(f"Case 3 of {len(sample)}").wait_for()
-    page.keyboard.press("k")
+    _press(page, "k")
     page.get_by_text(f"Case 2 of {len(sample)}").wait_for()
-    page.keyboard.press("b")
+    _press(page, "b")
     page.get_by_text(f"Case 3 of {len(sample)}").wait_for()
     assert page.evaluate("window.__marker") == "same page"  # HTMX swaps, no reload
     labels = dict(CalibrationLabel.objects.filter(workspace=workspace).values_list("message_id", "label"))
@@ -102,7 +110,7 @@ def test_the_evals_page_and_keyboard_calibration(page, screenshot, fake_llm):
     assert "2 labelled" in page.locator("#calibrate-stats").inner_text()
     for _ in range(4):  # a few more, so the screenshot shows a κ
         current = page.locator("#calibrate-case").inner_text()
-        page.keyboard.press("g" if "Friday at 3pm" in current else "b")
+        _press(page, "g" if "Friday at 3pm" in current else "b")
         page.wait_for_function("(t) => document.querySelector('#calibrate-stats').innerText.includes(t)",
                                arg=f"{len(labels) + 1} labelled")
         labels = dict(CalibrationLabel.objects.filter(workspace=workspace).values_list("message_id", "label"))
