@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import zoneinfo
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from insights import patterns, report_sql
 from insights.intervals import time_to_event, wilson_interval
+from sidekick_project.db import in_autocommit
 
 SCHEMA_VERSION = 2  # 2: time_to_book and weekly
 DIGITS = 4  # every float in the metrics is rounded to this many decimals
@@ -186,7 +189,7 @@ def _simpson_note(comparison: dict) -> dict:
 def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
     return {"ws": workspace.pk, "start": start, "end": end, "as_of": as_of, "tz": workspace.timezone,
             "attr": timedelta(days=params.attribution_days), "maturity": timedelta(days=params.maturity_days),
-            "reply": timedelta(hours=params.reply_hours)}
+            "reply": timedelta(hours=params.reply_hours), "shards": 1, "shard": 0}
 
 
 @contextmanager
@@ -216,22 +219,93 @@ def _fetch(cursor, sql: str, args: dict) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
+# The numeric columns of each statement's rows, summed across shards; the others are the row's key.
+_CELL_SUMS = ("messages", "messages_booked", "messages_not_booked", "people", "people_booked", "people_decided",
+              "replied", "reply_known", "bookings", "last_touch")
+_TTB_KEY = ("grp", "event", "hours")
+
+
+def _shard_rows(args: dict) -> dict:
+    """The rows of every statement of the report for the people of `args`' shard."""
+    if args["shards"] > 1:
+        # The shards already keep one core each busy: a statement's own parallel workers would only
+        # compete with the other shards for the same cores (measured: slower). LOCAL: the shard's
+        # transaction, which `_report_rows` opened.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+    with report_tables(args) as cursor:
+        return {"cells": _fetch(cursor, report_sql.CELLS, args),
+                "summary": _fetch(cursor, report_sql.SUMMARY, args)[0],
+                "patterns": _fetch(cursor, patterns.PATTERNS, args),
+                "ttb": _fetch(cursor, report_sql.TIME_TO_BOOK, args)}
+
+
+def _shard_in_snapshot(args: dict, snapshot: str) -> dict:
+    """A shard on this thread's own connection, reading the snapshot the report exported; the
+    connection is closed afterwards (a pool thread of one report)."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+            return _shard_rows(args)
+    finally:
+        connection.close()
+
+
+def report_shards() -> int:
+    return max(1, int(settings.INSIGHTS_REPORT_SHARDS))
+
+
+def _sum_rows(rows: list[dict], key: tuple[str, ...], sums: tuple[str, ...] | None = None) -> list[dict]:
+    """Rows with the same key added up column by column (every column not in the key, or `sums`)."""
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        k = tuple(row[c] for c in key)
+        if k not in merged:
+            merged[k] = dict(row)
+            continue
+        into = merged[k]
+        for column in sums or [c for c in row if c not in key]:
+            into[column] += row[column]
+    return list(merged.values())
+
+
+def _report_rows(args: dict, *, shards: int) -> dict:
+    """Every statement's rows for the whole report: one session when `shards` is 1 or the caller holds a
+    transaction (another connection would not see its rows), else `shards` sessions side by side on one
+    snapshot (Postgres `pg_export_snapshot`: every shard reads exactly what the first one reads),
+    their rows added up (report_sql, "Sharding by person")."""
+    if shards <= 1 or not in_autocommit():
+        return _shard_rows(args)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = cursor.fetchone()[0]
+        with ThreadPoolExecutor(max_workers=shards - 1, thread_name_prefix="insights-shard") as pool:
+            others = [pool.submit(_shard_in_snapshot, {**args, "shards": shards, "shard": i}, snapshot)
+                      for i in range(1, shards)]
+            parts = [_shard_rows({**args, "shards": shards, "shard": 0})] + [f.result() for f in others]
+    summary = {name: sum(part["summary"][name] for part in parts) for name in parts[0]["summary"]}
+    return {"cells": _sum_rows([r for p in parts for r in p["cells"]], ("g", *_COLUMNS), _CELL_SUMS),
+            "summary": summary,
+            "patterns": _sum_rows([r for p in parts for r in p["patterns"]], ("g", "side")),
+            "ttb": sorted(_sum_rows([r for p in parts for r in p["ttb"]], _TTB_KEY),
+                          key=lambda r: tuple(r[c] for c in _TTB_KEY))}
+
+
 def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
-                   parameters: ReportParameters | None = None) -> ReportResult:
-    """The metrics of one report in one snapshot, a fixed number of statements whatever the row count:
-    the shared tables (`report_tables`), then cells with the weekly trend, summary, patterns and time
-    to book.
+                   parameters: ReportParameters | None = None, shards: int | None = None) -> ReportResult:
+    """The metrics of one report in one snapshot, a fixed number of statements per shard whatever the
+    row count: the shared tables (`report_tables`), then cells with the weekly trend, summary, patterns
+    and time to book. `shards` (default `INSIGHTS_REPORT_SHARDS`): how many sessions count side by side.
 
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
     params = parameters or ReportParameters()
-    args = sql_args(workspace, start, end, as_of, params)
-    with report_tables(args) as cursor:
-        rows = _fetch(cursor, report_sql.CELLS, args)
-        summary = _fetch(cursor, report_sql.SUMMARY, args)[0]
-        pattern_rows = patterns.pattern_counts(
-            _fetch(cursor, patterns.PATTERNS, {**args, **patterns.pattern_args(workspace=workspace)}))
-        ttb_rows = _fetch(cursor, report_sql.TIME_TO_BOOK, args)
+    args = {**sql_args(workspace, start, end, as_of, params), **patterns.pattern_args(workspace=workspace)}
+    found = _report_rows(args, shards=report_shards() if shards is None else shards)
+    rows, summary = found["cells"], found["summary"]
+    pattern_rows, ttb_rows = patterns.pattern_counts(found["patterns"]), found["ttb"]
     cells, comparison, weekly = _shape(rows, params)
     comparison["simpson"] = _simpson_note(comparison)
     dropped = summary["considered"] - summary["cohort"]

@@ -16,13 +16,21 @@ transaction (a caller's, in tests).
 
 Parameters: ws (workspace id), start, end (the window, [start, end)), as_of, attr (the attribution
 window), maturity (the maturity buffer), reply (the reply window), all timestamps or intervals;
-tz (the workspace's time zone, for weeks).
+tz (the workspace's time zone, for weeks); shards and shard: the statements read only the people
+whose key falls in shard `shard` of `shards` (`_SHARD`; 1 and 0 for everyone).
+
+Sharding by person: every count of a report is a sum over people (a message, a booking and a
+person's first message each belong to exactly one person; people are counted once per cell), so the
+report of every shard, each built in its own session on one shared snapshot, adds up to the report
+of everyone (insights.report: `report_compute` runs them side by side, one core each).
 Only rows with a time <= as_of exist for a report: messages by `sent_at`, booking events by
 `occurred_at`, stage history by `created_at`.
 """
 
 # A contact with no person is its own person: its key is minus its id, so it never meets a person id.
 _PERSON_KEY = "COALESCE(c.person_id, -c.id)"
+# The people of this shard (c: their contact).
+_SHARD = f"mod(abs({_PERSON_KEY}), %(shards)s) = %(shard)s"
 
 # An outbound message that reached the contact: our own sends once the Send API accepted them, the
 # business's messages from outside Sidekick (echoes carry no send status). Deleted ones are dropped.
@@ -48,7 +56,7 @@ th AS (
     FROM conversations_thread t
     JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
     JOIN integrations_channel ch ON ch.id = t.channel_id
-    WHERE t.workspace_id = %(ws)s
+    WHERE t.workspace_id = %(ws)s AND {_SHARD}
 )"""  # noqa: S608 (module constants only; every value is a query parameter)
 
 # Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
@@ -58,7 +66,7 @@ ev AS (
     SELECT e.id, e.kind, e.occurred_at, {_PERSON_KEY} AS pk,
            LEAD(e.kind) OVER (PARTITION BY {_PERSON_KEY} ORDER BY e.occurred_at, e.id) AS next_kind
     FROM contacts_bookingevent e JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
-    WHERE e.workspace_id = %(ws)s AND e.kind IN ('booked', 'canceled') AND e.occurred_at <= %(as_of)s
+    WHERE e.workspace_id = %(ws)s AND e.kind IN ('booked', 'canceled') AND e.occurred_at <= %(as_of)s AND {_SHARD}
 )"""  # noqa: S608
 
 # Large sorts and hashes of one report (the next-inbound window function over every message of the
@@ -235,7 +243,7 @@ SELECT
      JOIN conversations_thread t ON t.id = m.thread_id AND t.workspace_id = %(ws)s
      JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
      JOIN integrations_channel ch ON ch.id = t.channel_id
-     WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
+     WHERE m.workspace_id = %(ws)s AND m.direction = 'out' AND {_SHARD}
        AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
     (SELECT COUNT(*) FROM insights_labeled) AS cohort,
     (SELECT COUNT(*) FROM insights_bk WHERE at < %(end)s) AS booked,
@@ -245,10 +253,12 @@ SELECT
     (SELECT COUNT(*) FROM ev WHERE kind = 'booked' AND next_kind = 'canceled'
        AND occurred_at >= %(start)s AND occurred_at < %(end)s) AS canceled,
     (SELECT COUNT(*) FILTER (WHERE e.kind = 'attended') FROM contacts_bookingevent e
-     WHERE e.workspace_id = %(ws)s AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+     JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
+     WHERE e.workspace_id = %(ws)s AND {_SHARD} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
        AND e.occurred_at <= %(as_of)s) AS attended,
     (SELECT COUNT(*) FILTER (WHERE e.kind = 'no_show') FROM contacts_bookingevent e
-     WHERE e.workspace_id = %(ws)s AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+     JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
+     WHERE e.workspace_id = %(ws)s AND {_SHARD} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
        AND e.occurred_at <= %(as_of)s) AS no_show
 """  # noqa: S608
 

@@ -4,6 +4,7 @@ Every value comes from the environment (or a `.env` file beside manage.py); the 
 all. A malformed value stops start-up with an error that names the variable.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -407,6 +408,11 @@ KNOWLEDGE_HNSW_EF_SEARCH = env.int_("KNOWLEDGE_HNSW_EF_SEARCH", 200, minimum=10,
 # side when not inside a transaction: at most this many helpers (and extra connections) per process;
 # 0 runs the two sides one after the other. See knowledge/search_workers.py.
 KNOWLEDGE_SEARCH_THREADS = env.int_("KNOWLEDGE_SEARCH_THREADS", 2, minimum=0, maximum=32)
+
+# An insights report counts its people in this many database sessions side by side, each a share of
+# the people on one snapshot (insights/report.py, `_report_rows`): about one core of the database
+# server each while it runs. 1 counts in one session.
+INSIGHTS_REPORT_SHARDS = env.int_("INSIGHTS_REPORT_SHARDS", min(4, os.cpu_count() or 1), minimum=1, maximum=32)
 # Full-text side: at most this many matching chunks are ranked per query, those matching the most
 # query terms first (all of them when fewer match). Bounds lexical latency in large workspaces.
 KNOWLEDGE_LEXICAL_CANDIDATES = env.int_("KNOWLEDGE_LEXICAL_CANDIDATES", 300, minimum=40, maximum=100_000)
