@@ -38,57 +38,73 @@ FEATURES: dict[str, list[str]] = {
 # Binary features are compared once (yes against no), not once per value.
 _BINARY = {name for name, values in FEATURES.items() if values == ["yes", "no"]}
 
-_YES = "CASE WHEN {} THEN 'yes' ELSE 'no' END"
 # The values compared: a binary feature once ("yes" against the rest), as `patterns_shape` reads them.
 CANDIDATES = [(feature, value) for feature, values in FEATURES.items() for value in values
               if not (feature in _BINARY and value == "no")]
 
+# Each message's features as small values (feat, below), computed once per message: the text
+# features' bits (conversations.text_features), the response delay and the hour of day as band
+# numbers (index in FEATURES), NULL when the feature has no value.
+_BANDED = {"response_delay": "delay", "hour": "hour"}
 
-def _conditions(feature: str, value: str) -> list[tuple[str, str]]:
-    """(key, condition) for the messages with the value and those without it (another, non-NULL value)."""
-    return [(f"{feature}.{value}.with", f"f.{feature} = '{value}'"),
-            (f"{feature}.{value}.without", f"f.{feature} <> '{value}'")]
+
+def _has_value(feature: str, value: str) -> str:
+    """The condition for a message of feat to have `value` of `feature`."""
+    if feature == "length":
+        return {"long": f"f.tf & {tf.LONG} <> 0", "medium": f"f.tf & {tf.LONG} = 0 AND f.tf & {tf.MEDIUM} <> 0",
+                "short": f"f.tf & {tf.LONG | tf.MEDIUM} = 0"}[value]
+    if feature == "contact_name":
+        return "f.name"
+    if feature in _BANDED:
+        return f"f.{_BANDED[feature]} = {FEATURES[feature].index(value)}"
+    if feature == "purpose":
+        return f"f.purpose = '{value}'"
+    return f"f.tf & {getattr(tf, feature.upper())} <> 0"
 
 
-_KEYED = [kc for feature, value in CANDIDATES for kc in _conditions(feature, value)]
-# Per person: their messages with / without each value, the booked ones, and whether they had any.
+# The messages with any value of the feature: every message, but for the response delay (replies only).
+_KNOWN = {"response_delay": "f.delay IS NOT NULL"}
+
+# Per person: their messages (and booked ones) with each value, and with any value of each feature.
+# "Without a value" is then "with any value" minus "with it": two counts per value instead of three
+# aggregates each for "with" and "without".
 _PERSON_COUNTS = ",\n       ".join(
-    f'COUNT(*) FILTER (WHERE {cond}) AS "{key}.messages", '
-    f"COUNT(*) FILTER (WHERE {cond} AND f.outcome = 'booked') AS \"{key}.booked\", "
-    f'bool_or({cond}) AS "{key}.any"' for key, cond in _KEYED)
+    [f'COUNT(*) FILTER (WHERE {_has_value(feature, value)}) AS "{feature}.{value}.m", '
+     f'COUNT(*) FILTER (WHERE {_has_value(feature, value)} AND f.booked) AS "{feature}.{value}.b"'
+     for feature, value in CANDIDATES]
+    + [f'COUNT(*) FILTER (WHERE {known}) AS "{feature}.m", COUNT(*) FILTER (WHERE {known} AND f.booked) AS "{feature}.b"'
+       for feature, known in _KNOWN.items()]
+    + ['COUNT(*) AS "m"', 'COUNT(*) FILTER (WHERE f.booked) AS "b"'])
+
+
+def _group_counts(feature: str, value: str) -> str:
+    known = feature if feature in _KNOWN else None
+    km, kb = (f'p."{known}.m"', f'p."{known}.b"') if known else ('p."m"', 'p."b"')
+    w = f"{feature}.{value}"
+    return (f'SUM(p."{w}.m")::bigint AS "{w}.with.messages", SUM(p."{w}.b")::bigint AS "{w}.with.booked", '
+            f'COUNT(*) FILTER (WHERE p."{w}.m" > 0) AS "{w}.with.people", '
+            f'SUM({km} - p."{w}.m")::bigint AS "{w}.without.messages", '
+            f'SUM({kb} - p."{w}.b")::bigint AS "{w}.without.booked", '
+            f'COUNT(*) FILTER (WHERE {km} > p."{w}.m") AS "{w}.without.people"')
+
+
 # Per group: the sums over people, and the people who had any.
-_GROUP_COUNTS = ",\n       ".join(
-    f'SUM(p."{key}.messages")::bigint AS "{key}.messages", SUM(p."{key}.booked")::bigint AS "{key}.booked", '
-    f'COUNT(*) FILTER (WHERE p."{key}.any") AS "{key}.people"' for key, _ in _KEYED)
-
-
-def _yes(bit: int) -> str:
-    return f"CASE WHEN l.text_features & {bit} <> 0 THEN 'yes' ELSE 'no' END"
-
+_GROUP_COUNTS = ",\n       ".join(_group_counts(feature, value) for feature, value in CANDIDATES)
 
 # Reads the report's cohort table (insights.report_sql.LABELED), which carries each message's stored
 # text features (conversations.text_features), whether it uses the contact's first name and, for a
-# reply, when the contact last wrote: no message is read again here.
+# reply, when the contact last wrote: no message is read again here. feat is MATERIALIZED: inlined,
+# Postgres would compute its expressions again in every aggregate that reads them.
 PATTERNS = f"""
-WITH feat AS (
-    SELECT l.pk, l.side, l.outcome,
-           CASE WHEN l.text_features & {tf.LONG} <> 0 THEN 'long' WHEN l.text_features & {tf.MEDIUM} <> 0 THEN 'medium'
-                ELSE 'short' END AS length,
-           {_yes(tf.QUESTION)} AS question,
-           {_yes(tf.LINK)} AS link,
-           {_yes(tf.BOOKING_LINK)} AS booking_link,
-           {_yes(tf.PRICE)} AS price,
-           {_yes(tf.EMOJI)} AS emoji,
-           CASE WHEN l.contact_name THEN 'yes' ELSE 'no' END AS contact_name,
+WITH feat AS MATERIALIZED (
+    SELECT l.pk, l.side, l.outcome = 'booked' AS booked, l.text_features AS tf,
+           COALESCE(l.contact_name, false) AS name, l.purpose,
            CASE WHEN l.purpose <> 'reply' OR l.last_in IS NULL THEN NULL
-                WHEN l.sent_at - l.last_in < interval '5 minutes' THEN 'under_5m'
-                WHEN l.sent_at - l.last_in < interval '1 hour' THEN '5m_to_1h'
-                WHEN l.sent_at - l.last_in < interval '24 hours' THEN '1h_to_24h' ELSE 'over_24h' END AS response_delay,
-           CASE WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 6 THEN 'night'
-                WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 12 THEN 'morning'
-                WHEN EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s) < 18 THEN 'afternoon'
-                ELSE 'evening' END AS hour,
-           l.purpose
+                WHEN l.sent_at - l.last_in < interval '5 minutes' THEN 0
+                WHEN l.sent_at - l.last_in < interval '1 hour' THEN 1
+                WHEN l.sent_at - l.last_in < interval '24 hours' THEN 2 ELSE 3 END AS delay,
+           -- night [0, 6), morning [6, 12), afternoon [12, 18), evening [18, 24)
+           (EXTRACT(HOUR FROM l.sent_at AT TIME ZONE %(tz)s)::int / 6) AS hour
     FROM insights_labeled l
     WHERE l.outcome <> 'pending'
 ), per_person AS (
