@@ -271,13 +271,19 @@ SELECT
 # whatever the number of people or messages.
 TIME_TO_BOOK = """
 WITH firsts AS (
-    SELECT DISTINCT ON (g.grp, l.pk) g.grp, l.pk, l.id, l.sent_at
-    FROM insights_labeled l CROSS JOIN LATERAL (VALUES ('all'), (l.side)) AS g(grp)
-    WHERE g.grp IS NOT NULL
-    ORDER BY g.grp, l.pk, l.sent_at, l.id
+    -- Each person's first message of the group: the least (sent_at in microseconds, id), one hash
+    -- aggregate for both groupings (a DISTINCT ON sorted two rows per message).
+    SELECT CASE WHEN GROUPING(l.side) = 1 THEN 'all' ELSE l.side END AS grp, l.pk,
+           MIN(ARRAY[(EXTRACT(EPOCH FROM l.sent_at) * 1000000)::bigint, l.id]) AS first
+    FROM insights_labeled l
+    GROUP BY GROUPING SETS ((l.pk), (l.pk, l.side))
+    HAVING GROUPING(l.side) = 1 OR l.side IS NOT NULL
 ), timed AS (
     SELECT f.grp, MIN(b.at) - f.sent_at AS to_booking, LEAST(%(as_of)s, f.sent_at + %(attr)s) - f.sent_at AS to_censor
-    FROM firsts f LEFT JOIN insights_pairs p ON p.message_id = f.id LEFT JOIN insights_bk b ON b.id = p.booking_id
+    -- Back from microseconds: exact (an integer below 2^53 times one microsecond, in float8 and int64).
+    FROM (SELECT grp, pk, first[2] AS id, timestamptz 'epoch' + first[1] * interval '1 microsecond' AS sent_at
+          FROM firsts) f
+    LEFT JOIN insights_pairs p ON p.message_id = f.id LEFT JOIN insights_bk b ON b.id = p.booking_id
     GROUP BY f.grp, f.pk, f.sent_at
 )
 SELECT grp, to_booking IS NOT NULL AS event,
