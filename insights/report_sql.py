@@ -5,8 +5,8 @@ outbound message's next inbound reply, a join with a range condition pairs booki
 messages they credit, and one GROUP BY GROUPING SETS produces every cell of the report. The number
 of statements never depends on the number of rows.
 
-The shared part is built once per report into three temporary tables (`BUILD`, in this order):
-`insights_bk` (the bookings that count), `insights_pairs` (each booking with the messages it credits)
+The shared part is built once per report into four temporary tables (`BUILD`, in this order):
+`insights_th` (the threads with their person), `insights_bk` (the bookings that count), `insights_pairs` (each booking with the messages it credits)
 and `insights_labeled` (the cohort: every delivered outbound message of the window with its labels),
 each `ANALYZE`d so the planner sees their real sizes (its estimates over the source tables, filtered
 by workspace twice through correlated joins, are off by orders of magnitude and chose nested loops:
@@ -46,18 +46,22 @@ _SENDER = """CASE {s}.sender_kind WHEN 'ai' THEN 'ai_auto' WHEN 'meta_inbox' THE
            END"""
 _SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {sender} = 'setter' THEN 'setter' END"""
 
-# The threads of the workspace with their person, platform and the contact's first name (lower case).
-_TH = f"""
-th AS (
-    SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform,
-           -- NULL when too short to tell (one letter): such a message does not "use the contact's name".
-           CASE WHEN char_length(split_part(c.display_name, ' ', 1)) >= 2
-                THEN lower(split_part(c.display_name, ' ', 1)) END AS first_name
-    FROM conversations_thread t
-    JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
-    JOIN integrations_channel ch ON ch.id = t.channel_id
-    WHERE t.workspace_id = %(ws)s AND {_SHARD}
-)"""  # noqa: S608 (module constants only; every value is a query parameter)
+# The threads of the workspace (of this shard's people) with their person, platform and the contact's
+# first name (lower case), once per report: the statements after it join a table whose size the
+# planner knows (ANALYZE), rather than a join filtered by an expression (the shard) it can only guess.
+THREADS = f"""
+CREATE TEMPORARY TABLE insights_th ON COMMIT DROP AS
+SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform,
+       -- NULL when too short to tell (one letter): such a message does not "use the contact's name".
+       CASE WHEN char_length(split_part(c.display_name, ' ', 1)) >= 2
+            THEN lower(split_part(c.display_name, ' ', 1)) END AS first_name
+FROM conversations_thread t
+JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
+JOIN integrations_channel ch ON ch.id = t.channel_id
+WHERE t.workspace_id = %(ws)s AND {_SHARD}
+"""  # noqa: S608 (module constants only; every value is a query parameter)
+
+ANALYZE_THREADS = "ANALYZE insights_th"
 
 # Booking history of the person up to as_of; a booking is cancelled when the next booked/canceled
 # event of the same person is a cancellation (a later rebooking is a booking of its own).
@@ -92,11 +96,10 @@ ANALYZE_BOOKINGS = "ANALYZE insights_bk"
 # of a scan of every message of the attribution windows around the window.
 PAIRS = f"""
 CREATE TEMPORARY TABLE insights_pairs ON COMMIT DROP AS
-WITH {_TH}
 SELECT b.id AS booking_id, m.id AS message_id,
        ROW_NUMBER() OVER (PARTITION BY b.id ORDER BY m.sent_at DESC, m.id DESC) AS rn
 FROM insights_bk b
-JOIN th ON th.pk = b.pk
+JOIN insights_th th ON th.pk = b.pk
 -- OFFSET 0 keeps it a lookup per (booking, thread) on (thread, sent_at): flattened, the planner hashes
 -- every message of the attribution windows instead (0.95 s of a 1 s statement for a week of 1M).
 JOIN LATERAL (
@@ -119,16 +122,21 @@ _PRIOR = """(m.direction = 'in' OR m.send_status = 'sent' OR (m.send_status IS N
 # reply, when the contact last wrote in the thread). One read of the window's messages (+ the reply
 # window: an inbound message later than end + reply cannot be a reply within the reply window of a
 # message of the window), in index order of (workspace, sent_at); two window sorts (by person for the
-# next inbound message, by thread for the previous message and the last inbound one); lookups before the
-# window only for the first message read of each thread. Stage at send time: a hash join with the
-# ranges [change, next change) of each contact's stage history.
+# next inbound message, by thread for the previous message and the last inbound one) over narrow rows
+# (what the windows need, and the cohort's own columns, NULL for the other messages read: the sorts stay
+# in memory); lookups before the window only for the first message read of each thread. Stage at send
+# time: a hash join with the ranges [change, next change) of each contact's stage history.
 LABELED = f"""
 CREATE TEMPORARY TABLE insights_labeled ON COMMIT DROP AS
-WITH {_TH}, msg AS (
-    SELECT m.id, m.thread_id, th.contact_id, th.pk, th.platform, m.direction, m.sender_kind, m.disposition,
-           m.sent_at, {_DELIVERED} AS delivered, m.text_features,
-           CASE WHEN {_DELIVERED} THEN COALESCE(strpos(lower(m.text), th.first_name) > 0, false) END AS contact_name
-    FROM conversations_message m JOIN th ON th.thread_id = m.thread_id
+WITH msg AS (
+    SELECT m.id, m.thread_id, th.pk, m.sent_at, m.direction = 'in' AS inbound,
+           -- The cohort's own columns: set for a delivered outbound message of the window only.
+           CASE WHEN {_DELIVERED} AND m.sent_at >= %(start)s AND m.sent_at < %(end)s
+                THEN {_SENDER.format(s="m")} END AS sender,
+           CASE WHEN {_DELIVERED} AND m.sent_at >= %(start)s AND m.sent_at < %(end)s
+                THEN COALESCE(strpos(lower(m.text), th.first_name) > 0, false) END AS contact_name,
+           m.text_features
+    FROM conversations_message m JOIN insights_th th ON th.thread_id = m.thread_id
     WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
       AND m.sent_at >= %(start)s AND m.sent_at < %(end)s + %(reply)s AND {_PRIOR}
 ), seq AS (
@@ -137,14 +145,15 @@ WITH {_TH}, msg AS (
            -- later than end + reply would not count as a reply anyway).
            -- Walked backwards so the frame only grows (a frame that loses rows at its head makes MIN start
            -- over for every row: quadratic in the person's messages).
-           MIN(sent_at) FILTER (WHERE direction = 'in')
+           MIN(sent_at) FILTER (WHERE inbound)
                OVER (PARTITION BY pk ORDER BY sent_at DESC, id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                AS next_in,
-           -- The message before it in the thread (NULL for the first read: looked up before the window).
-           LAG(direction) OVER (PARTITION BY thread_id ORDER BY sent_at, id) AS prev_read,
+           -- Whether the message before it in the thread is the contact's (NULL for the first read:
+           -- looked up before the window).
+           LAG(inbound) OVER (PARTITION BY thread_id ORDER BY sent_at, id) AS prev_in,
            ROW_NUMBER() OVER (PARTITION BY thread_id ORDER BY sent_at, id) AS thread_rn,
            -- The contact's last message in the thread at or before it (ties on sent_at included).
-           MAX(sent_at) FILTER (WHERE direction = 'in')
+           MAX(sent_at) FILTER (WHERE inbound)
                OVER (PARTITION BY thread_id ORDER BY sent_at RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_in_read
     FROM msg
 ), stages AS (
@@ -152,15 +161,15 @@ WITH {_TH}, msg AS (
            LEAD(h.created_at) OVER (PARTITION BY h.contact_id ORDER BY h.created_at, h.id) AS until
     FROM contacts_contactstatechange h WHERE h.workspace_id = %(ws)s
 ), cohort AS (
-    SELECT s.id, s.pk, s.thread_id, s.contact_id, s.platform, s.sent_at, {_SENDER.format(s="s")} AS sender,
+    SELECT s.id, s.pk, s.thread_id, th.contact_id, th.platform, s.sent_at, s.sender,
            -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
            date_trunc('week', s.sent_at AT TIME ZONE %(tz)s)::date AS week,
            -- A message that came from a draft is what the draft was; any other answers the contact
            -- when the contact wrote last, and is a follow-up when the business did (or nobody).
-           COALESCE(d.kind, CASE WHEN (CASE WHEN s.thread_rn > 1 THEN s.prev_read ELSE (
-                SELECT m.direction FROM conversations_message m
+           COALESCE(d.kind, CASE WHEN (CASE WHEN s.thread_rn > 1 THEN s.prev_in ELSE (
+                SELECT m.direction = 'in' FROM conversations_message m
                 WHERE m.thread_id = s.thread_id AND (m.sent_at, m.id) < (s.sent_at, s.id) AND {_PRIOR}
-                ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) END) = 'in' THEN 'reply' ELSE 'follow_up' END) AS purpose,
+                ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) END) THEN 'reply' ELSE 'follow_up' END) AS purpose,
            -- The contact's stage at send time: the last change recorded at or before it; "new" before any.
            COALESCE(st.stage, 'new') AS stage,
            -- Unknown (NULL) until the reply window has passed by as_of.
@@ -168,12 +177,13 @@ WITH {_TH}, msg AS (
                 ELSE s.next_in IS NOT NULL AND s.next_in <= s.sent_at + %(reply)s END AS replied,
            s.text_features, s.contact_name, s.last_in_read
     FROM seq s
+    JOIN insights_th th ON th.thread_id = s.thread_id
     LEFT JOIN LATERAL (
         SELECT d.kind FROM conversations_replydraft d WHERE d.outbound_message_id = s.id ORDER BY d.id LIMIT 1
     ) d ON true
-    LEFT JOIN stages st ON st.contact_id = s.contact_id AND st.since <= s.sent_at
+    LEFT JOIN stages st ON st.contact_id = th.contact_id AND st.since <= s.sent_at
                        AND (st.until IS NULL OR st.until > s.sent_at)
-    WHERE s.delivered AND s.sent_at >= %(start)s AND s.sent_at < %(end)s
+    WHERE s.sender IS NOT NULL
 )
 SELECT c.id, c.pk, c.thread_id, c.contact_id, c.platform, c.sent_at, c.sender, c.week, c.purpose, c.stage,
        c.replied, c.text_features, c.contact_name,
@@ -193,8 +203,9 @@ LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM insights_pairs 
 ANALYZE_LABELED = "ANALYZE insights_labeled"
 
 # The statements that build the shared tables, in order.
-BUILD = [WORK_MEM, BOOKINGS, ANALYZE_BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED, ANALYZE_LABELED]
-DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk"
+BUILD = [WORK_MEM, THREADS, ANALYZE_THREADS, BOOKINGS, ANALYZE_BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED,
+         ANALYZE_LABELED]
+DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk, insights_th"
 
 # Every cell: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter comparison
 # overall, by stage at send time and by channel, and the weekly trend (everyone, each side). Message
@@ -239,11 +250,8 @@ SELECT id, pk, platform, sender, purpose, stage, outcome, side, last_touch, repl
 SUMMARY = f"""
 WITH {_EV}
 SELECT
-    (SELECT COUNT(*) FROM conversations_message m
-     JOIN conversations_thread t ON t.id = m.thread_id AND t.workspace_id = %(ws)s
-     JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
-     JOIN integrations_channel ch ON ch.id = t.channel_id
-     WHERE m.workspace_id = %(ws)s AND m.direction = 'out' AND {_SHARD}
+    (SELECT COUNT(*) FROM conversations_message m JOIN insights_th th ON th.thread_id = m.thread_id
+     WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
        AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
     (SELECT COUNT(*) FROM insights_labeled) AS cohort,
     (SELECT COUNT(*) FROM insights_bk WHERE at < %(end)s) AS booked,
