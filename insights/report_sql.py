@@ -73,11 +73,11 @@ ev AS (
     WHERE e.workspace_id = %(ws)s AND e.kind IN ('booked', 'canceled') AND e.occurred_at <= %(as_of)s AND {_SHARD}
 )"""  # noqa: S608
 
-# Large sorts and hashes of one report (the next-inbound window function over every message of the
-# window +/- the attribution window: ~400k rows for a week of a 1M-message workspace, ~40 MB) fit in
-# memory instead of spilling to disk at the default 4 MB. LOCAL: only this transaction, and one report
-# runs at a time per worker, so a worker's backend stays far below its memory budget.
-WORK_MEM = "SET LOCAL work_mem = '64MB'"
+# Large sorts and hashes of one report fit in memory instead of spilling to disk at the default 4 MB:
+# the cohort's two window sorts over the messages read (90 days of a 1M-message workspace, one of two
+# shards: ~490k rows, 88 and 79 MB). LOCAL: only this transaction; a report holds at most two such
+# sorts per shard at once, and one report runs at a time per worker.
+WORK_MEM = "SET LOCAL work_mem = '128MB'"
 
 # The bookings that count: booked, not cancelled, from the window's start to its end + attribution.
 BOOKINGS = f"""
