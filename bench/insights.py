@@ -25,6 +25,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,39 +189,77 @@ def worker(slug: str, start: str, end: str, repeat: int) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+    from django.db.backends.signals import connection_created
 
     from accounts.models import Workspace
     from insights.report import report_compute
 
+    # Every statement of a report, on this thread's connection and on each shard's (a thread's own,
+    # opened during the report): a counting wrapper on each connection as it opens.
+    counted = [0]
+    lock = threading.Lock()
+
+    def count(execute, sql, params, many, context):
+        with lock:
+            counted[0] += 1
+        return execute(sql, params, many, context)
+
+    def wrap(sender, connection, **kwargs):
+        if count not in connection.execute_wrappers:
+            connection.execute_wrappers.append(count)
+
+    connection_created.connect(wrap)
     workspace = Workspace.objects.get(slug=slug)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = cursor.fetchone()[0]
+    wrap(None, connection)
+    postmaster = postmaster_pid()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times, statements, cohort, cpu = [], [], None, []
     for _ in range(repeat):
-        cpu_before = backend_cpu_s(backend)
-        with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
-            result = report_compute(workspace=workspace, start=datetime.fromisoformat(start),
-                                    end=datetime.fromisoformat(end), as_of=AS_OF)
-            times.append(time.perf_counter() - started)
-        cpu.append(backend_cpu_s(backend) - cpu_before)
-        statements.append(len(queries.captured_queries))
+        cpu_before = postgres_cpu_s(postmaster)
+        counted[0] = 0
+        started = time.perf_counter()
+        result = report_compute(workspace=workspace, start=datetime.fromisoformat(start),
+                                end=datetime.fromisoformat(end), as_of=AS_OF)
+        times.append(time.perf_counter() - started)
+        cpu.append(postgres_cpu_s(postmaster) - cpu_before)
+        statements.append(counted[0])
         cohort = result.metrics["counts"]["cohort_messages"]
     print(json.dumps({"times": times, "statements": statements, "cohort": cohort, "backend_cpu": cpu,
+                      "shards": settings.INSIGHTS_REPORT_SHARDS,
                       "rss_before_mb": rss_before / 1024,
                       "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def backend_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the Postgres backend `pid` has used: what a report costs the database
-    whatever else the machine runs (wall time on a shared machine follows its load; parallel workers of
-    a statement are not included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def postmaster_pid() -> int:
+    """The bench Postgres's postmaster: the parent of this process's backend."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def postgres_cpu_s(postmaster: int) -> float:
+    """CPU seconds (user + system) used by the bench Postgres: its running backends (the report's, its
+    shards', their parallel workers) and the ones that have exited (counted in the postmaster's
+    children's time once reaped). What a report costs the database whatever else the machine runs
+    (wall time on a shared machine follows its load)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile: its time is in the postmaster's children's now
+            continue
+        if int(entry.name) == postmaster:
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        elif int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_worker(slug: str, start: datetime, end: datetime, repeat: int) -> dict:
@@ -321,8 +360,9 @@ def main() -> int:
                        "rss_setup_mb": round(run["rss_before_mb"]),
                        "backend_cpu_s": round(statistics.median(run["backend_cpu"]), 2)}
                 results["runs"].append(row)
+                results["shards"] = run["shards"]
                 print(f"  {label}, {row['messages']:,} messages (cohort {row['cohort']:,}): median {row['median_s']} s "
-                      f"(min {row['min_s']}, max {row['max_s']}), Postgres backend CPU {row['backend_cpu_s']} s, "
+                      f"(min {row['min_s']}, max {row['max_s']}), Postgres CPU {row['backend_cpu_s']} s, "
                       f"statements {row['statements']}, "
                       f"peak RSS {row['rss_mb']} MB (after setup {row['rss_setup_mb']} MB)", flush=True)
     finally:
@@ -465,10 +505,12 @@ is the same at a tenth (100,000 messages). Message table with indexes {results['
 {seeded + '.' if seeded else 'Data reused from an earlier seed.'}
 
 `report_compute` run the number of times in the "runs" column in a child process (the worker: Django set up,
-nothing else), as of 21 days after the data's end; time is the median (min–max); peak RSS is the
-worker's `ru_maxrss`; statements are counted with `CaptureQueriesContext` (each run); Postgres CPU is
-the median CPU time (user + system) of the report's database backend, what the report costs the
-database whatever else runs on the machine (its parallel workers, if any, are not included):
+nothing else; `INSIGHTS_REPORT_SHARDS` {results['shards']}: the report counts in that many database sessions side
+by side, one share of the people each, on one snapshot), as of 21 days after the data's end; time is the
+median (min–max); peak RSS is the worker's `ru_maxrss`; statements are those of every session of the
+report (each run, BEGIN/COMMIT included); Postgres CPU is the median CPU time (user + system) of the
+bench Postgres during the report (every backend: the shards' and any parallel workers), what the report
+costs the database whatever else runs on the machine:
 
 | window | messages in the workspace | cohort (outbound in the window) | report time | Postgres CPU | runs | worker peak RSS | SQL statements |
 |---|---|---|---|---|---|---|---|
