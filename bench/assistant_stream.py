@@ -204,8 +204,10 @@ def one_round(fake, replies: dict, workspace, users, cookie_name: str, port: int
     for n, result in enumerate(results):
         reply = replies.get((n, round_no))
         if reply is None or result["status"] != 200 or result["end"] != "complete":
+            connected = ("" if reply is None or not reply.sent_at or result["connected"] is None else
+                         f", connected {result['connected'] - reply.sent_at[0]:+.2f} s from the first piece")
             problems.append(f"stream {n}: status {result['status']}, end {result['end']!r}, "
-                            f"model asked: {reply is not None}")
+                            f"model asked: {reply is not None}{connected}")
             continue
         arrivals = piece_arrivals(result, chunks)
         if result["text"] != "".join(chunks) or arrivals is None or len(reply.sent_at) != len(chunks):
@@ -316,6 +318,13 @@ def main() -> int:
                 time.sleep(0.2)
         with FakeLLMServer(handler=handle) as fake:
             workspace, users, cookie_name = setup(fake, args.streams)
+            # One request first: the stream server imports the URLconf and the views on its first request
+            # (seconds on a busy machine), which the warm-up's 50 readers would otherwise all queue behind.
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+                conn.sendall((f"GET /w/{workspace.slug}/assistant/messages/0/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              f"Cookie: {cookie_name}={users[0][1]}\r\nConnection: close\r\n\r\n").encode())
+                while conn.recv(65536):
+                    pass
             # A warm-up round (worker threads, SDK clients, the stream server's imports), not counted.
             warm = one_round(fake, replies, workspace, users, cookie_name, port, 0, chunks)
             print(f"warm-up: {len(warm['first_ms'])} streams complete, problems: {warm['problems'][:3]}", flush=True)
