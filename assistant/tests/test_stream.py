@@ -384,7 +384,7 @@ def test_stop_with_the_default_row_interval_still_stops_and_the_reader_saw_what_
     services.assistant_stop(answer=asked.answer)
     stopped_at = time.monotonic()
     worker.join(timeout=10)
-    assert time.monotonic() - stopped_at < answer_module.FLUSH_SECONDS + 0.5
+    assert time.monotonic() - stopped_at < answer_module.FLUSH_SECONDS + 1.0  # seen at the next row write
     row = AssistantMessage.objects.get(pk=asked.answer.pk)
     assert row.status == MessageStatus.STOPPED and row.content and "".join(chunks).startswith(row.content)
     assert row.content != "".join(chunks)
