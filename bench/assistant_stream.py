@@ -16,7 +16,8 @@ What it does, all on loopback:
    user's session cookie, as the browser's EventSource does. The worker's SDK streams the fake model's
    answer, each piece is added to the answer's Redis stream and relayed by the stream server. The readers
    run in a child process (asyncio, raw HTTP/1.1), not behind this process's GIL. For each answer: (time the reader's socket delivered the first piece) - (time the fake model wrote it),
-   one clock (the same process). Also every piece, and that each reader got the whole answer and its end.
+   one clock (the same process). Also every piece (when the event holding it arrived: the worker coalesces
+   the pieces after the first), and that each reader got the whole answer, exact, and its end.
 4. Reports p50/p95 per round and overall; target: first piece p95 <= 50 ms. Stops everything it started.
 """
 
@@ -135,9 +136,26 @@ async def read_stream(port: int, path: str, cookie: str, deadline: float) -> dic
         pass
     finally:
         writer.close()
-    texts = [json.loads(line[6:])["d"] for line in buffer.decode(errors="replace").splitlines()
-             if line.startswith("data: {")]
-    return {"status": status, "arrivals": arrivals, "end": ended, "text": "".join(texts), "connected": connected}
+    pieces = [json.loads(line[6:]) for line in buffer.decode(errors="replace").splitlines()
+              if line.startswith("data: {")]
+    # Where each event's text ends in the answer: the worker coalesces pieces, so an event may carry several.
+    ends = [piece["o"] + len(piece["d"]) for piece in pieces]
+    return {"status": status, "arrivals": arrivals, "ends": ends, "end": ended,
+            "text": "".join(piece["d"] for piece in pieces), "connected": connected}
+
+
+def piece_arrivals(result: dict, chunks: list[str]) -> list[float] | None:
+    """When each of the model's pieces reached the reader: the arrival of the first event that holds its
+    last character (an event may carry several pieces, coalesced in the worker). None if some never did."""
+    times, event, end = [], 0, 0
+    for chunk in chunks:
+        end += len(chunk)
+        while event < len(result["ends"]) and result["ends"][event] < end:
+            event += 1
+        if event >= len(result["arrivals"]):
+            return None
+        times.append(result["arrivals"][event])
+    return times
 
 
 def readers_main() -> int:
@@ -182,17 +200,21 @@ def one_round(fake, replies: dict, workspace, users, cookie_name: str, port: int
     ask_seconds = time.monotonic() - started
     output, _ = readers.communicate(timeout=240)
     results = json.loads(output)
-    first, every, problems, late = [], [], [], 0
+    first, every, problems, late, events = [], [], [], 0, []
     for n, result in enumerate(results):
         reply = replies.get((n, round_no))
         if reply is None or result["status"] != 200 or result["end"] != "complete":
+            connected = ("" if reply is None or not reply.sent_at or result["connected"] is None else
+                         f", connected {result['connected'] - reply.sent_at[0]:+.2f} s from the first piece")
             problems.append(f"stream {n}: status {result['status']}, end {result['end']!r}, "
-                            f"model asked: {reply is not None}")
+                            f"model asked: {reply is not None}{connected}")
             continue
-        if result["text"] != "".join(chunks) or len(result["arrivals"]) != len(reply.sent_at):
-            problems.append(f"stream {n}: {len(result['arrivals'])} pieces read of {len(reply.sent_at)} sent")
+        arrivals = piece_arrivals(result, chunks)
+        if result["text"] != "".join(chunks) or arrivals is None or len(reply.sent_at) != len(chunks):
+            problems.append(f"stream {n}: {len(result['text'])} characters read of {len(''.join(chunks))} sent")
             continue
-        latencies = [(got - sent) * 1000 for got, sent in zip(result["arrivals"], reply.sent_at, strict=True)]
+        events.append(len(result["arrivals"]))
+        latencies = [(got - sent) * 1000 for got, sent in zip(arrivals, reply.sent_at, strict=True)]
         if result["connected"] > reply.sent_at[0]:
             # Its reader was connected after the model's first piece (the machine was too busy to open it in
             # the first-token delay): that piece waited for the connection, not for the relay. Counted apart.
@@ -201,7 +223,8 @@ def one_round(fake, replies: dict, workspace, users, cookie_name: str, port: int
             continue
         first.append(latencies[0])
         every += latencies
-    return {"first_ms": first, "every_ms": every, "problems": problems, "ask_seconds": ask_seconds, "late": late}
+    return {"first_ms": first, "every_ms": every, "problems": problems, "ask_seconds": ask_seconds, "late": late,
+            "events_per_answer": round(statistics.mean(events), 1) if events else None}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -295,6 +318,13 @@ def main() -> int:
                 time.sleep(0.2)
         with FakeLLMServer(handler=handle) as fake:
             workspace, users, cookie_name = setup(fake, args.streams)
+            # One request first: the stream server imports the URLconf and the views on its first request
+            # (seconds on a busy machine), which the warm-up's 50 readers would otherwise all queue behind.
+            with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+                conn.sendall((f"GET /w/{workspace.slug}/assistant/messages/0/stream/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              f"Cookie: {cookie_name}={users[0][1]}\r\nConnection: close\r\n\r\n").encode())
+                while conn.recv(65536):
+                    pass
             # A warm-up round (worker threads, SDK clients, the stream server's imports), not counted.
             warm = one_round(fake, replies, workspace, users, cookie_name, port, 0, chunks)
             print(f"warm-up: {len(warm['first_ms'])} streams complete, problems: {warm['problems'][:3]}", flush=True)
@@ -313,6 +343,7 @@ def main() -> int:
                                "every_piece_ms": summarise(result["every_ms"]),
                                "problems": result["problems"], "ask_seconds": round(result["ask_seconds"], 2),
                                "readers_connected_after_the_first_piece": result["late"],
+                               "events_per_answer": result["events_per_answer"],
                                "cpu_ms_per_piece": cpu,
                                "machine_busy_share": round((busy_after - busy_before) / (total_after - total_before), 2)})
                 print(f"round {round_no}:", json.dumps(rounds[-1]), flush=True)

@@ -4,8 +4,11 @@ worker, and the token count of an answer the provider broke off. Real Postgres a
 the fake provider at the HTTP boundary."""
 
 import asyncio
+import itertools
 import json
+import random
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -85,6 +88,7 @@ def _in_background(message_id):
 
 def test_the_reader_gets_every_piece_in_order_then_the_end_once_the_row_is_final(client, fake_llm, team, monkeypatch):
     monkeypatch.setattr(answer_module, "FLUSH_SECONDS", 10.0)  # the row lags; the stream does not
+    monkeypatch.setattr(stream, "PUBLISH_SECONDS", 0.0)  # each piece an entry of its own (coalescing: below)
     fake_llm.provider(team, kind="anthropic")
     chunks = ["Ask ", "her ", "which ", "day ", "suits – ", "Tuesday? ", "✓"]
     fake_llm.queue(Reply.stream(chunks, chunk_delay=0.05, delay=0.5))
@@ -104,7 +108,8 @@ def test_the_reader_gets_every_piece_in_order_then_the_end_once_the_row_is_final
     assert events[-1][2] == MessageStatus.COMPLETE
 
 
-def test_a_reconnect_resumes_after_the_last_event_it_saw(client, fake_llm, team):
+def test_a_reconnect_resumes_after_the_last_event_it_saw(client, fake_llm, team, monkeypatch):
+    monkeypatch.setattr(stream, "PUBLISH_SECONDS", 0.0)  # each piece an entry of its own: one to resume after
     fake_llm.provider(team, kind="openai")
     fake_llm.queue(Reply.stream(["one ", "two ", "three"]))
     asked = _ask(team, team.setter_user)
@@ -264,3 +269,124 @@ def test_a_provider_error_midway_keeps_the_text_and_counts_its_tokens_flagged_as
     usage = LLMUsage.objects.get(workspace=team, purpose="assistant")
     assert (usage.input_tokens, usage.output_tokens) == (row.input_tokens, row.output_tokens)
     assert "estimated" in usage.error_message
+
+
+# --- coalescing in the worker -------------------------------------------------------------------------
+
+_ids = itertools.count(random.randrange(10**9, 2 * 10**9))
+
+
+def _entries(message_id):
+    """The answer's stream as (offset, text) pieces and ("end", status)."""
+    return [("end", fields[b"end"].decode()) if b"end" in fields else (int(fields[b"o"]), fields[b"d"].decode())
+            for _, fields in stream._client().xrange(stream.key(message_id))]
+
+
+def _wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.005)
+    raise AssertionError("condition not met in time")
+
+
+def test_the_first_piece_is_added_at_once_and_the_next_ones_wait_together(monkeypatch):
+    monkeypatch.setattr(stream, "PUBLISH_SECONDS", 0.3)
+    message_id = next(_ids)
+    publisher = stream.AnswerPublisher(message_id)
+    publisher.piece("Ask ")
+    assert _entries(message_id) == [(0, "Ask ")]  # no wait for the first piece
+    assert stream._client().ttl(stream.key(message_id)) > 0  # the stream expires
+    publisher.piece("her ")
+    publisher.piece("which ")
+    assert _entries(message_id) == [(0, "Ask ")]  # held back, not lost
+    _wait_for(lambda: len(_entries(message_id)) == 2)
+    assert _entries(message_id) == [(0, "Ask "), (4, "her which ")]  # one entry, at the offset of the first
+    time.sleep(0.35)
+    publisher.piece("day – ")  # after a pause as long as the interval: at once again
+    assert _entries(message_id)[-1] == (14, "day – ")
+    publisher.piece("✓")  # waiting when the answer ends: goes before the end
+    publisher.end(MessageStatus.COMPLETE)
+    assert _entries(message_id)[-2:] == [(20, "✓"), ("end", "complete")]
+    time.sleep(0.35)  # and the flusher adds nothing after the end
+    assert _entries(message_id)[-1] == ("end", "complete") and len(_entries(message_id)) == 5
+
+
+def test_concurrent_answers_each_arrive_exact_and_in_order(monkeypatch):
+    """Many answers' threads and the flusher add at once: no piece lost, repeated or out of place."""
+    monkeypatch.setattr(stream, "PUBLISH_SECONDS", 0.01)
+    message_ids = [next(_ids) for _ in range(8)]
+    texts = {}
+
+    def write(message_id):
+        rng = random.Random(message_id)
+        pieces = [f"{message_id % 1000}-{n}{'é' * rng.randrange(3)} " for n in range(150)]
+        texts[message_id] = "".join(pieces)
+        publisher = stream.AnswerPublisher(message_id)
+        for piece in pieces:
+            publisher.piece(piece)
+            time.sleep(rng.choice([0, 0, 0.001, 0.004, 0.012]))
+        publisher.end(MessageStatus.COMPLETE)
+
+    threads = [threading.Thread(target=write, args=(message_id,)) for message_id in message_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    for message_id in message_ids:
+        entries = _entries(message_id)
+        assert entries[-1] == ("end", "complete") and all(offset != "end" for offset, _ in entries[:-1])
+        text = ""
+        for offset, piece in entries[:-1]:
+            assert offset == len(text)  # contiguous: a reader never sees a gap or an overlap
+            text += piece
+        assert text == texts[message_id]
+        assert 1 < len(entries) - 1 < 150  # coalesced, yet not all at the end
+
+
+def test_redis_lost_while_pieces_wait_stops_publishing_quietly(monkeypatch, tmp_path):
+    monkeypatch.setattr(stream, "PUBLISH_SECONDS", 0.05)
+    message_id = next(_ids)
+    publisher = stream.AnswerPublisher(message_id)
+    publisher.piece("Still ")
+    dead = redis.Redis(unix_socket_path=str(tmp_path / "nobody.sock"), socket_connect_timeout=0.2)
+    monkeypatch.setattr(stream, "_client", lambda: dead)
+    publisher.piece("here")  # waits for the flusher, whose add then fails
+    _wait_for(lambda: not publisher.working)
+    publisher.piece(".")
+    publisher.end(MessageStatus.COMPLETE)  # no error, no wait: the reader reloads the row
+    monkeypatch.undo()
+    assert _entries(message_id) == [(0, "Still ")]
+
+
+def test_coalesced_answer_reads_as_the_whole_text_with_its_first_piece_alone(fake_llm, team):
+    fake_llm.provider(team, kind="anthropic")
+    chunks = [f"w{n}{'–' if n % 7 == 0 else ''} " for n in range(40)]
+    fake_llm.queue(Reply.stream(chunks, chunk_delay=0.01))
+    asked = _ask(team, team.setter_user)
+    assert answer_write(message_id=asked.answer.pk) == MessageStatus.COMPLETE
+    events = _events(b"".join(stream.relay(message_id=asked.answer.pk, after="0")))
+    pieces = [json.loads(data) for _, kind, data in events if kind == "piece"]
+    assert pieces[0] == {"o": 0, "d": chunks[0]}  # the first piece as it came, not held for the next
+    assert 1 < len(pieces) < len(chunks)  # 40 pieces 10 ms apart: coalesced
+    assert _text(events) == "".join(chunks) == AssistantMessage.objects.get(pk=asked.answer.pk).content
+    assert events[-1][1:] == ("end", MessageStatus.COMPLETE)
+
+
+def test_stop_with_the_default_row_interval_still_stops_and_the_reader_saw_what_is_kept(fake_llm, team):
+    fake_llm.provider(team, kind="anthropic")
+    chunks = [f"word{n} " for n in range(60)]
+    fake_llm.queue(Reply.stream(chunks, chunk_delay=0.05))  # 3 s in all
+    asked = _ask(team, team.setter_user)
+    worker = _in_background(asked.answer.pk)
+    _wait_for(lambda: AssistantMessage.objects.get(pk=asked.answer.pk).content)  # the first piece is in the row
+    services.assistant_stop(answer=asked.answer)
+    stopped_at = time.monotonic()
+    worker.join(timeout=10)
+    assert time.monotonic() - stopped_at < answer_module.FLUSH_SECONDS + 1.0  # seen at the next row write
+    row = AssistantMessage.objects.get(pk=asked.answer.pk)
+    assert row.status == MessageStatus.STOPPED and row.content and "".join(chunks).startswith(row.content)
+    assert row.content != "".join(chunks)
+    events = _events(b"".join(stream.relay(message_id=asked.answer.pk, after="0")))
+    assert _text(events) == row.content and events[-1][1:] == ("end", MessageStatus.STOPPED)
