@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.llm.errors import NoProviderConfigured
 from integrations.llm.gateway import usage_reservation_insert
 from integrations.llm.models import LLMProvider, LLMUsage
 from integrations.llm.quotas import EMBEDDING_PURPOSE, quota_periods
@@ -126,7 +127,8 @@ class LLMBatch:
 def llm_batch_reserve(*, workspace, purpose: str, tokens: int, ttl: timedelta, user=None,
                       provider: LLMProvider | None = None) -> LLMBatch:
     """Reserve `tokens` for many calls at once (see the module docstring). Raises QuotaExceeded when
-    they do not fit whole under every limit that applies (a refused row is recorded, as for a call).
+    they do not fit whole under every limit that applies (a refused row is recorded, as for a call),
+    NoProviderConfigured without a provider.
 
     `ttl`: how long the reservation holds if it is never released (set it to the run's time limit);
     calls draw from it until shortly before. Call outside a transaction."""
@@ -135,10 +137,11 @@ def llm_batch_reserve(*, workspace, purpose: str, tokens: int, ttl: timedelta, u
     if purpose == EMBEDDING_PURPOSE:
         raise ValueError("embedding usage is not counted by the quotas: it takes no reservation")
     provider = provider or llm_provider_for(workspace=workspace, user=user)
-    now = timezone.now()
+    if provider is None:
+        raise NoProviderConfigured(workspace, user)
     row = LLMUsage(workspace=workspace, user=user, provider=provider, purpose=purpose[:64],
-                   provider_kind=getattr(provider, "kind", ""), model=getattr(provider, "model", ""),
-                   input_tokens=tokens, output_tokens=0, expires_at=now + ttl)
+                   provider_kind=provider.kind, model=provider.model, input_tokens=tokens, output_tokens=0,
+                   expires_at=timezone.now() + ttl)
     usage_reservation_insert(row=row, workspace=workspace, user=user, need=tokens)
     day_end = quota_periods(workspace=workspace, now=row.created_at).day_end
     return LLMBatch(row=row, draw_until=min(row.expires_at, day_end))
