@@ -47,6 +47,7 @@ from integrations.llm.selectors import llm_provider_for
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5  # results are written in one transaction at most this often (see pool_completed)
+STAGGER_SECONDS = 0.02  # the pool's first calls start this far apart (see pool_completed)
 WORKERS = 8  # concurrent judge calls on a hosted API
 # Concurrent calls per provider kind. Hosted APIs take 8 at once well within their lowest paid tiers
 # (about 500 requests a minute at a few seconds a call); a 429 beyond that is retried by the gateway
@@ -185,18 +186,33 @@ def _batch_reserve(*, run: EvalRun, provider, cases: list[EvalCase], limit: int)
         return None
 
 
-def pool_completed(*, items: list, call, workers: int, name: str, flush_seconds: float = FLUSH_SECONDS):
+def pool_completed(*, items: list, call, workers: int, name: str, flush_seconds: float = FLUSH_SECONDS,
+                   stagger: float = STAGGER_SECONDS):
     """Run `call(item)` for each item in a pool of `workers` threads and yield, in the calling thread,
     batches of (item, result) as they complete: at most one batch per `flush_seconds` (and the rest
     at the end), so the caller writes many results in one transaction, not one commit per case.
 
     Each pool thread keeps its own database connection for the whole run (opening one per call cost
     more than the call's own queries); they are closed at the end, one closing task per thread (each
-    waits at a barrier until all have started, so no thread takes two)."""
+    waits at a barrier until all have started, so no thread takes two).
+
+    The first `workers` calls start `stagger` seconds apart. Started together, calls that take about
+    the same time (one model, similar prompts) stay in step: every round their answers arrive at once
+    and their Python work (SDK, parsing, the gateway) queues for the one interpreter lock, the last of
+    them waiting for all the others. A few milliseconds apart they do not collide. Measured with
+    bench/evals.py on a quiet machine (1 s judge, 8 workers, 3 runs each): overhead per case in its
+    thread p95 12-17 ms instead of 22-37 ms, amortised 16.7-17.8 ms instead of 18.7-42.7 ms, the
+    ramp's (workers - 1) x stagger = 0.14 s included; 10 ms apart was not enough."""
     futures: dict = {}
+
+    def staggered(call, item, wait):
+        time.sleep(wait)
+        return call(item)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         try:
-            futures = {pool.submit(call, item): item for item in items}
+            futures = {(pool.submit(staggered, call, item, i * stagger) if 0 < i < workers else pool.submit(call, item)):
+                       item for i, item in enumerate(items)}
             batch, flushed = [], time.monotonic()
             for future in as_completed(futures):
                 batch.append((futures[future], future.result()))

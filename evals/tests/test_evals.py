@@ -4,8 +4,10 @@ against the outcomes."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
+import time
 from io import StringIO
 
 import pytest
@@ -317,3 +319,20 @@ def test_a_crashed_run_releases_its_reservation_and_keeps_its_usage_rows(scene, 
     assert not LLMUsage.objects.filter(expires_at__isnull=False).exists()  # released, not left to expire
     # Every call made has its row, the one still in flight when the loop crashed included.
     assert LLMUsage.objects.filter(outcome="ok", input_tokens=300).count() == len(fake_llm.requests) >= 4
+
+
+def test_the_pools_first_calls_start_staggered():
+    """Calls that take the same time stay in step if started together (see pool_completed)."""
+    started = {}
+
+    def call(item):
+        started[item] = time.monotonic()
+        return item
+
+    t0 = time.monotonic()
+    results = [r for batch in services.pool_completed(items=list(range(8)), call=call, workers=4, name="t",
+                                                      stagger=0.05) for _item, r in batch]
+    assert sorted(results) == list(range(8))
+    first = sorted(started[i] - t0 for i in range(4))
+    assert all(later - earlier >= 0.045 for earlier, later in itertools.pairwise(first))  # 0, 50, 100, 150 ms
+    assert first[-1] < 0.5
