@@ -10,7 +10,7 @@ Order of work for one call:
 5. complete the usage row: real tokens, estimated cost, latency, attempts, outcome.
 
 With a `batch` (`integrations.llm.batch`, for runs of many calls such as an eval run), step 2 draws the
-call's reservation from the batch's in memory and step 5 hands the row to the batch, which writes the
+call's reservation from the batch, in memory, and step 5 hands the row to the batch, which writes the
 rows of many calls at once: no database round trip on the call's own path.
 
 Call it outside `transaction.atomic()`: the reservation must commit before the slow HTTP call so
