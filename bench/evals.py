@@ -1,15 +1,15 @@
 """Eval run benchmark: `python bench/evals.py [--cases 200] [--delay 1.0] [--runs 3] [--no-write]`.
 
 Scores `--cases` eval cases with `evals.services.eval_run_score` (the real loop: budget reservations,
-the LLM gateway with its quota reservation and usage rows, the OpenAI SDK over loopback HTTP, the
-result rows, the metrics) against `FakeLLMServer` answering every judge call after `--delay` seconds,
+the LLM gateway with the run's quota reservation and a usage row per call, the OpenAI SDK over
+loopback HTTP, the result rows, the metrics) against `FakeLLMServer` answering every judge call after `--delay` seconds,
 in this process, on its own embedded Postgres under var/bench-evals/ (never dev or test data).
 
 Measures, per run (median of `--runs`):
 - the wall time of the whole run (target: 200 cases in ≤ 30 s at 1 s per judgement);
 - the loop's own overhead per case, two ways: (a) each case's time in its pool thread minus the
   fake's delay (everything Sidekick does around the HTTP wait: estimate, budget, gateway, SDK, the
-  connection), median and p95; (b) (wall − cases × delay ÷ workers) × workers ÷ cases, which also
+  loopback HTTP and the fake server's own work, which runs in this process), median and p95; (b) (wall − cases × delay ÷ workers) × workers ÷ cases, which also
   charges the main thread's row writes and the metrics (target: ≤ 20 ms);
 - this process's CPU time per case (all threads; the fake server's included), which a busy machine
   inflates far less than the wall-clock figures.
@@ -120,8 +120,8 @@ def write_markdown(results: dict) -> None:
 `python bench/evals.py` ({results['date']}, {results['machine']}, load average {results['load_before']} before,
 {results['load_after']} after; embedded Postgres, the fake judge on loopback). `evals.services.eval_run_score`
 scores {results['cases']} cases, the judge answering each call after {results['delay']:g} s, through the real
-gateway (quota reservation and usage rows) and the OpenAI SDK; {results['workers']} concurrent calls (a hosted
-provider's `evals.services.workers_for`). Medians of {results['runs']} runs.
+gateway (one quota reservation for the run, a usage row per call written in bulk) and the OpenAI SDK;
+{results['workers']} concurrent calls (a hosted provider's `evals.services.workers_for`). Medians of {results['runs']} runs.
 
 | | median | runs | target |
 |---|---|---|---|
@@ -131,8 +131,9 @@ provider's `evals.services.workers_for`). Medians of {results['runs']} runs.
 | CPU time of this process per case (all threads, the fake server's included) | {results['cpu']:.1f} ms | {results['cpus']} | |
 
 "In its thread" is a case's time in its pool thread minus the fake's delay: the estimate, the budget,
-the gateway (two rows written), the SDK and the loopback HTTP. "Amortised" also charges the main
-thread's row writes, the pool's start and the metrics (AUC bootstrap) at the end. The wall time is
+the gateway (no database round trip: the call draws from the run's reservation), the SDK, the loopback
+HTTP and the fake's own work (same process). "Amortised" also charges the main thread's row writes,
+the pool's start and the metrics (AUC bootstrap) at the end. The wall time is
 bounded below by cases × delay ÷ workers = {results['cases'] * results['delay'] / results['workers']:.0f} s.
 """
     if section in text:

@@ -13,6 +13,11 @@ Budget: before each call, the tokens already used plus those reserved by calls i
 call's estimate (`judge.judge_estimate`, an upper bound) must fit the budget, else the run stops
 (stop_reason "budget"). The gateway's QuotaExceeded stops it the same way ("quota"). Cases scored
 before the stop keep their scores and count in the metrics.
+
+Quota: the run reserves its whole estimate (capped at the budget) with the gateway once
+(`llm_batch_reserve`); the calls draw from it in memory and their usage rows are written with the
+results, so a call does no database write of its own. When the quota cannot hold the whole run, the
+calls reserve one by one as usual and the run stops when the quota runs out.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from evals.cases import cases_build, cases_collect
 from evals.models import EvalCase, EvalRun, EvalStatus, PairwiseRun, Split, StopReason
 from evals.stats import auc_with_interval
 from insights.models import Report, ReportStatus
+from integrations.llm.batch import LLMBatch, llm_batch_reserve
 from integrations.llm.errors import LLMError, NoProviderConfigured, QuotaExceeded
 from integrations.llm.gateway import llm_complete
 from integrations.llm.models import ProviderKind
@@ -41,6 +47,7 @@ from integrations.llm.selectors import llm_provider_for
 logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5  # results are written in one transaction at most this often (see pool_completed)
+STAGGER_SECONDS = 0.02  # the pool's first calls start this far apart (see pool_completed)
 WORKERS = 8  # concurrent judge calls on a hosted API
 # Concurrent calls per provider kind. Hosted APIs take 8 at once well within their lowest paid tiers
 # (about 500 requests a minute at a few seconds a call); a 429 beyond that is retried by the gateway
@@ -52,6 +59,7 @@ CONCURRENCY = {ProviderKind.OLLAMA: 2, ProviderKind.OPENAI_COMPATIBLE: 2}
 def workers_for(provider) -> int:
     return CONCURRENCY.get(provider.kind, WORKERS) if provider is not None else 1
 STALE_AFTER = timedelta(hours=2)  # the scoring task's time limit is one hour
+BATCH_TTL = timedelta(hours=1)  # the scoring task's time limit: a dead run's reservation lapses after it
 DEFAULT_BUDGET_TOKENS = 200_000
 
 
@@ -139,7 +147,8 @@ class TokenBudget:
             self.stop_reason = self.stop_reason or reason
 
 
-def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: TokenBudget) -> dict | None:
+def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: TokenBudget,
+               batch: LLMBatch | None = None) -> dict | None:
     """In a pool thread: one judgement, or None when the run stopped before it."""
     estimate = judge.judge_estimate(context=case.context, sent_text=case.sent_text)
     if not budget.reserve(estimate):
@@ -149,7 +158,8 @@ def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: TokenBudget) -
         result = llm_complete(workspace=run.workspace, purpose=judge.PURPOSE, system=judge.SYSTEM,
                               messages=judge.judge_messages(context=case.context, sent_text=case.sent_text),
                               schema=judge.SCHEMA, schema_name="grade_message", provider=provider,
-                              max_tokens=judge.MAX_TOKENS, temperature=run.judge_parameters.get("temperature"))
+                              max_tokens=judge.MAX_TOKENS, temperature=run.judge_parameters.get("temperature"),
+                              batch=batch)
         spent = result.input_tokens + result.output_tokens
         return {"score": result.parsed, "tokens": spent, "error": ""}
     except QuotaExceeded:
@@ -163,18 +173,46 @@ def _judge_one(*, run: EvalRun, case: EvalCase, provider, budget: TokenBudget) -
         budget.settle(estimate, spent)
 
 
-def pool_completed(*, items: list, call, workers: int, name: str, flush_seconds: float = FLUSH_SECONDS):
+def _batch_reserve(*, run: EvalRun, provider, cases: list[EvalCase], limit: int) -> LLMBatch | None:
+    """The run's quota reservation for every case it may judge (at most the budget), or None when the
+    quota cannot hold it whole (then each call reserves on its own and the run stops at the quota)."""
+    tokens = min(sum(judge.judge_estimate(context=c.context, sent_text=c.sent_text) for c in cases), limit)
+    if tokens <= 0:
+        return None
+    try:
+        return llm_batch_reserve(workspace=run.workspace, purpose=judge.PURPOSE, tokens=tokens, ttl=BATCH_TTL,
+                                 provider=provider)
+    except QuotaExceeded:
+        return None
+
+
+def pool_completed(*, items: list, call, workers: int, name: str, flush_seconds: float = FLUSH_SECONDS,
+                   stagger: float = STAGGER_SECONDS):
     """Run `call(item)` for each item in a pool of `workers` threads and yield, in the calling thread,
     batches of (item, result) as they complete: at most one batch per `flush_seconds` (and the rest
     at the end), so the caller writes many results in one transaction, not one commit per case.
 
     Each pool thread keeps its own database connection for the whole run (opening one per call cost
     more than the call's own queries); they are closed at the end, one closing task per thread (each
-    waits at a barrier until all have started, so no thread takes two)."""
+    waits at a barrier until all have started, so no thread takes two).
+
+    The first `workers` calls start `stagger` seconds apart. Started together, calls that take about
+    the same time (one model, similar prompts) stay in step: every round their answers arrive at once
+    and their Python work (SDK, parsing, the gateway) queues for the one interpreter lock, the last of
+    them waiting for all the others. A few milliseconds apart they do not collide. Measured with
+    bench/evals.py on a quiet machine (1 s judge, 8 workers, 3 runs each): overhead per case in its
+    thread p95 12-17 ms instead of 22-37 ms, amortised 16.7-17.8 ms instead of 18.7-42.7 ms, the
+    ramp's (workers - 1) x stagger = 0.14 s included; 10 ms apart was not enough."""
     futures: dict = {}
+
+    def staggered(call, item, wait):
+        time.sleep(wait)
+        return call(item)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         try:
-            futures = {pool.submit(call, item): item for item in items}
+            futures = {(pool.submit(staggered, call, item, i * stagger) if 0 < i < workers else pool.submit(call, item)):
+                       item for i, item in enumerate(items)}
             batch, flushed = [], time.monotonic()
             for future in as_completed(futures):
                 batch.append((futures[future], future.result()))
@@ -234,21 +272,29 @@ def eval_run_score(*, run: EvalRun, workers: int | None = None) -> EvalRun:
         cases = list(EvalCase.objects.filter(run=run, overall__isnull=True, error=""))
         budget = TokenBudget(run.budget_tokens - run.tokens_used)
         total, done = len(cases), 0
-        def call(case):
-            return _judge_one(run=run, case=case, provider=provider, budget=budget)
+        reservation = _batch_reserve(run=run, provider=provider, cases=cases, limit=budget.limit)
 
-        for batch in pool_completed(items=cases, call=call, workers=workers, name=f"eval-{run.pk}"):
-            with transaction.atomic():
-                for case, outcome in batch:
-                    if outcome is None:  # skipped after the stop
-                        continue
-                    done += 1
-                    score = outcome["score"]
-                    EvalCase.objects.filter(pk=case.pk).update(
-                        score=score, overall=score["overall"] if score else None, tokens=outcome["tokens"],
-                        error=outcome["error"])
-                EvalRun.objects.filter(pk=run.pk).update(tokens_used=run.tokens_used + budget.used,
-                                                         progress=done * 100 // max(total, 1))
+        def call(case):
+            return _judge_one(run=run, case=case, provider=provider, budget=budget, batch=reservation)
+
+        try:
+            for batch in pool_completed(items=cases, call=call, workers=workers, name=f"eval-{run.pk}"):
+                with transaction.atomic():
+                    for case, outcome in batch:
+                        if outcome is None:  # skipped after the stop
+                            continue
+                        done += 1
+                        score = outcome["score"]
+                        EvalCase.objects.filter(pk=case.pk).update(
+                            score=score, overall=score["overall"] if score else None, tokens=outcome["tokens"],
+                            error=outcome["error"])
+                    EvalRun.objects.filter(pk=run.pk).update(tokens_used=run.tokens_used + budget.used,
+                                                             progress=done * 100 // max(total, 1))
+                if reservation is not None:
+                    reservation.flush()  # the calls' usage rows, as often as the results
+        finally:
+            if reservation is not None:  # also on a crash or a cancel: the rest of the rows, the unused part
+                reservation.release()
         stop_reason = budget.stop_reason
         status = EvalStatus.STOPPED if stop_reason else EvalStatus.DONE
         run.tokens_used += budget.used

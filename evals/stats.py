@@ -1,8 +1,8 @@
 """How well the judge's overall score separates booked from not booked: the AUC (the probability that a
 booked case scores above a not-booked one, ties counting half) with a bootstrap interval.
 
-The AUC is scipy's Mann–Whitney U over n_booked × n_not_booked (`scipy.stats.mannwhitneyu`, ties
-handled by mid-ranks). The interval is a percentile bootstrap (`scipy.stats.bootstrap`, the two
+The AUC is the Mann–Whitney U over n_booked × n_not_booked (ties counting half: what
+`scipy.stats.mannwhitneyu` computes with mid-ranks, counted directly, see `_auc`). The interval is a percentile bootstrap (`scipy.stats.bootstrap`, the two
 outcome groups resampled independently, a fixed seed so the same scores give the same interval):
 unlike Hanley–McNeil it assumes no score distribution, and on the coarse 1–5 scale ties are common.
 A judge whose interval includes 0.5 "does not separate": nobody should trust its scores.
@@ -11,7 +11,7 @@ A judge whose interval includes 0.5 "does not separate": nobody should trust its
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import bootstrap, mannwhitneyu
+from scipy.stats import bootstrap
 from statsmodels.stats.inter_rater import cohens_kappa
 
 from insights.intervals import wilson_interval
@@ -28,8 +28,26 @@ NOT_ENOUGH_DATA = "not enough data"
 
 
 def _auc(booked, not_booked, axis=-1):
-    n1, n2 = np.shape(booked)[axis], np.shape(not_booked)[axis]
-    return mannwhitneyu(booked, not_booked, axis=axis).statistic / (n1 * n2)
+    """Mann–Whitney U ÷ (n_booked × n_not_booked), along `axis` (the bootstrap passes its resamples stacked).
+
+    U counted, not ranked: for each booked score, the not-booked scores below it plus half those equal.
+    Every score is one of the few distinct values of the data (1–5 for the judge), so each resample
+    reduces to counts per value. The same exact half-integer U as `scipy.stats.mannwhitneyu` (which
+    also computes a p-value nobody reads here), hence the same floats; about 3× faster on the
+    bootstrap's 2000 resamples (`test_auc_counting_matches_mannwhitneyu`)."""
+    x, y = np.moveaxis(np.asarray(booked), axis, -1), np.moveaxis(np.asarray(not_booked), axis, -1)
+    n1, n2 = x.shape[-1], y.shape[-1]
+    values = np.unique(np.concatenate([x.ravel(), y.ravel()]))
+
+    def counts(scores):  # (..., n) scores -> (..., len(values)) how many of each value, per resample
+        rows = scores.reshape(-1, scores.shape[-1])
+        slots = np.searchsorted(values, rows) + (np.arange(len(rows)) * len(values))[:, None]
+        return np.bincount(slots.ravel(), minlength=len(rows) * len(values)).reshape(*scores.shape[:-1], len(values))
+
+    booked_counts, not_booked_counts = counts(x), counts(y)
+    below = np.cumsum(not_booked_counts, axis=-1) - not_booked_counts
+    twice_u = (booked_counts * (2 * below + not_booked_counts)).sum(axis=-1)
+    return twice_u / 2 / (n1 * n2)
 
 
 def auc_with_interval(*, booked: list[float], not_booked: list[float], confidence: float = 0.95) -> dict:

@@ -4,8 +4,10 @@ against the outcomes."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
+import time
 from io import StringIO
 
 import pytest
@@ -266,3 +268,71 @@ def test_cases_are_judged_concurrently_within_the_providers_limit(scene, fake_ll
     starts = sorted(r.received_at for r in fake_llm.requests)
     in_flight = max(sum(1 for s in starts if t <= s < t + delay * 0.9) for t in starts)
     assert in_flight == 2
+
+
+# --- The run's quota reservation (integrations.llm.batch) -------------------------------------------------
+
+def test_the_run_reserves_once_and_leaves_one_usage_row_per_call(scene, fake_llm):
+    fake_llm.provider(scene.workspace, kind="openai")
+    fake_llm.handler = lambda request: Reply.structured(prefers_booked(request), input_tokens=321, output_tokens=45)
+    run = eval_run(workspace=scene.workspace, budget_tokens=1_000_000)
+    assert run.status == EvalStatus.DONE and run.metrics["scored"] == BOOKED + NOT_BOOKED
+    rows = LLMUsage.objects.filter(workspace=scene.workspace)
+    # One row per call with its real tokens, and the run's reservation gone with the run.
+    assert [(u.purpose, u.outcome, u.input_tokens, u.output_tokens) for u in rows] == [
+        (judge.PURPOSE, "ok", 321, 45)] * len(fake_llm.requests)
+    assert len(fake_llm.requests) == BOOKED + NOT_BOOKED and not rows.filter(expires_at__isnull=False).exists()
+    assert run.tokens_used == 366 * (BOOKED + NOT_BOOKED)
+
+
+def test_a_quota_too_small_for_the_whole_run_still_scores_what_fits(scene, fake_llm):
+    """The run's reservation is refused up front; the calls then reserve one by one until the quota
+    stops the run, keeping what was scored (as before batch reservations)."""
+    fake_llm.provider(scene.workspace, kind="openai")
+    fake_llm.handler = lambda request: Reply.structured(prefers_booked(request), input_tokens=300, output_tokens=50)
+    run = eval_run_prepare(workspace=scene.workspace, budget_tokens=1_000_000)
+    per_case = max(judge.judge_estimate(context=c.context, sent_text=c.sent_text) for c in run.cases.all())
+    LLMQuotaPolicy.objects.create(workspace=scene.workspace, workspace_daily=per_case * 3)
+    run = eval_run_score(run=run, workers=1)
+    assert run.status == EvalStatus.STOPPED and run.stop_reason == StopReason.QUOTA
+    assert 3 <= run.metrics["scored"] < BOOKED + NOT_BOOKED
+    assert LLMUsage.objects.filter(outcome="ok").count() == run.metrics["scored"] == len(fake_llm.requests)
+
+
+def test_a_crashed_run_releases_its_reservation_and_keeps_its_usage_rows(scene, fake_llm, monkeypatch):
+    fake_llm.provider(scene.workspace, kind="openai")
+    fake_llm.handler = lambda request: Reply.structured(prefers_booked(request), input_tokens=300, output_tokens=50)
+    judged = services._judge_one
+    calls = []
+
+    def crashes_on_the_fifth(**kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("a bug in the loop")
+        return judged(**kwargs)
+
+    monkeypatch.setattr(services, "_judge_one", crashes_on_the_fifth)
+    with pytest.raises(RuntimeError):
+        eval_run(workspace=scene.workspace, budget_tokens=1_000_000, workers=1)
+    run = EvalRun.objects.get()
+    assert run.status == EvalStatus.FAILED
+    assert not LLMUsage.objects.filter(expires_at__isnull=False).exists()  # released, not left to expire
+    # Every call made has its row, the one still in flight when the loop crashed included.
+    assert LLMUsage.objects.filter(outcome="ok", input_tokens=300).count() == len(fake_llm.requests) >= 4
+
+
+def test_the_pools_first_calls_start_staggered():
+    """Calls that take the same time stay in step if started together (see pool_completed)."""
+    started = {}
+
+    def call(item):
+        started[item] = time.monotonic()
+        return item
+
+    t0 = time.monotonic()
+    results = [r for batch in services.pool_completed(items=list(range(8)), call=call, workers=4, name="t",
+                                                      stagger=0.05) for _item, r in batch]
+    assert sorted(results) == list(range(8))
+    first = sorted(started[i] - t0 for i in range(4))
+    assert all(later - earlier >= 0.045 for earlier, later in itertools.pairwise(first))  # 0, 50, 100, 150 ms
+    assert first[-1] < 0.5

@@ -3,6 +3,8 @@
 Public API, for the rest of Sidekick:
 
 - `integrations.llm.gateway.llm_complete(...)` → `LLMResult`: the only way to call a model.
+- `integrations.llm.batch.llm_batch_reserve(...)` → `LLMBatch`: one quota reservation for a run of many
+  calls (`llm_complete(..., batch=...)`), their usage rows written in bulk (`flush`, `release`).
 - `integrations.llm.errors`: `LLMGatewayError` ⊃ `NoProviderConfigured`, `QuotaExceeded`,
   `LLMError(kind, permanent)` ⊃ `LLMOutputError(raw, result)`.
 - `integrations.llm.services`: `llm_provider_save`, `llm_provider_test`.

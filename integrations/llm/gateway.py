@@ -9,6 +9,10 @@ Order of work for one call:
 4. validate structured output against the caller's schema when one is given;
 5. complete the usage row: real tokens, estimated cost, latency, attempts, outcome.
 
+With a `batch` (`integrations.llm.batch`, for runs of many calls such as an eval run), step 2 draws the
+call's reservation from the batch, in memory, and step 5 hands the row to the batch, which writes the
+rows of many calls at once: no database round trip on the call's own path.
+
 Call it outside `transaction.atomic()`: the reservation must commit before the slow HTTP call so
 that concurrent callers see it, and no database transaction should stay open during the call.
 (Inside one it still works, but concurrent callers only see the reservation once it commits.)
@@ -18,6 +22,7 @@ own database connection, which a thread pool should close when it is done.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -65,6 +70,7 @@ def llm_complete(
     provider: LLMProvider | None = None,
     max_retries: int | None = None,
     temperature: float | None = None,
+    batch=None,
 ) -> LLMResult:
     """Ask the workspace's model for one answer.
 
@@ -73,26 +79,32 @@ def llm_complete(
     passed the schema, else LLMOutputError (repairable) is raised. `provider` forces a specific
     provider (the connection test); `max_tokens` and `max_retries` override the provider's and the
     settings' values; `temperature` overrides the provider's (an adapter whose API takes none, Anthropic's,
-    sends none). Raises NoProviderConfigured, QuotaExceeded or LLMError.
+    sends none). `batch`: an `LLMBatch` of this workspace and user to draw the reservation from (when it
+    cannot cover the call, the call reserves on its own as without one); its row is then written by the
+    batch, so `result.usage_id` is None. Raises NoProviderConfigured, QuotaExceeded or LLMError.
     """
     provider, config, params = _prepare(workspace=workspace, user=user, provider=provider, system=system,
                                         messages=messages, schema=schema, schema_name=schema_name, timeout=timeout,
                                         max_tokens=max_tokens, temperature=temperature)
-    usage = _reserve(workspace=workspace, user=user, provider=provider, purpose=purpose, params=params)
+    max_retries = settings.LLM_MAX_RETRIES if max_retries is None else max_retries
+    usage = usage_row_for(workspace=workspace, user=user, provider=provider, purpose=purpose, params=params)
+    drawn = batch.draw(usage, within=_call_bound(params, max_retries)) if batch is not None else 0
+    if not drawn:
+        usage_reservation_insert(row=usage, workspace=workspace, user=user)
+    finish = functools.partial(_finish, usage, batch=batch if drawn else None, drawn=drawn)
 
     started = time.monotonic()
     attempts = 0
     try:
-        completion, attempts = _call_with_retries(config, params, settings.LLM_MAX_RETRIES
-                                                  if max_retries is None else max_retries)
+        completion, attempts = _call_with_retries(config, params, max_retries)
     except LLMError as exc:
         attempts = getattr(exc, "attempts", attempts)
-        _finish(usage, outcome=exc.kind, attempts=attempts, started=started, error=exc.message)
+        finish(outcome=exc.kind, attempts=attempts, started=started, error=exc.message)
         raise
     except BaseException as exc:
         # A bug or an interrupt must not leave the reservation pending forever.
-        _finish(usage, outcome=Outcome.BAD_RESPONSE, attempts=attempts, started=started,
-                error=scrub(f"{type(exc).__name__}: {exc}", config.api_key))
+        finish(outcome=Outcome.BAD_RESPONSE, attempts=attempts, started=started,
+               error=scrub(f"{type(exc).__name__}: {exc}", config.api_key))
         raise
 
     parsed = None
@@ -103,8 +115,8 @@ def llm_complete(
         except SchemaViolation as exc:
             violation = str(exc)
     outcome = Outcome.INVALID_OUTPUT if violation else Outcome.OK
-    latency_ms, cost = _finish(usage, outcome=outcome, attempts=attempts, started=started, completion=completion,
-                               error=violation or "")
+    latency_ms, cost = finish(outcome=outcome, attempts=attempts, started=started, completion=completion,
+                              error=violation or "")
     result = LLMResult(
         text=completion.text if schema is None else (completion.raw_structured or completion.text),
         parsed=parsed,
@@ -233,16 +245,33 @@ def estimate_input_tokens(system: str, messages: list[Message], schema: dict | N
 
 
 def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUsage:
+    row = usage_row_for(workspace=workspace, user=user, provider=provider, purpose=purpose, params=params)
+    return usage_reservation_insert(row=row, workspace=workspace, user=user)
+
+
+def usage_row_for(*, workspace, user, provider, purpose, params: CallParams) -> LLMUsage:
+    """The unsaved usage row of one call, at its reservation size (estimated input + max_tokens)."""
+    return LLMUsage(
+        workspace=workspace, user=user, provider=provider, purpose=purpose[:64],
+        provider_kind=provider.kind, model=provider.model, created_at=timezone.now(),
+        input_tokens=estimate_input_tokens(params.system, params.messages, params.schema),
+        output_tokens=params.max_tokens,
+    )
+
+
+def _call_bound(params: CallParams, max_retries: int) -> float:
+    """The longest a call can take, in seconds: every attempt timing out, the longest wait between them."""
+    return params.timeout * (max_retries + 1) + settings.LLM_RETRY_MAX_DELAY * max_retries
+
+
+def usage_reservation_insert(*, row: LLMUsage, workspace, user, need: int = 1) -> LLMUsage:
+    """Check the quotas and insert `row` as a pending reservation, or record it as `quota_exceeded` and
+    raise QuotaExceeded. `need`: the tokens that must still fit under every limit (`quota_evaluate`): 1
+    for a call, its whole size for a batch. Gateway-internal (`llm_complete`, `batch`)."""
     # Super-admins have no per-user limit (the row still names them; the workspace totals still apply):
     # for the checks they count like system work.
     limited = None if user is None or getattr(user, "is_superadmin", False) else user
     role = member_role(workspace=workspace, user=limited) if limited is not None else None
-    row = LLMUsage(
-        workspace=workspace, user=user, provider=provider, purpose=purpose[:64],
-        provider_kind=provider.kind, model=provider.model,
-        input_tokens=estimate_input_tokens(params.system, params.messages, params.schema),
-        output_tokens=params.max_tokens,
-    )
     # In autocommit (the workers): one round trip, see _reserve_autocommit.
     # Inside a caller's transaction (or with autocommit off): a session-level lock, released as soon as
     # the reservation is written (a transaction-level one would be held until the caller's transaction
@@ -251,7 +280,7 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
     # `quota_exceeded` record before the lock is released, so no other caller ever counts it.
     lock_key = [_QUOTA_LOCK_CLASS, workspace.pk % 2**31]
     if _one_round_trip_possible():
-        exceeded = _reserve_autocommit(row, lock_key, workspace=workspace, user=user, role=role)
+        exceeded = _reserve_autocommit(row, lock_key, workspace=workspace, user=user, role=role, need=need)
     else:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", lock_key)
@@ -260,14 +289,14 @@ def _reserve(*, workspace, user, provider, purpose, params: CallParams) -> LLMUs
                 with savepoint_if_in_transaction():
                     policy, periods, totals = _insert_reservation(cursor, row, workspace=workspace, user=user)
                     exceeded = quota_evaluate(workspace=workspace, user=limited, role=role, policy=policy,
-                                              periods=periods, totals=totals)
+                                              periods=periods, totals=totals, need=need)
                     if exceeded is not None:
                         _mark_exceeded(row, exceeded)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", lock_key)
     if exceeded is not None:
         log.info("llm quota exceeded workspace=%s user=%s purpose=%s: %s", workspace.pk,
-                 getattr(user, "pk", None), purpose, exceeded)
+                 getattr(user, "pk", None), row.purpose, exceeded)
         raise exceeded
     return row
 
@@ -279,7 +308,8 @@ _POLICY_LIMITS = ("setter_daily", "setter_monthly", "admin_daily", "admin_monthl
 def _totals_sql(usage_table: str) -> str:
     """The period's usage as `quota_check` counts it (`usage_totals`), for a reservation's CTE.
 
-    Parameters: day, month, month_end, workspace, user, embedding.
+    Parameters: day, month, month_end, workspace, user, embedding, now (a batch reservation past its
+    `expires_at` no longer counts).
     """
     tokens = "input_tokens + output_tokens"
     return f"""
@@ -290,7 +320,7 @@ def _totals_sql(usage_table: str) -> str:
                        AS user_day
             FROM {usage_table}
             WHERE workspace_id = %(workspace)s AND created_at >= %(month)s AND created_at < %(month_end)s
-              AND NOT (purpose = %(embedding)s)
+              AND NOT (purpose = %(embedding)s) AND (expires_at IS NULL OR expires_at > %(now)s)
         """  # noqa: S608 - table name from the model, values bound
 
 
@@ -308,9 +338,10 @@ def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQ
     sql = f"""
         WITH totals AS ({_totals_sql(usage_table)}), reserved AS (
             INSERT INTO {usage_table} (workspace_id, user_id, provider_id, purpose, provider_kind, model,
-                input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at)
+                input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at,
+                expires_at)
             VALUES (%(workspace)s, %(user)s, %(provider)s, %(purpose)s, %(kind)s, %(model)s, %(input)s,
-                    %(output)s, 0, 0, 0, %(outcome)s, '', %(now)s)
+                    %(output)s, 0, 0, 0, %(outcome)s, '', %(now)s, %(expires)s)
             RETURNING id
         )
         SELECT reserved.id, totals.workspace_month, totals.workspace_day, totals.user_month, totals.user_day,
@@ -322,6 +353,7 @@ def _insert_reservation(cursor, row: LLMUsage, *, workspace, user) -> tuple[LLMQ
         "workspace": workspace.pk, "user": getattr(user, "pk", None), "embedding": EMBEDDING_PURPOSE,
         "provider": row.provider_id, "purpose": row.purpose, "kind": row.provider_kind, "model": row.model,
         "input": row.input_tokens, "output": row.output_tokens, "outcome": row.outcome, "now": row.created_at,
+        "expires": row.expires_at,
     })
     values = cursor.fetchone()
     row.pk = values[0]
@@ -355,7 +387,8 @@ def _one_round_trip_possible() -> bool:
     return in_autocommit() and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
 
 
-def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, role) -> QuotaExceeded | None:
+def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, role,
+                        need: int = 1) -> QuotaExceeded | None:
     """The reservation in one round trip, outside any transaction; returns the refusal or None.
 
     Two statements in one simple query, which Postgres runs as one implicit transaction: a
@@ -378,7 +411,7 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
         if f"{role}_daily" not in _POLICY_LIMITS:
             raise ValueError(f"unknown role {role!r}")
         checks = [("user_day", f"{role}_daily"), ("user_month", f"{role}_monthly"), *checks]
-    exceeded_sql = " OR ".join(f"COALESCE(totals.{used} >= limits.{limit}, false)" for used, limit in checks)
+    exceeded_sql = " OR ".join(f"COALESCE(totals.{used} + %(need)s > limits.{limit}, false)" for used, limit in checks)
     sql = f"""
         SELECT pg_advisory_xact_lock(%(lock_class)s, %(lock_key)s);
         WITH totals AS ({_totals_sql(usage_table)}), limits AS (
@@ -390,11 +423,13 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
             SELECT ({exceeded_sql}) AS exceeded FROM totals CROSS JOIN limits
         ), reserved AS (
             INSERT INTO {usage_table} (workspace_id, user_id, provider_id, purpose, provider_kind, model,
-                input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at)
+                input_tokens, output_tokens, cost_usd, latency_ms, attempts, outcome, error_message, created_at,
+                expires_at)
             SELECT %(workspace)s, %(user)s, %(provider)s, %(purpose)s, %(kind)s, %(model)s,
                    CASE WHEN verdict.exceeded THEN 0 ELSE %(input)s END,
                    CASE WHEN verdict.exceeded THEN 0 ELSE %(output)s END,
-                   0, 0, 0, CASE WHEN verdict.exceeded THEN %(refused)s ELSE %(outcome)s END, '', %(now)s
+                   0, 0, 0, CASE WHEN verdict.exceeded THEN %(refused)s ELSE %(outcome)s END, '', %(now)s,
+                   %(expires)s
             FROM verdict
             RETURNING id, outcome
         )
@@ -408,7 +443,7 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
         "workspace": workspace.pk, "user": getattr(user, "pk", None), "embedding": EMBEDDING_PURPOSE,
         "provider": row.provider_id, "purpose": row.purpose, "kind": row.provider_kind, "model": row.model,
         "input": row.input_tokens, "output": row.output_tokens, "outcome": row.outcome, "now": row.created_at,
-        "refused": Outcome.QUOTA_EXCEEDED,
+        "refused": Outcome.QUOTA_EXCEEDED, "need": need, "expires": row.expires_at,
         **{f"default_{name}": getattr(defaults, name) for name in _POLICY_LIMITS},
     }
     with connection.cursor() as cursor:
@@ -420,7 +455,7 @@ def _reserve_autocommit(row: LLMUsage, lock_key: list[int], *, workspace, user, 
     totals = dict(zip(("workspace_month", "workspace_day", "user_month", "user_day"), map(int, values[2:6]), strict=True))
     policy = LLMQuotaPolicy(id=values[6], workspace=workspace, **dict(zip(_POLICY_LIMITS, values[7:], strict=True)))
     exceeded = quota_evaluate(workspace=workspace, user=user if role is not None else None, role=role, policy=policy,
-                              periods=periods, totals=totals)
+                              periods=periods, totals=totals, need=need)
     if exceeded is not None:
         if outcome == Outcome.QUOTA_EXCEEDED:
             _mark_exceeded(row, exceeded, write=("error_message",))  # the SQL wrote the rest
@@ -463,7 +498,10 @@ def _backoff(attempt: int, retry_after: float | None) -> float | None:
     return delay
 
 
-def _finish(usage: LLMUsage, *, outcome: str, attempts: int, started: float, completion=None, error: str = ""):
+def _finish(usage: LLMUsage, *, outcome: str, attempts: int, started: float, completion=None, error: str = "",
+            batch=None, drawn: int = 0):
+    """Complete the call's usage row: in place, or, for a call drawn from `batch`, handed to the batch
+    (which writes it with others and settles the `drawn` tokens)."""
     usage.latency_ms = int((time.monotonic() - started) * 1000)
     usage.attempts = attempts
     usage.outcome = outcome
@@ -474,10 +512,13 @@ def _finish(usage: LLMUsage, *, outcome: str, attempts: int, started: float, com
                                        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
     else:
         usage.input_tokens = usage.output_tokens = 0  # failed calls are not billed by providers
-    # A queryset update, not save(update_fields=...): the same statement, a third less work to build.
-    LLMUsage.objects.filter(pk=usage.pk).update(
-        latency_ms=usage.latency_ms, attempts=attempts, outcome=outcome, error_message=usage.error_message,
-        input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=usage.cost_usd)
+    if batch is not None:
+        batch.settle(usage, drawn=drawn)
+    else:
+        # A queryset update, not save(update_fields=...): the same statement, a third less work to build.
+        LLMUsage.objects.filter(pk=usage.pk).update(
+            latency_ms=usage.latency_ms, attempts=attempts, outcome=outcome, error_message=usage.error_message,
+            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, cost_usd=usage.cost_usd)
     log.info(
         "llm call workspace=%s purpose=%s kind=%s model=%s outcome=%s tokens=%d+%d cost=%s latency_ms=%d attempts=%d",
         usage.workspace_id, usage.purpose, usage.provider_kind, usage.model, outcome, usage.input_tokens,

@@ -175,6 +175,9 @@ class LLMUsage(models.Model):
     """One gateway call: written as `pending` (a reservation) before the call, completed after it.
 
     Quota sums count pending rows at their reservation size, so concurrent calls see each other.
+    A batch reservation (`integrations.llm.batch`) is a pending row with `expires_at`: it holds what
+    its calls have not yet settled, is removed when the batch is released, and stops counting at
+    `expires_at` (a run that died cannot hold quota beyond it).
     """
 
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="llm_usage")
@@ -194,6 +197,8 @@ class LLMUsage(models.Model):
     outcome = models.CharField(max_length=32, choices=Outcome.choices, default=Outcome.PENDING)
     error_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set on a batch reservation only: it stops counting at this time.")
 
     class Meta:
         verbose_name = "LLM usage"

@@ -6,6 +6,8 @@ their reservation size (estimated input + max_tokens). Days and months follow th
 zone. A call is allowed while the usage is *below* every applicable limit, so the last allowed call
 may overshoot a limit by at most its own size; the check and the reservation happen under a
 per-workspace advisory lock (see gateway), so concurrent calls cannot all slip under the same limit.
+A batch reservation (`integrations.llm.batch`) must fit whole under every limit, and counts until it
+is released or expires (`expires_at`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ class Periods:
     day_end: datetime
     month_start: datetime
     month_end: datetime
+
+
+def counted(now: datetime) -> Q:
+    """The usage rows a quota counts at `now`: all but batch reservations past their expiry."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
 
 
 def quota_periods(*, workspace, now: datetime | None = None) -> Periods:
@@ -59,6 +66,7 @@ def member_role(*, workspace, user) -> str:
 
 def usage_totals(*, workspace, user=None, now: datetime | None = None) -> dict[str, int]:
     """Tokens used this day and month by the workspace (and by `user` in it): one index range scan."""
+    now = now or timezone.now()
     periods = quota_periods(workspace=workspace, now=now)
     tokens = F("input_tokens") + F("output_tokens")
     in_day = Q(created_at__gte=periods.day_start)
@@ -67,7 +75,7 @@ def usage_totals(*, workspace, user=None, now: datetime | None = None) -> dict[s
         aggregates["user_month"] = Sum(tokens, filter=Q(user=user))
         aggregates["user_day"] = Sum(tokens, filter=in_day & Q(user=user))
     totals = LLMUsage.objects.filter(
-        workspace=workspace, created_at__gte=periods.month_start, created_at__lt=periods.month_end
+        counted(now), workspace=workspace, created_at__gte=periods.month_start, created_at__lt=periods.month_end
     ).exclude(purpose=EMBEDDING_PURPOSE).aggregate(**aggregates)
     return {name: int(value or 0) for name, value in totals.items()}
 
@@ -85,8 +93,11 @@ def quota_check(*, workspace, user=None, role: str | None = None, now: datetime 
 
 
 def quota_evaluate(*, workspace, user, role: str | None, policy: LLMQuotaPolicy, periods: Periods,
-                   totals: dict[str, int]) -> QuotaExceeded | None:
-    """`quota_check` on a policy and totals already read (the gateway reads both with its reservation)."""
+                   totals: dict[str, int], need: int = 1) -> QuotaExceeded | None:
+    """`quota_check` on a policy and totals already read (the gateway reads both with its reservation).
+
+    `need`: the tokens that must still fit under each limit. 1 for a call (allowed while the usage is
+    below the limit), the whole size for a batch reservation."""
     checks = []
     if user is not None:
         role = role or member_role(workspace=workspace, user=user)
@@ -97,7 +108,7 @@ def quota_evaluate(*, workspace, user, role: str | None, policy: LLMQuotaPolicy,
         ("workspace", "month", policy.workspace_monthly, totals["workspace_month"]),
     ]
     for scope, period, limit, used in checks:
-        if limit is not None and used >= limit:
+        if limit is not None and used + need > limit:
             resets_at = periods.day_end if period == "day" else periods.month_end
             return QuotaExceeded(scope=scope, period=period, limit=limit, used=used, resets_at=resets_at,
                                  workspace=workspace, role=role if scope == "user" else None)

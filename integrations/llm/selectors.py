@@ -6,10 +6,11 @@ from decimal import Decimal
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from accounts.models import Membership
 from integrations.llm.models import LLMProvider, LLMUsage
-from integrations.llm.quotas import quota_periods, quota_policy_for
+from integrations.llm.quotas import counted, quota_periods, quota_policy_for
 from sidekick_project.db import first_unordered
 
 
@@ -70,11 +71,13 @@ def llm_usage_daily(*, workspace, days: int = 30, now=None, user=None) -> list[d
     One grouped query over the `llm_usage_ws_created` range; `user_id` None is system work. With
     `user`, that user's rows only (what a setter sees).
     """
+    now = now or timezone.now()
     periods = quota_periods(workspace=workspace, now=now)
     start = periods.day_start - timedelta(days=days - 1)
     tz = periods.day_start.tzinfo
     return list(
-        LLMUsage.objects.filter(workspace=workspace, created_at__gte=start, **({"user": user} if user else {}))
+        LLMUsage.objects.filter(counted(now), workspace=workspace, created_at__gte=start,
+                                **({"user": user} if user else {}))
         .annotate(day=TruncDate("created_at", tzinfo=tz))
         .values("day", "user_id", "user__email")
         .annotate(tokens=Sum(F("input_tokens") + F("output_tokens")), cost=Sum("cost_usd"), calls=Count("id"))
@@ -89,12 +92,13 @@ def llm_quota_status(*, workspace, now=None, user=None) -> list[QuotaRow]:
     Three queries whatever the number of members: policy, members, one grouped sum.
     """
     policy = quota_policy_for(workspace=workspace)
+    now = now or timezone.now()
     periods = quota_periods(workspace=workspace, now=now)
     tokens = F("input_tokens") + F("output_tokens")
     in_day = Q(created_at__gte=periods.day_start)
     per_user = {
         row["user_id"]: row for row in
-        LLMUsage.objects.filter(workspace=workspace, created_at__gte=periods.month_start,
+        LLMUsage.objects.filter(counted(now), workspace=workspace, created_at__gte=periods.month_start,
                                 created_at__lt=periods.month_end)
         .values("user_id").annotate(day=Sum(tokens, filter=in_day), month=Sum(tokens), cost=Sum("cost_usd")).order_by()
     }
