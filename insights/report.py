@@ -9,6 +9,7 @@ so the same inputs give byte-identical JSON. The definitions are in docs/insight
 from __future__ import annotations
 
 import json
+import logging
 import zoneinfo
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
-from insights import patterns, report_sql
+from insights import facts, patterns, report_sql
 from insights.intervals import time_to_event, wilson_interval
 from sidekick_project.db import in_autocommit
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: time_to_book and weekly
 DIGITS = 4  # every float in the metrics is rounded to this many decimals
@@ -186,10 +189,11 @@ def _simpson_note(comparison: dict) -> dict:
     return {"crude_gap": None if crude is None else round(crude, DIGITS), "reversed_in": reversed_in}
 
 
-def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters) -> dict:
+def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters, *,
+             facts: bool = True) -> dict:
     return {"ws": workspace.pk, "start": start, "end": end, "as_of": as_of, "tz": workspace.timezone,
             "attr": timedelta(days=params.attribution_days), "maturity": timedelta(days=params.maturity_days),
-            "reply": timedelta(hours=params.reply_hours), "shards": 1, "shard": 0}
+            "reply": timedelta(hours=params.reply_hours), "facts": facts, "shards": 1, "shard": 0}
 
 
 @contextmanager
@@ -292,16 +296,34 @@ def _report_rows(args: dict, *, shards: int) -> dict:
                           key=lambda r: tuple(r[c] for c in _TTB_KEY))}
 
 
+def _facts_refresh(workspace) -> None:
+    """The workspace's message facts brought up to date first, when this connection may commit: the
+    report then labels only what changed since (insights.facts). A refresh that fails costs only
+    speed: the report labels from the messages every person whose facts it could not vouch for."""
+    if not in_autocommit():
+        return
+    try:
+        facts.facts_refresh(workspace_id=workspace.pk)
+    except DatabaseError:
+        logger.exception("insights facts of workspace %s: refresh failed; the report labels from the messages",
+                         workspace.pk)
+
+
 def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
-                   parameters: ReportParameters | None = None, shards: int | None = None) -> ReportResult:
+                   parameters: ReportParameters | None = None, shards: int | None = None,
+                   use_facts: bool = True) -> ReportResult:
     """The metrics of one report in one snapshot, a fixed number of statements per shard whatever the
     row count: the shared tables (`report_tables`), then cells with the weekly trend, summary, patterns
     and time to book. `shards` (default `INSIGHTS_REPORT_SHARDS`): how many sessions count side by side.
+    `use_facts` false: every message labelled from the messages (the same metrics, slower; for checks).
 
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
     params = parameters or ReportParameters()
-    args = {**sql_args(workspace, start, end, as_of, params), **patterns.pattern_args(workspace=workspace)}
+    if use_facts:
+        _facts_refresh(workspace)
+    args = {**sql_args(workspace, start, end, as_of, params, facts=use_facts),
+            **patterns.pattern_args(workspace=workspace)}
     found = _report_rows(args, shards=report_shards() if shards is None else shards)
     rows, summary = found["cells"], found["summary"]
     pattern_rows, ttb_rows = patterns.pattern_counts(found["patterns"]), found["ttb"]

@@ -5,9 +5,11 @@ outbound message's next inbound reply, a join with a range condition pairs booki
 messages they credit, and one GROUP BY GROUPING SETS produces every cell of the report. The number
 of statements never depends on the number of rows.
 
-The shared part is built once per report into four temporary tables (`BUILD`, in this order):
-`insights_th` (the threads with their person), `insights_bk` (the bookings that count), `insights_pairs` (each booking with the messages it credits)
-and `insights_labeled` (the cohort: every delivered outbound message of the window with its labels),
+The shared part is built once per report into five temporary tables (`BUILD`, in this order):
+`insights_th` (the threads with their person), `insights_dth` (those of the people whose stored message
+facts may be stale), `insights_bk` (the bookings that count), `insights_pairs` (each booking with the
+messages it credits) and `insights_labeled` (the cohort: every delivered outbound message of the window
+with its labels, from the stored facts of insights.facts where they are current, else from the messages),
 each `ANALYZE`d so the planner sees their real sizes (its estimates over the source tables, filtered
 by workspace twice through correlated joins, are off by orders of magnitude and chose nested loops:
 BENCHMARKS.md, "Insights report"). The cells, summary, patterns and time to book read those tables.
@@ -16,7 +18,7 @@ transaction (a caller's, in tests).
 
 Parameters: ws (workspace id), start, end (the window, [start, end)), as_of, attr (the attribution
 window), maturity (the maturity buffer), reply (the reply window), all timestamps or intervals;
-tz (the workspace's time zone, for weeks); shards and shard: the statements read only the people
+tz (the workspace's time zone, for weeks); facts (whether to read the stored message facts); shards and shard: the statements read only the people
 whose key falls in shard `shard` of `shards` (`_SHARD`; 1 and 0 for everyone).
 
 Sharding by person: every count of a report is a sum over people (a message, a booking and a
@@ -117,17 +119,23 @@ ANALYZE_PAIRS = "ANALYZE insights_pairs"
 # or a follow-up): the contact's messages and ours that reached them, deleted or not.
 _PRIOR = """(m.direction = 'in' OR m.send_status = 'sent' OR (m.send_status IS NULL AND m.sender_kind = 'meta_inbox'))"""
 
-# The cohort: each delivered outbound message of the window with its labels, and what the patterns
-# compare (its text features, stored with the message; whether it uses the contact's first name; for a
-# reply, when the contact last wrote in the thread). One read of the window's messages (+ the reply
-# window: an inbound message later than end + reply cannot be a reply within the reply window of a
-# message of the window), in index order of (workspace, sent_at); two window sorts (by person for the
-# next inbound message, by thread for the previous message and the last inbound one) over narrow rows
-# (what the windows need, and the cohort's own columns, NULL for the other messages read: the sorts stay
-# in memory); lookups before the window only for the first message read of each thread. Stage at send
-# time: a hash join with the ranges [change, next change) of each contact's stage history.
-LABELED = f"""
-CREATE TEMPORARY TABLE insights_labeled ON COMMIT DROP AS
+# The labels of each delivered outbound message of the threads in `threads` (a table shaped like
+# insights_th) sent in the window, that do not depend on the window, `as_of` or the bookings: the sender,
+# reply or follow-up, the stage at send time, the person's next inbound message after it (on any of their
+# channels), for a reply when the contact last wrote in the thread, whether it uses the contact's first
+# name and its stored text features. The same rows whatever the window around the message (checked by
+# insights/tests/test_facts.py): what `insights.facts` stores for every message (a window as wide as time)
+# and what the report computes itself for the people whose stored facts may be stale (`LABELED`).
+# One read of the window's messages (+ the reply window: an inbound message later than end + reply cannot
+# be a reply within the reply window of a message of the window), in index order of (workspace, sent_at);
+# two window sorts (by person for the next inbound message, by thread for the previous message and the
+# last inbound one) over narrow rows (what the windows need, and the cohort's own columns, NULL for the
+# other messages read: the sorts stay in memory); lookups before the window only for the first message
+# read of each thread. Stage at send time: a hash join with the ranges [change, next change) of each
+# contact's stage history.
+# The tables and columns read here are the ones whose changes the triggers of insights migration 0004 log.
+def fact_rows(threads: str) -> str:
+    return f"""
 WITH msg AS (
     SELECT m.id, m.thread_id, th.pk, m.sent_at, m.direction = 'in' AS inbound,
            -- The cohort's own columns: set for a delivered outbound message of the window only.
@@ -136,7 +144,7 @@ WITH msg AS (
            CASE WHEN {_DELIVERED} AND m.sent_at >= %(start)s AND m.sent_at < %(end)s
                 THEN COALESCE(strpos(lower(m.text), th.first_name) > 0, false) END AS contact_name,
            m.text_features
-    FROM conversations_message m JOIN insights_th th ON th.thread_id = m.thread_id
+    FROM conversations_message m JOIN {threads} th ON th.thread_id = m.thread_id
     WHERE m.workspace_id = %(ws)s AND m.sent_at <= %(as_of)s
       AND m.sent_at >= %(start)s AND m.sent_at < %(end)s + %(reply)s AND {_PRIOR}
 ), seq AS (
@@ -159,11 +167,10 @@ WITH msg AS (
 ), stages AS (
     SELECT h.contact_id, h.stage, h.created_at AS since,
            LEAD(h.created_at) OVER (PARTITION BY h.contact_id ORDER BY h.created_at, h.id) AS until
-    FROM contacts_contactstatechange h WHERE h.workspace_id = %(ws)s
+    FROM contacts_contactstatechange h
+    WHERE h.workspace_id = %(ws)s AND h.contact_id IN (SELECT contact_id FROM {threads})
 ), cohort AS (
-    SELECT s.id, s.pk, s.thread_id, th.contact_id, th.platform, s.sent_at, s.sender,
-           -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
-           date_trunc('week', s.sent_at AT TIME ZONE %(tz)s)::date AS week,
+    SELECT s.id, s.thread_id, th.pk, th.contact_id, th.platform, s.sent_at, s.sender,
            -- A message that came from a draft is what the draft was; any other answers the contact
            -- when the contact wrote last, and is a follow-up when the business did (or nobody).
            COALESCE(d.kind, CASE WHEN (CASE WHEN s.thread_rn > 1 THEN s.prev_in ELSE (
@@ -172,12 +179,9 @@ WITH msg AS (
                 ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) END) THEN 'reply' ELSE 'follow_up' END) AS purpose,
            -- The contact's stage at send time: the last change recorded at or before it; "new" before any.
            COALESCE(st.stage, 'new') AS stage,
-           -- Unknown (NULL) until the reply window has passed by as_of.
-           CASE WHEN s.sent_at + %(reply)s > %(as_of)s THEN NULL
-                ELSE s.next_in IS NOT NULL AND s.next_in <= s.sent_at + %(reply)s END AS replied,
-           s.text_features, s.contact_name, s.last_in_read
+           s.next_in, s.text_features, s.contact_name, s.last_in_read
     FROM seq s
-    JOIN insights_th th ON th.thread_id = s.thread_id
+    JOIN {threads} th ON th.thread_id = s.thread_id
     LEFT JOIN LATERAL (
         SELECT d.kind FROM conversations_replydraft d WHERE d.outbound_message_id = s.id ORDER BY d.id LIMIT 1
     ) d ON true
@@ -185,17 +189,71 @@ WITH msg AS (
                        AND (st.until IS NULL OR st.until > s.sent_at)
     WHERE s.sender IS NOT NULL
 )
-SELECT c.id, c.pk, c.thread_id, c.contact_id, c.platform, c.sent_at, c.sender, c.week, c.purpose, c.stage,
-       c.replied, c.text_features, c.contact_name,
+SELECT c.id, c.thread_id, c.pk, c.contact_id, c.platform, c.sent_at, c.sender, c.purpose, c.stage, c.next_in,
        -- For a reply, when the contact last wrote in the thread (the response delay): read, else before the window.
        CASE WHEN c.purpose <> 'reply' THEN NULL WHEN c.last_in_read IS NOT NULL THEN c.last_in_read
             ELSE (SELECT max(i.sent_at) FROM conversations_message i
                   WHERE i.thread_id = c.thread_id AND i.direction = 'in' AND i.sent_at <= c.sent_at) END AS last_in,
+       c.contact_name, c.text_features
+FROM cohort c
+"""  # noqa: S608 (module constants only; every value is a query parameter)
+
+
+# The threads of this shard's people whose stored facts (insights.facts) may be stale, so the report
+# labels their messages itself: all of them while the workspace's facts are not built (or `facts` is
+# false: a report from the messages alone, for checks and the bench); else the people
+# of every thread or contact changed since the last refresh (the log, insights_factchange), now and as
+# the facts last saw them (a contact that left a person changes that person's facts too).
+DIRTY = """
+CREATE TEMPORARY TABLE insights_dth ON COMMIT DROP AS
+WITH changed AS (
+    SELECT thread_id, contact_id FROM insights_factchange WHERE workspace_id = %(ws)s
+), dirty AS (
+    SELECT th.pk FROM insights_th th
+    WHERE NOT (%(facts)s AND EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = %(ws)s
+                                      AND s.built_at IS NOT NULL))
+    UNION SELECT th.pk FROM insights_th th JOIN changed c ON c.thread_id = th.thread_id
+    UNION SELECT th.pk FROM insights_th th JOIN changed c ON c.contact_id = th.contact_id
+    UNION SELECT ft.person_key FROM insights_factthread ft JOIN changed c ON c.thread_id = ft.thread_id
+          WHERE ft.workspace_id = %(ws)s
+    UNION SELECT ft.person_key FROM insights_factthread ft JOIN changed c ON c.contact_id = ft.contact_id
+          WHERE ft.workspace_id = %(ws)s
+)
+SELECT th.* FROM insights_th th WHERE th.pk IN (SELECT pk FROM dirty)
+"""  # noqa: S608
+
+ANALYZE_DIRTY = "ANALYZE insights_dth"
+
+# The cohort: each delivered outbound message of the window with its labels. The labels that do not
+# depend on the window come from the stored facts for the people whose facts are current, and from
+# `fact_rows` over their messages for the others (insights_dth); then what does: replied within the
+# reply window by as_of, the week, the outcome and the last touch (the pairs), the side.
+LABELED = f"""
+CREATE TEMPORARY TABLE insights_labeled ON COMMIT DROP AS
+WITH facts AS (
+    SELECT f.message_id AS id, f.thread_id, th.pk, th.contact_id, th.platform, f.sent_at, f.sender, f.purpose,
+           f.stage, f.next_in, f.last_in, f.contact_name, f.text_features
+    FROM insights_messagefact f
+    -- This shard's threads whose facts are current (the stale ones, a few, looked up in a hash).
+    JOIN insights_th th ON th.thread_id = f.thread_id AND th.thread_id NOT IN (SELECT thread_id FROM insights_dth)
+    WHERE f.workspace_id = %(ws)s AND f.sent_at >= %(start)s AND f.sent_at < %(end)s AND f.sent_at <= %(as_of)s
+      AND f.sender IS NOT NULL
+    UNION ALL
+    ({fact_rows("insights_dth")})
+)
+SELECT c.id, c.pk, c.thread_id, c.contact_id, c.platform, c.sent_at, c.sender,
+       -- The Monday (in the workspace's time zone) of the week it was sent, for the weekly trend.
+       date_trunc('week', c.sent_at AT TIME ZONE %(tz)s)::date AS week,
+       c.purpose, c.stage,
+       -- Unknown (NULL) until the reply window has passed by as_of.
+       CASE WHEN c.sent_at + %(reply)s > %(as_of)s THEN NULL
+            ELSE c.next_in IS NOT NULL AND c.next_in <= c.sent_at + %(reply)s END AS replied,
+       c.text_features, c.contact_name, c.last_in,
        CASE WHEN cr.message_id IS NOT NULL THEN 'booked'
             WHEN c.sent_at + %(maturity)s <= %(as_of)s THEN 'not_booked' ELSE 'pending' END AS outcome,
        {_SIDE.format(sender="c.sender")} AS side,
        COALESCE(cr.last_touch, false) AS last_touch
-FROM cohort c
+FROM facts c
 LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM insights_pairs GROUP BY message_id) cr
     ON cr.message_id = c.id
 """  # noqa: S608
@@ -207,9 +265,9 @@ LEFT JOIN (SELECT message_id, bool_or(rn = 1) AS last_touch FROM insights_pairs 
 ANALYZE_LABELED = "ANALYZE insights_labeled (id, pk, side)"
 
 # The statements that build the shared tables, in order.
-BUILD = [WORK_MEM, THREADS, ANALYZE_THREADS, BOOKINGS, ANALYZE_BOOKINGS, PAIRS, ANALYZE_PAIRS, LABELED,
-         ANALYZE_LABELED]
-DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk, insights_th"
+BUILD = [WORK_MEM, THREADS, ANALYZE_THREADS, DIRTY, ANALYZE_DIRTY, BOOKINGS, ANALYZE_BOOKINGS, PAIRS, ANALYZE_PAIRS,
+         LABELED, ANALYZE_LABELED]
+DROP = "DROP TABLE insights_labeled, insights_pairs, insights_bk, insights_dth, insights_th"
 
 # Every cell: sender x purpose x channel with their roll-ups ("all"), the AI-vs-setter comparison
 # overall, by stage at send time and by channel, and the weekly trend (everyone, each side). Message
@@ -254,9 +312,14 @@ SELECT id, pk, platform, sender, purpose, stage, outcome, side, last_touch, repl
 SUMMARY = f"""
 WITH {_EV}
 SELECT
-    (SELECT COUNT(*) FROM conversations_message m JOIN insights_th th ON th.thread_id = m.thread_id
-     WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
-       AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
+    -- Every outbound message of the window: the stored facts hold one row for each (an empty sender when it
+    -- did not reach the contact), else counted from the messages.
+    (SELECT COUNT(*) FROM insights_messagefact f
+     JOIN insights_th th ON th.thread_id = f.thread_id AND th.thread_id NOT IN (SELECT thread_id FROM insights_dth)
+     WHERE f.workspace_id = %(ws)s AND f.sent_at >= %(start)s AND f.sent_at < %(end)s AND f.sent_at <= %(as_of)s)
+    + (SELECT COUNT(*) FROM conversations_message m JOIN insights_dth th ON th.thread_id = m.thread_id
+       WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
+         AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
     (SELECT COUNT(*) FROM insights_labeled) AS cohort,
     (SELECT COUNT(*) FROM insights_bk WHERE at < %(end)s) AS booked,
     (SELECT COUNT(*) FROM insights_bk b WHERE b.at < %(end)s

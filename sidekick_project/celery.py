@@ -90,6 +90,13 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=0, hour=6, day_of_week="mon"),
         "options": {"expires": 6 * HOUR},
     },
+    # The insights message facts of each workspace that keeps them, brought up to date with the changes
+    # logged since the last refresh, so a report reads them instead of relabelling (insights.facts).
+    "insights-facts-refresh": {
+        "task": "insights.tasks.facts_refresh_due",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
     # Reports whose worker died mid-run are marked failed (they never look complete).
     "insights-fail-stale-reports": {
         "task": "insights.weekly.fail_stale_reports",

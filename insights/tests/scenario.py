@@ -71,6 +71,36 @@ class Scene:
                               parameters=ReportParameters(**params))
 
 
+def world(scene: Scene, start: datetime, end: datetime) -> None:
+    """Every kind of row the statements read, over enough people for cells and patterns to have data:
+    linked people on both channels, cancel then rebook, a booking with no outbound, stage changes,
+    replies and follow-ups, every sender, a message after the booking, pending and decided outcomes."""
+    senders = ["ai_auto", "ai_approved", "ai_edited", "setter", "business_outside"]
+    for i in range(36):
+        if i % 6 == 0:
+            contacts = scene.person("instagram", "messenger")
+        else:
+            contacts = [scene.contact("instagram" if i % 2 else "messenger")]
+        first = contacts[0]
+        at = start + (i % 19) * DAY + timedelta(minutes=37 * i)
+        scene.inbound(first, at)
+        scene.out(first, at + timedelta(minutes=10 * (i % 5 + 1)), sender=senders[i % 5])
+        if i % 3 == 0:
+            scene.out(contacts[-1], at + DAY, sender=senders[(i + 2) % 5])  # a follow-up, maybe on another channel
+        if i % 4 == 0:
+            scene.stage(first, at - DAY, "engaged")
+        if i % 4 in (0, 1):
+            scene.booking(first, at + 2 * DAY)
+        if i % 8 == 0:
+            scene.booking(first, at + 3 * DAY, BookingEvent.Kind.CANCELED)
+            scene.booking(contacts[-1], at + 4 * DAY)  # rebooked, on the person's other contact
+            scene.out(first, at + 5 * DAY)  # after the booking
+        if i % 9 == 0:
+            scene.booking(first, at + DAY, BookingEvent.Kind.ATTENDED)
+    scene.booking(scene.contact(), start + 3 * DAY)  # nobody wrote to this one
+    scene.out(scene.contact(), end - timedelta(hours=2))
+
+
 def cell(metrics: dict, sender: str = "all", purpose: str = "all", channel: str = "all") -> dict:
     found = [c for c in metrics["cells"] if (c["sender"], c["purpose"], c["channel"]) == (sender, purpose, channel)]
     assert len(found) == 1, f"no single cell {sender}/{purpose}/{channel}"

@@ -3,50 +3,17 @@ shards' rows must add up to exactly the report of one session, read one snapshot
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from django.db import connection
 
-from contacts.models import BookingEvent
 from insights import report, services
 from insights.models import Report, ReportStatus
 from insights.report import metrics_json
-from insights.tests.scenario import DAY, T0, Scene
+from insights.tests.scenario import DAY, T0, Scene, world
 
 pytestmark = pytest.mark.django_db(transaction=True)  # shards are other sessions: they only see committed rows
 
 START, END, AS_OF = T0, T0 + 21 * DAY, T0 + 25 * DAY  # the last days' messages are still pending
-
-
-def _world(scene: Scene) -> None:
-    """Every kind of row the statements read, over enough people for cells and patterns to have data:
-    linked people on both channels, cancel then rebook, a booking with no outbound, stage changes,
-    replies and follow-ups, every sender, a message after the booking, pending and decided outcomes."""
-    senders = ["ai_auto", "ai_approved", "ai_edited", "setter", "business_outside"]
-    for i in range(36):
-        if i % 6 == 0:
-            contacts = scene.person("instagram", "messenger")
-        else:
-            contacts = [scene.contact("instagram" if i % 2 else "messenger")]
-        first = contacts[0]
-        at = START + (i % 19) * DAY + timedelta(minutes=37 * i)
-        scene.inbound(first, at)
-        scene.out(first, at + timedelta(minutes=10 * (i % 5 + 1)), sender=senders[i % 5])
-        if i % 3 == 0:
-            scene.out(contacts[-1], at + DAY, sender=senders[(i + 2) % 5])  # a follow-up, maybe on another channel
-        if i % 4 == 0:
-            scene.stage(first, at - DAY, "engaged")
-        if i % 4 in (0, 1):
-            scene.booking(first, at + 2 * DAY)
-        if i % 8 == 0:
-            scene.booking(first, at + 3 * DAY, BookingEvent.Kind.CANCELED)
-            scene.booking(contacts[-1], at + 4 * DAY)  # rebooked, on the person's other contact
-            scene.out(first, at + 5 * DAY)  # after the booking
-        if i % 9 == 0:
-            scene.booking(first, at + DAY, BookingEvent.Kind.ATTENDED)
-    scene.booking(scene.contact(), START + 3 * DAY)  # nobody wrote to this one
-    scene.out(scene.contact(), END - timedelta(hours=2))
 
 
 def _metrics(scene: Scene, shards: int) -> str:
@@ -56,7 +23,7 @@ def _metrics(scene: Scene, shards: int) -> str:
 
 def test_the_shards_add_up_to_the_report_of_one_session(workspace):
     scene = Scene(workspace)
-    _world(scene)
+    world(scene, START, END)
     one = _metrics(scene, 1)
     assert '"cohort_messages": 0' not in one
     for shards in (2, 3, 5):
@@ -66,7 +33,7 @@ def test_the_shards_add_up_to_the_report_of_one_session(workspace):
 def test_every_shard_reads_the_snapshot_the_report_started_with(workspace, monkeypatch):
     """Rows committed while the report runs, before a shard's session starts, count in no shard."""
     scene = Scene(workspace)
-    _world(scene)
+    world(scene, START, END)
     before = _metrics(scene, 1)
     original = report._shard_in_snapshot
 
@@ -87,7 +54,7 @@ def test_every_shard_reads_the_snapshot_the_report_started_with(workspace, monke
 
 def test_a_failing_shard_fails_the_report_and_leaves_no_metrics(workspace, monkeypatch):
     scene = Scene(workspace)
-    _world(scene)
+    world(scene, START, END)
     original = report._shard_in_snapshot
 
     def shard_one_fails(args, snapshot):
@@ -107,7 +74,7 @@ def test_a_failing_shard_fails_the_report_and_leaves_no_metrics(workspace, monke
 
 def test_the_shards_run_in_sessions_of_their_own(workspace, monkeypatch):
     scene = Scene(workspace)
-    _world(scene)
+    world(scene, START, END)
     backends = []
     original = report._shard_rows
 
