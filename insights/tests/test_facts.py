@@ -329,3 +329,20 @@ def test_the_periodic_refresh_enqueues_workspaces_with_changes(scene, other_work
     assert not FactChange.objects.filter(workspace_id=other_workspace.pk + 1000).exists()
     tasks.facts_refresh(scene.workspace.pk)
     assert not FactChange.objects.exists()
+
+
+def test_a_workspace_with_facts_can_be_deleted(scene, other_workspace):
+    """Deleting a workspace deletes its facts with it; the log rows its messages' deletion wrote are
+    dropped by the next periodic fan-out."""
+    other = Scene(other_workspace)
+    other.out(other.contact(), START)
+    _report(scene, use_facts=True)
+    _report(other, use_facts=True)
+    gone = scene.workspace.pk
+    scene.workspace.delete()
+    assert not MessageFact.objects.filter(workspace_id=gone).exists()
+    assert not FactsState.objects.filter(workspace_id=gone).exists()
+    assert not FactThread.objects.filter(workspace_id=gone).exists()
+    facts.facts_refresh_enqueue(task="insights.tasks.facts_refresh")
+    assert not FactChange.objects.filter(workspace_id=gone).exists()
+    assert MessageFact.objects.filter(workspace=other_workspace).count() == 1
