@@ -112,6 +112,7 @@ class FactsRefresh:
     built: bool  # the facts are usable (this refresh or an earlier one built them)
     people: int = 0  # people whose facts were rebuilt
     waiting: bool = False  # the first build waits for older transactions to end
+    busy: bool = False  # another refresh of the workspace was running (and this one did not wait)
 
 
 def _enable(workspace_id: int) -> FactsState:
@@ -140,10 +141,13 @@ def _older_writers_done(cursor, before_xid: int) -> bool:
     return cursor.fetchone()[0]
 
 
-def facts_refresh(*, workspace_id: int, wait_seconds: float = ENABLE_WAIT_SECONDS) -> FactsRefresh:
+def facts_refresh(*, workspace_id: int, wait_seconds: float = ENABLE_WAIT_SECONDS,
+                  wait_for_other: bool = True) -> FactsRefresh:
     """Bring the workspace's message facts up to date with every change committed before it started,
     turning them on first if they are not kept yet. One refresh per workspace at a time (a session
-    advisory lock: a second one waits, then finds little to do).
+    advisory lock): a second one waits for the first, then finds little to do; with `wait_for_other`
+    false it returns at once instead (`busy`: a report does not wait for the beat's refresh, it labels
+    the people still logged itself).
 
     Precondition: autocommit (it commits its own transactions).
     """
@@ -157,7 +161,12 @@ def facts_refresh(*, workspace_id: int, wait_seconds: float = ENABLE_WAIT_SECOND
                     logger.info("insights facts of workspace %s: waiting for older transactions", workspace_id)
                     return FactsRefresh(built=False, waiting=True)
                 time.sleep(0.05)
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_CLASS, workspace_id])
+        if wait_for_other:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_CLASS, workspace_id])
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, workspace_id])
+            if not cursor.fetchone()[0]:
+                return FactsRefresh(built=state.built_at is not None, busy=True)
         try:
             return _rebuild(workspace_id)
         finally:

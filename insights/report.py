@@ -298,12 +298,13 @@ def _report_rows(args: dict, *, shards: int) -> dict:
 
 def _facts_refresh(workspace) -> None:
     """The workspace's message facts brought up to date first, when this connection may commit: the
-    report then labels only what changed since (insights.facts). A refresh that fails costs only
-    speed: the report labels from the messages every person whose facts it could not vouch for."""
+    report then labels only what changed since (insights.facts). A refresh that fails, or one already
+    running elsewhere (not waited for), costs only speed: the report labels from the messages every
+    person whose facts it cannot vouch for."""
     if not in_autocommit():
         return
     try:
-        facts.facts_refresh(workspace_id=workspace.pk)
+        facts.facts_refresh(workspace_id=workspace.pk, wait_for_other=False)
     except DatabaseError:
         logger.exception("insights facts of workspace %s: refresh failed; the report labels from the messages",
                          workspace.pk)

@@ -346,3 +346,20 @@ def test_a_workspace_with_facts_can_be_deleted(scene, other_workspace):
     facts.facts_refresh_enqueue(task="insights.tasks.facts_refresh")
     assert not FactChange.objects.filter(workspace_id=gone).exists()
     assert MessageFact.objects.filter(workspace=other_workspace).count() == 1
+
+
+def test_a_report_does_not_wait_for_a_refresh_running_elsewhere(scene, monkeypatch):
+    _report(scene, use_facts=True)
+    _new_outbound(scene)
+    live = _report(scene, use_facts=False)
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # another refresh of this workspace holds the lock
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [facts._LOCK_CLASS, scene.workspace.pk])
+            busy = facts.facts_refresh(workspace_id=scene.workspace.pk, wait_for_other=False)
+            assert busy.busy and busy.built and busy.people == 0
+            assert _report(scene, use_facts=True) == live  # the logged person labelled by the report
+            assert FactChange.objects.exists()
+    finally:
+        other.close()
+    assert facts.facts_refresh(workspace_id=scene.workspace.pk).people > 0
