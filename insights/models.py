@@ -126,7 +126,10 @@ class MessageFact(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "sent_at"], name="fact_ws_sent_idx"),
-                   models.Index(fields=["thread_id"], name="fact_thread_idx")]
+                   models.Index(fields=["thread_id"], name="fact_thread_idx"),
+                   # The few that did not reach the contact: a report counts them as considered.
+                   models.Index(fields=["workspace", "sent_at"], name="fact_undelivered_idx",
+                                condition=models.Q(sender__isnull=True))]
 
     def __str__(self):
         return f"facts of message {self.message_id}"

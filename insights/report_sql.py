@@ -310,31 +310,34 @@ SELECT id, pk, platform, sender, purpose, stage, outcome, side, last_touch, repl
 """
 
 SUMMARY = f"""
-WITH {_EV}
+WITH {_EV}, cohort AS (SELECT COUNT(*) AS n FROM insights_labeled), outcomes AS (
+    -- Attended and no-show in one pass over the booking events (and the contacts, for the shard).
+    SELECT COUNT(*) FILTER (WHERE e.kind = 'attended') AS attended, COUNT(*) FILTER (WHERE e.kind = 'no_show') AS no_show
+    FROM contacts_bookingevent e
+    JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
+    WHERE e.workspace_id = %(ws)s AND {_SHARD} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+      AND e.occurred_at <= %(as_of)s
+)
 SELECT
-    -- Every outbound message of the window: the stored facts hold one row for each (an empty sender when it
-    -- did not reach the contact), else counted from the messages.
-    (SELECT COUNT(*) FROM insights_messagefact f
-     JOIN insights_th th ON th.thread_id = f.thread_id AND th.thread_id NOT IN (SELECT thread_id FROM insights_dth)
-     WHERE f.workspace_id = %(ws)s AND f.sent_at >= %(start)s AND f.sent_at < %(end)s AND f.sent_at <= %(as_of)s)
+    -- Every outbound message of the window: the cohort, and those that did not reach the contact (a few:
+    -- stored with no sender for the people whose facts are current, else counted from the messages).
+    cohort.n
+    + (SELECT COUNT(*) FROM insights_messagefact f
+       JOIN insights_th th ON th.thread_id = f.thread_id AND th.thread_id NOT IN (SELECT thread_id FROM insights_dth)
+       WHERE f.workspace_id = %(ws)s AND f.sender IS NULL
+         AND f.sent_at >= %(start)s AND f.sent_at < %(end)s AND f.sent_at <= %(as_of)s)
     + (SELECT COUNT(*) FROM conversations_message m JOIN insights_dth th ON th.thread_id = m.thread_id
-       WHERE m.workspace_id = %(ws)s AND m.direction = 'out'
+       WHERE m.workspace_id = %(ws)s AND m.direction = 'out' AND NOT COALESCE({_DELIVERED}, false)
          AND m.sent_at >= %(start)s AND m.sent_at < %(end)s AND m.sent_at <= %(as_of)s) AS considered,
-    (SELECT COUNT(*) FROM insights_labeled) AS cohort,
+    cohort.n AS cohort,
     (SELECT COUNT(*) FROM insights_bk WHERE at < %(end)s) AS booked,
     (SELECT COUNT(*) FROM insights_bk b WHERE b.at < %(end)s
        AND EXISTS (SELECT 1 FROM insights_pairs p WHERE p.booking_id = b.id)) AS attributed,
     (SELECT COUNT(DISTINCT pk) FROM insights_bk WHERE at < %(end)s) AS booked_people,
     (SELECT COUNT(*) FROM ev WHERE kind = 'booked' AND next_kind = 'canceled'
        AND occurred_at >= %(start)s AND occurred_at < %(end)s) AS canceled,
-    (SELECT COUNT(*) FILTER (WHERE e.kind = 'attended') FROM contacts_bookingevent e
-     JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
-     WHERE e.workspace_id = %(ws)s AND {_SHARD} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
-       AND e.occurred_at <= %(as_of)s) AS attended,
-    (SELECT COUNT(*) FILTER (WHERE e.kind = 'no_show') FROM contacts_bookingevent e
-     JOIN contacts_contact c ON c.id = e.contact_id AND c.workspace_id = %(ws)s
-     WHERE e.workspace_id = %(ws)s AND {_SHARD} AND e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
-       AND e.occurred_at <= %(as_of)s) AS no_show
+    outcomes.attended, outcomes.no_show
+FROM cohort, outcomes
 """  # noqa: S608
 
 # Time to book (docs/insights.md, "Time to book"): for each group (everyone, each side of the
