@@ -55,23 +55,26 @@ WITH taken AS (DELETE FROM insights_factchange WHERE workspace_id = %(ws)s RETUR
 SELECT DISTINCT thread_id, contact_id FROM taken
 """
 
-# The people whose facts are rebuilt: everyone on the first build; else the people of each logged
-# thread or contact, now and as the facts last saw them. Their threads now: insights_dth (the shape of
-# insights_th, which `fact_rows` reads).
-_DIRTY = """
+# The people whose facts are rebuilt and their threads now (insights_dpk, insights_dth: the shape of
+# insights_th, which `fact_rows` reads). The first build: everyone.
+_ALL_THREADS = f"CREATE TEMPORARY TABLE insights_dth ON COMMIT DROP AS {report_sql.threads_select('true')}"
+_ALL_PEOPLE = "CREATE TEMPORARY TABLE insights_dpk ON COMMIT DROP AS SELECT DISTINCT pk FROM insights_dth"
+# Later: the people of each logged thread or contact, now and as the facts last filed them (a contact
+# that left a person changes that person's facts too), found through the log's few rows and indexes.
+_LOGGED_PEOPLE = """
 CREATE TEMPORARY TABLE insights_dpk ON COMMIT DROP AS
-SELECT th.pk FROM insights_th th WHERE NOT %(built)s
-UNION SELECT th.pk FROM insights_th th JOIN insights_fc c ON c.thread_id = th.thread_id
-UNION SELECT th.pk FROM insights_th th JOIN insights_fc c ON c.contact_id = th.contact_id
-UNION SELECT ft.person_key FROM insights_factthread ft JOIN insights_fc c ON c.thread_id = ft.thread_id
+SELECT COALESCE(c.person_id, -c.id) AS pk FROM contacts_contact c
+WHERE c.workspace_id = %(ws)s
+  AND c.id IN (SELECT contact_id FROM insights_fc
+               UNION SELECT t.contact_id FROM conversations_thread t JOIN insights_fc f ON f.thread_id = t.id)
+UNION SELECT ft.person_key FROM insights_factthread ft JOIN insights_fc f ON f.thread_id = ft.thread_id
       WHERE ft.workspace_id = %(ws)s
-UNION SELECT ft.person_key FROM insights_factthread ft JOIN insights_fc c ON c.contact_id = ft.contact_id
+UNION SELECT ft.person_key FROM insights_factthread ft JOIN insights_fc f ON f.contact_id = ft.contact_id
       WHERE ft.workspace_id = %(ws)s
 """
-_DIRTY_THREADS = """
-CREATE TEMPORARY TABLE insights_dth ON COMMIT DROP AS
-SELECT th.* FROM insights_th th WHERE th.pk IN (SELECT pk FROM insights_dpk)
-"""
+_LOGGED_WHERE = ("(c.person_id IN (SELECT pk FROM insights_dpk WHERE pk > 0)"
+                 " OR (c.person_id IS NULL AND c.id IN (SELECT -pk FROM insights_dpk WHERE pk < 0)))")
+_LOGGED_THREADS = f"CREATE TEMPORARY TABLE insights_dth ON COMMIT DROP AS {report_sql.threads_select(_LOGGED_WHERE)}"
 
 # Out with the old facts of those people (their threads now, and the threads the facts filed under them)...
 _FORGET = """
@@ -183,17 +186,19 @@ def _rebuild(workspace_id: int) -> FactsRefresh:
         cursor.execute("SELECT EXISTS (SELECT 1 FROM insights_factchange WHERE workspace_id = %s)", [workspace_id])
         if built and not cursor.fetchone()[0]:
             return FactsRefresh(built=True)  # nothing changed since the last refresh
-        args = {"ws": workspace_id, "built": built, "start": _FAR_PAST, "end": _FAR_FUTURE, "as_of": _FAR_FUTURE,
-                "reply": timedelta(0), "shards": 1, "shard": 0}
+        args = {"ws": workspace_id, "start": _FAR_PAST, "end": _FAR_FUTURE, "as_of": _FAR_FUTURE,
+                "reply": timedelta(0)}
         cursor.execute(report_sql.WORK_MEM)
         cursor.execute(_TAKE, args)
-        cursor.execute(report_sql.THREADS, args)
-        cursor.execute(report_sql.ANALYZE_THREADS)
-        cursor.execute(_DIRTY, args)
+        if built:
+            cursor.execute(_LOGGED_PEOPLE, args)
+            cursor.execute(_LOGGED_THREADS, args)
+        else:
+            cursor.execute(_ALL_THREADS, args)
+            cursor.execute(_ALL_PEOPLE, args)
         cursor.execute("SELECT COUNT(*) FROM insights_dpk")
         people = cursor.fetchone()[0]
         if people:
-            cursor.execute(_DIRTY_THREADS, args)
             cursor.execute("ANALYZE insights_dth")
             cursor.execute(_FORGET, args)
             cursor.execute(_STORE, args)

@@ -51,8 +51,10 @@ _SIDE = """CASE WHEN {sender} IN ('ai_auto', 'ai_approved') THEN 'ai' WHEN {send
 # The threads of the workspace (of this shard's people) with their person, platform and the contact's
 # first name (lower case), once per report: the statements after it join a table whose size the
 # planner knows (ANALYZE), rather than a join filtered by an expression (the shard) it can only guess.
-THREADS = f"""
-CREATE TEMPORARY TABLE insights_th ON COMMIT DROP AS
+def threads_select(where: str) -> str:
+    """The threads of the workspace whose contact meets `where` (c: the contact), shaped as `fact_rows` reads
+    them (insights_th)."""
+    return f"""
 SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform,
        -- NULL when too short to tell (one letter): such a message does not "use the contact's name".
        CASE WHEN char_length(split_part(c.display_name, ' ', 1)) >= 2
@@ -60,8 +62,11 @@ SELECT t.id AS thread_id, t.contact_id, {_PERSON_KEY} AS pk, ch.platform,
 FROM conversations_thread t
 JOIN contacts_contact c ON c.id = t.contact_id AND c.workspace_id = %(ws)s
 JOIN integrations_channel ch ON ch.id = t.channel_id
-WHERE t.workspace_id = %(ws)s AND {_SHARD}
+WHERE t.workspace_id = %(ws)s AND {where}
 """  # noqa: S608 (module constants only; every value is a query parameter)
+
+
+THREADS = f"CREATE TEMPORARY TABLE insights_th ON COMMIT DROP AS {threads_select(_SHARD)}"
 
 ANALYZE_THREADS = "ANALYZE insights_th"
 

@@ -242,7 +242,7 @@ def test_a_change_committed_during_a_refresh_waits_for_the_next(scene, monkeypat
         """report_sql as the refresh sees it, with a write by another connection once its snapshot is taken."""
 
         def __getattr__(self, name):
-            if name == "ANALYZE_THREADS":
+            if name == "WORK_MEM":  # read once its snapshot is taken
                 t = threading.Thread(target=write_elsewhere)
                 t.start()
                 t.join()
