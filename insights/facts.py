@@ -16,8 +16,9 @@ or person changed (`FactChange`). `facts_refresh` takes the log rows it sees, re
 people in the same snapshot and deletes exactly those rows; a change committed after its snapshot stays
 logged for the next refresh, and until then the report labels that person itself.
 
-Facts are kept for a workspace from its first report on (`facts_refresh`, called by `report_compute`),
-and refreshed every few minutes (`facts_refresh_due`, in the beat schedule) so the log stays short.
+Facts are kept for every workspace with messages: built in the background by the periodic refresh
+(`facts_refresh_due`, every 5 minutes in the beat schedule, which then keeps the log short), or by the
+workspace's first report if it comes first; every report refreshes them before it counts.
 """
 
 from __future__ import annotations
@@ -215,15 +216,20 @@ def _rebuild(workspace_id: int) -> FactsRefresh:
 
 
 def facts_refresh_enqueue(*, task) -> int:
-    """The periodic fan-out: `task(workspace_id)` for each workspace whose facts are kept and have changes
-    logged, each expiring before the next fan-out; drops log rows of workspaces no longer kept (deleted
-    while their messages logged). Returns how many were enqueued."""
+    """The periodic fan-out: `task(workspace_id)` for each workspace whose facts have changes logged or are
+    not built yet, and for each workspace with messages whose facts are not kept yet (so its first report
+    finds them built), each expiring before the next fan-out; drops log rows of workspaces no longer kept
+    (deleted while their messages logged). Returns how many were enqueued."""
     with connection.cursor() as cursor:
         cursor.execute("""DELETE FROM insights_factchange c
                           WHERE NOT EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = c.workspace_id)""")
         cursor.execute("""SELECT s.workspace_id FROM insights_factsstate s
-                          WHERE EXISTS (SELECT 1 FROM insights_factchange c WHERE c.workspace_id = s.workspace_id)
-                             OR s.built_at IS NULL
-                          ORDER BY s.workspace_id""")
+                          WHERE s.built_at IS NULL
+                             OR EXISTS (SELECT 1 FROM insights_factchange c WHERE c.workspace_id = s.workspace_id)
+                          UNION
+                          SELECT w.id FROM accounts_workspace w
+                          WHERE NOT EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = w.id)
+                            AND EXISTS (SELECT 1 FROM conversations_message m WHERE m.workspace_id = w.id)
+                          ORDER BY 1""")
         due = [row[0] for row in cursor.fetchall()]
     return sum(1 for workspace_id in due if task_enqueue(task, args=[workspace_id], expires=REFRESH_EXPIRES))

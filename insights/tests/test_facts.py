@@ -321,14 +321,22 @@ def test_the_periodic_refresh_enqueues_workspaces_with_changes(scene, other_work
         def apply_async(args, **options):
             sent.append((args, options))
 
-    assert facts.facts_refresh_enqueue(task=Task) == 0
+    assert facts.facts_refresh_enqueue(task=Task) == 0  # other_workspace has no messages: nothing to keep
     FactChange.objects.create(workspace_id=other_workspace.pk + 1000, thread_id=1)  # a workspace gone
     _new_outbound(scene)
-    assert facts.facts_refresh_enqueue(task=Task) == 1
-    assert sent[0][0] == [scene.workspace.pk] and sent[0][1]["expires"] == facts.REFRESH_EXPIRES
+    other = Scene(other_workspace)
+    other.out(other.contact(), START)  # facts not kept yet: built in the background
+    assert facts.facts_refresh_enqueue(task=Task) == 2
+    assert sorted(args[0] for args, _ in sent) == sorted([scene.workspace.pk, other_workspace.pk])
+    assert {options["expires"] for _, options in sent} == {facts.REFRESH_EXPIRES}
     assert not FactChange.objects.filter(workspace_id=other_workspace.pk + 1000).exists()
     tasks.facts_refresh(scene.workspace.pk)
+    tasks.facts_refresh(other_workspace.pk)
     assert not FactChange.objects.exists()
+    assert FactsState.objects.get(workspace=other_workspace).built_at is not None
+    assert MessageFact.objects.filter(workspace=other_workspace).count() == 1
+    sent.clear()
+    assert facts.facts_refresh_enqueue(task=Task) == 0
 
 
 def test_a_workspace_with_facts_can_be_deleted(scene, other_workspace):
