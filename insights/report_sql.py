@@ -393,10 +393,10 @@ WITH by_side AS (
     SELECT f.grp, c.at - f.sent_at AS to_booking, LEAST(%(as_of)s, f.sent_at + %(attr)s) - f.sent_at AS to_censor
     FROM firsts f LEFT JOIN credit c ON c.message_id = f.id
 )
--- Hours through float8 (date_part) rather than numeric (EXTRACT): the same whole hours, at a fraction of
--- the cost. Exact: an interval's seconds are its whole seconds plus its microseconds / 10^6 (off by less
--- than 10^-10 s under a year), and a duration that is not a whole number of hours is at least
--- 1 microsecond (2.8 * 10^-10 h) away from one, so CEIL and FLOOR land on the same hour.
+-- Hours through float8 (date_part) rather than numeric (EXTRACT): the same whole hours, for 0.04 s less
+-- CPU (same bench). Exact for any duration under 68 years (2^31 s; here at most the attribution window):
+-- float8 holds its seconds to within half a microsecond, a whole number of hours exactly, and a duration
+-- that is not a whole number of hours is at least one microsecond away from one.
 SELECT grp, to_booking IS NOT NULL AS event,
        (CASE WHEN to_booking IS NOT NULL THEN CEIL(date_part('epoch', to_booking) / 3600)
              ELSE FLOOR(date_part('epoch', to_censor) / 3600) END)::int AS hours,
