@@ -2,8 +2,9 @@
 
 Everything is counted in Postgres: window functions label bookings (cancel or not) and find each
 outbound message's next inbound reply, a join with a range condition pairs bookings with the
-messages they credit, and one GROUP BY GROUPING SETS produces every cell of the report. The number
-of statements never depends on the number of rows.
+messages they credit, and one statement counts every cell of the report (its GROUPING SETS name the
+cells; people are counted with a bit mask per person, `CELLS`). The number of statements never depends
+on the number of rows.
 
 The shared part is built once per report into four temporary tables (`BUILD`, in this order):
 `insights_th` (the threads with their person), `insights_bk` (the bookings that count), `insights_pairs` (each booking with the messages it credits)
