@@ -129,3 +129,23 @@ def test_an_empty_cohort(scene):
         assert [(w["week_start"], w["messages"], w["booked_rate"]["n"]) for w in metrics["weekly"][group]] == [
             ("2026-03-02", 0, 0), ("2026-03-09", 0, 0)]
     assert metrics_json(metrics) == metrics_json(scene.report())
+
+
+def test_durations_round_to_hours_at_the_microsecond(scene):
+    """Events round up and censoring down, one microsecond either side of a whole hour (the statement
+    computes hours in float8: exact at this resolution)."""
+    from insights import patterns, report
+
+    as_of = T0 + 3 * DAY
+    hour = timedelta(hours=1)
+    for booked_after in (hour, hour + US, 2 * hour - US):
+        person = scene.contact()
+        scene.out(person, T0)
+        scene.booking(person, T0 + booked_after)
+    for last_seen in (5 * hour + US, 5 * hour, 5 * hour - US):  # censored at as_of, this long after the message
+        scene.out(scene.contact(), as_of - last_seen)
+    args = {**report.sql_args(scene.workspace, T0, T0 + 7 * DAY, as_of, report.ReportParameters()),
+            **patterns.pattern_args(workspace=scene.workspace)}
+    rows = report._report_rows(args, shards=1)["ttb"]
+    assert [(r["event"], r["hours"], r["people"]) for r in rows if r["grp"] == "all"] == [
+        (False, 4, 1), (False, 5, 2), (True, 1, 1), (True, 2, 2)]
