@@ -17,8 +17,9 @@ people in the same snapshot and deletes exactly those rows; a change committed a
 logged for the next refresh, and until then the report labels that person itself.
 
 Facts are kept for every workspace with messages: built in the background by the periodic refresh
-(`facts_refresh_due`, every 5 minutes in the beat schedule, which then keeps the log short), or by the
-workspace's first report if it comes first; every report refreshes them before it counts.
+(`facts_refresh_due`, every 5 minutes in the beat schedule, which then keeps the log short), or after
+the workspace's first stored report if that comes first (`services.report_run` refreshes them once a
+report is stored). A report reads them as they are and never waits for a refresh.
 """
 
 from __future__ import annotations

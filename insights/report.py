@@ -9,7 +9,6 @@ so the same inputs give byte-identical JSON. The definitions are in docs/insight
 from __future__ import annotations
 
 import json
-import logging
 import zoneinfo
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,13 +17,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 
-from insights import facts, patterns, report_sql
+from insights import patterns, report_sql
 from insights.intervals import time_to_event, wilson_interval
 from sidekick_project.db import in_autocommit
-
-logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2  # 2: time_to_book and weekly
 DIGITS = 4  # every float in the metrics is rounded to this many decimals
@@ -70,7 +67,7 @@ def _rate(successes: int, n: int, *, confidence: float) -> dict:
     if n == 0:
         return {"value": None, "low": None, "high": None, "n": 0, "successes": 0}
     low, high = wilson_interval(successes, n, confidence=confidence)
-    return {"value": round(successes / n, DIGITS), "low": round(low, DIGITS), "high": round(high, DIGITS),
+    return {"value": round(successes / n, DIGITS), "low": _round(low), "high": _round(high),
             "n": n, "successes": successes}
 
 
@@ -152,7 +149,9 @@ def _weekly(found: dict, weeks: list[date], params: ReportParameters) -> dict:
 
 
 def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, DIGITS)
+    """Rounded to DIGITS places; minus zero (a bound a hair below 0, rounded) is written as 0.0, as the
+    stored report's jsonb gives it back (the metrics JSON is the same computed or stored)."""
+    return None if x is None else round(x, DIGITS) + 0.0
 
 
 def _time_to_book(rows: list[dict], params: ReportParameters) -> dict:
@@ -186,7 +185,7 @@ def _simpson_note(comparison: dict) -> dict:
             inner = gap(pair)
             if crude is not None and inner is not None and inner * crude < 0:
                 reversed_in.append(f"{kind[3:]}:{name}")
-    return {"crude_gap": None if crude is None else round(crude, DIGITS), "reversed_in": reversed_in}
+    return {"crude_gap": _round(crude), "reversed_in": reversed_in}
 
 
 def sql_args(workspace, start: datetime, end: datetime, as_of: datetime, params: ReportParameters, *,
@@ -296,33 +295,19 @@ def _report_rows(args: dict, *, shards: int) -> dict:
                           key=lambda r: tuple(r[c] for c in _TTB_KEY))}
 
 
-def _facts_refresh(workspace) -> None:
-    """The workspace's message facts brought up to date first, when this connection may commit: the
-    report then labels only what changed since (insights.facts). A refresh that fails, or one already
-    running elsewhere (not waited for), costs only speed: the report labels from the messages every
-    person whose facts it cannot vouch for."""
-    if not in_autocommit():
-        return
-    try:
-        facts.facts_refresh(workspace_id=workspace.pk, wait_for_other=False)
-    except DatabaseError:
-        logger.exception("insights facts of workspace %s: refresh failed; the report labels from the messages",
-                         workspace.pk)
-
-
 def report_compute(*, workspace, start: datetime, end: datetime, as_of: datetime,
                    parameters: ReportParameters | None = None, shards: int | None = None,
                    use_facts: bool = True) -> ReportResult:
     """The metrics of one report in one snapshot, a fixed number of statements per shard whatever the
     row count: the shared tables (`report_tables`), then cells with the weekly trend, summary, patterns
     and time to book. `shards` (default `INSIGHTS_REPORT_SHARDS`): how many sessions count side by side.
-    `use_facts` false: every message labelled from the messages (the same metrics, slower; for checks).
+    Reads the stored message facts as they are (insights.facts: the people changed since their last
+    refresh are labelled from the messages); `use_facts` false: every message labelled from the messages
+    (the same metrics, slower; for checks).
 
     Precondition: start < end and as_of >= start (the service and the command check it).
     """
     params = parameters or ReportParameters()
-    if use_facts:
-        _facts_refresh(workspace)
     args = {**sql_args(workspace, start, end, as_of, params, facts=use_facts),
             **patterns.pattern_args(workspace=workspace)}
     found = _report_rows(args, shards=report_shards() if shards is None else shards)

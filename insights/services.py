@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from accounts.services import audit_event_record
 from accounts.tenancy import require_workspace_admin
+from insights import facts
 from insights.models import InsightsSettings, Report, ReportStatus
 from insights.report import ReportParameters, report_compute
 from insights.synthesis import report_synthesize
+from sidekick_project.db import in_autocommit
 from sidekick_project.enqueue import task_enqueue
 
 logger = logging.getLogger(__name__)
@@ -79,7 +81,22 @@ def report_run(*, workspace, start: datetime, end: datetime, as_of: datetime | N
         except Exception:  # report_synthesize records its own failures; this is the last net
             logger.exception("insights synthesis of report %s failed", report.pk)
         report.refresh_from_db()
+    _facts_refresh_after(workspace)
     return report
+
+
+def _facts_refresh_after(workspace) -> None:
+    """Once the report is stored: the workspace's message facts brought up to date (built, the first time),
+    so the next report labels less itself (insights.facts; the beat does the same every 5 minutes). Not
+    before the report: the report is as right without it, and sooner. A refresh that fails, or one
+    already running elsewhere (not waited for), costs only the next report's speed. Only when this
+    connection may commit (the refresh commits its own transactions; a caller's would hold them)."""
+    if not in_autocommit():
+        return
+    try:
+        facts.facts_refresh(workspace_id=workspace.pk, wait_for_other=False)
+    except DatabaseError:
+        logger.exception("insights facts of workspace %s: refresh failed", workspace.pk)
 
 
 def _report_fail(*, report_id: int, began: datetime, error: str) -> None:

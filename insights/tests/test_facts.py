@@ -12,8 +12,8 @@ from django.db import connection, connections, transaction
 
 from contacts.services import contact_link_as_person, contact_unlink_person
 from conversations.models import Message, ReplyDraft, SendStatus
-from insights import facts, report, report_sql
-from insights.models import FactChange, FactsState, FactThread, MessageFact
+from insights import facts, report, report_sql, services
+from insights.models import FactChange, FactsState, FactThread, MessageFact, Report, ReportStatus
 from insights.report import metrics_json
 from insights.tests.scenario import DAY, T0, Scene, world
 
@@ -33,11 +33,14 @@ def _report(scene, window=WINDOWS[0], *, use_facts: bool, shards: int = 1) -> st
 
 
 def _stale_facts_report(scene, monkeypatch, window=WINDOWS[0], shards: int = 1) -> str:
-    """A report that reads the facts as they are, without bringing them up to date first."""
+    """A report that reads the facts as they are (a report never refreshes them first)."""
     with monkeypatch.context() as m:
         m.setattr(facts, "facts_refresh", lambda **kw: pytest.fail("no refresh expected"))
-        m.setattr(report, "_facts_refresh", lambda workspace: None)
         return _report(scene, window, use_facts=True, shards=shards)
+
+
+def _build(scene):
+    return facts.facts_refresh(workspace_id=scene.workspace.pk)
 
 
 @pytest.fixture
@@ -50,12 +53,13 @@ def scene(workspace):
 def test_a_report_from_the_facts_is_the_report_from_the_messages(scene):
     live = [_report(scene, w, use_facts=False) for w in WINDOWS]
     assert not FactsState.objects.exists()  # a report from the messages alone keeps nothing
-    first = _report(scene, use_facts=True)  # turns the facts on and builds them
+    assert _report(scene, use_facts=True) == live[0]  # no facts yet: labelled from the messages
+    assert not FactsState.objects.exists()  # and a report does not build them
+    _build(scene)  # turns the facts on and builds them
     state = FactsState.objects.get(workspace=scene.workspace)
     assert state.built_at is not None and not FactChange.objects.exists()
     delivered = Message.objects.filter(workspace=scene.workspace, direction="out").count()
     assert MessageFact.objects.filter(workspace=scene.workspace).count() == delivered
-    assert first == live[0]
     for window, expected in zip(WINDOWS, live, strict=True):
         assert _report(scene, window, use_facts=True) == expected, window
         assert _report(scene, window, use_facts=True, shards=3) == expected, window
@@ -64,7 +68,7 @@ def test_a_report_from_the_facts_is_the_report_from_the_messages(scene):
 def test_the_report_reads_the_facts_rather_than_relabelling(scene, monkeypatch):
     """With the facts current, no thread is labelled from the messages; break the facts and the report
     shows it (so the equality above is not the live path twice)."""
-    _report(scene, use_facts=True)
+    _build(scene)
     args = report.sql_args(scene.workspace, START, END, AS_OF, report.ReportParameters())
     with transaction.atomic(), connection.cursor() as cursor:
         for statement in report_sql.BUILD[:5]:  # work_mem, threads, analyse, the stale ones, analyse
@@ -182,7 +186,7 @@ CHANGES = {
 def test_every_change_after_the_refresh_counts(scene, change, monkeypatch, admin):
     if change == "a pending send goes out":
         pending = _sent_at_last(scene)
-    _report(scene, use_facts=True)  # facts built
+    _build(scene)
     before = [_report(scene, w, use_facts=False) for w in WINDOWS]
     if change == "a pending send goes out":
         Message.objects.filter(pk=pending.pk).update(send_status=SendStatus.SENT)
@@ -205,7 +209,7 @@ def test_every_change_after_the_refresh_counts(scene, change, monkeypatch, admin
 
 
 def test_what_the_facts_do_not_read_is_not_logged(scene):
-    _report(scene, use_facts=True)
+    _build(scene)
     message = _first_outbound(scene).first()
     Message.objects.filter(pk=message.pk).update(read_at=T0, reactions={"1": "❤"}, delivered_at=T0)
     from contacts.models import Contact
@@ -218,7 +222,7 @@ def test_what_the_facts_do_not_read_is_not_logged(scene):
 def test_a_workspace_without_facts_logs_nothing(scene, other_workspace):
     other = Scene(other_workspace)
     other.out(other.contact(), START)
-    _report(scene, use_facts=True)
+    _build(scene)
     other.out(other.contact(), START + DAY)
     assert not FactChange.objects.filter(workspace_id=other_workspace.pk).exists()
     assert not MessageFact.objects.filter(workspace=other_workspace).exists()
@@ -227,7 +231,7 @@ def test_a_workspace_without_facts_logs_nothing(scene, other_workspace):
 def test_a_change_committed_during_a_refresh_waits_for_the_next(scene, monkeypatch):
     """The refresh reads one snapshot: a message committed by another connection after it started is
     not in its facts and its log row stays, so the report still labels that person itself."""
-    _report(scene, use_facts=True)
+    _build(scene)
     contact = _contacts_with_outbound(scene)[2]
 
     fired = []
@@ -259,14 +263,35 @@ def test_a_change_committed_during_a_refresh_waits_for_the_next(scene, monkeypat
                                           + timedelta(minutes=20)).exists()
 
 
+def _run(scene):
+    """The service behind Run now, the weekly run and the command: the report, then the facts' refresh."""
+    done = services.report_run(workspace=scene.workspace, start=START, end=END, as_of=AS_OF)
+    assert done.status == ReportStatus.DONE
+    return metrics_json(done.metrics)
+
+
+def test_the_service_refreshes_the_facts_once_the_report_is_stored(scene, monkeypatch):
+    live = _report(scene, use_facts=False)
+    assert _run(scene) == live and FactsState.objects.get().built_at is not None  # the first build, after
+    _new_outbound(scene)
+    live = _report(scene, use_facts=False)
+    order = []
+    original = facts.facts_refresh
+    monkeypatch.setattr(facts, "facts_refresh", lambda **kw: order.append(Report.objects.get(
+        pk=Report.objects.latest("pk").pk).status) or original(**kw))
+    assert _run(scene) == live
+    assert order == [ReportStatus.DONE] and not FactChange.objects.exists()
+
+
 def test_a_failed_refresh_costs_speed_not_correctness(scene, monkeypatch, caplog):
-    _report(scene, use_facts=True)
+    _build(scene)
     _new_outbound(scene)
     live = _report(scene, use_facts=False)
     monkeypatch.setattr(facts, "_STORE", "INSERT INTO insights_messagefact (message_id) SELECT no_such_column")
-    assert _report(scene, use_facts=True) == live
+    assert _run(scene) == live  # the report stands
     assert "refresh failed" in caplog.text
     assert FactChange.objects.exists()  # the log is kept for the next refresh (it rolled back)
+    assert _stale_facts_report(scene, monkeypatch) == live
     monkeypatch.undo()
     assert facts.facts_refresh(workspace_id=scene.workspace.pk).people > 0 and not FactChange.objects.exists()
 
@@ -292,7 +317,7 @@ def test_the_first_build_waits_for_transactions_older_than_the_log(scene):
 
 
 def test_erased_messages_leave_no_facts(scene):
-    _report(scene, use_facts=True)
+    _build(scene)
     contact = _contacts_with_outbound(scene).first()
     thread_ids = list(contact.threads.values_list("pk", flat=True))
     assert MessageFact.objects.filter(thread_id__in=thread_ids).exists()
@@ -311,7 +336,7 @@ def test_the_periodic_refresh_enqueues_workspaces_with_changes(scene, other_work
     from sidekick_project.celery import app
 
     assert app.conf.beat_schedule["insights-facts-refresh"]["task"] == "insights.tasks.facts_refresh_due"
-    _report(scene, use_facts=True)
+    _build(scene)
     sent = []
 
     class Task:
@@ -344,8 +369,8 @@ def test_a_workspace_with_facts_can_be_deleted(scene, other_workspace):
     dropped by the next periodic fan-out."""
     other = Scene(other_workspace)
     other.out(other.contact(), START)
-    _report(scene, use_facts=True)
-    _report(other, use_facts=True)
+    _build(scene)
+    _build(other)
     gone = scene.workspace.pk
     scene.workspace.delete()
     assert not MessageFact.objects.filter(workspace_id=gone).exists()
@@ -357,7 +382,7 @@ def test_a_workspace_with_facts_can_be_deleted(scene, other_workspace):
 
 
 def test_a_report_does_not_wait_for_a_refresh_running_elsewhere(scene, monkeypatch):
-    _report(scene, use_facts=True)
+    _build(scene)
     _new_outbound(scene)
     live = _report(scene, use_facts=False)
     other = connections.create_connection("default")
@@ -366,8 +391,8 @@ def test_a_report_does_not_wait_for_a_refresh_running_elsewhere(scene, monkeypat
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [facts._LOCK_CLASS, scene.workspace.pk])
             busy = facts.facts_refresh(workspace_id=scene.workspace.pk, wait_for_other=False)
             assert busy.busy and busy.built and busy.people == 0
-            assert _report(scene, use_facts=True) == live  # the logged person labelled by the report
-            assert FactChange.objects.exists()
+            assert _run(scene) == live  # the service did not wait for the lock
+            assert FactChange.objects.exists()  # and the logged person is still to refresh
     finally:
         other.close()
     assert facts.facts_refresh(workspace_id=scene.workspace.pk).people > 0
