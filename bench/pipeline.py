@@ -100,6 +100,11 @@ def setup_data(fake, n_contacts: int):
     for question, answer in FAQS:
         faq_create(workspace=workspace, question=question, answer=answer, actor=None, audit=False)
     fake.provider(workspace, kind="anthropic")
+    # As every workspace with messages in production (the beat builds them): the insights message facts
+    # kept, so each message written also pays the triggers that log it (insights.facts).
+    from insights.facts import facts_refresh
+
+    facts_refresh(workspace_id=workspace.pk)
     threads = []
     for n in range(n_contacts):
         contact = Contact.objects.create(workspace=workspace, channel=channel, external_id=f"9{suffix}{n:05d}")
