@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from insights import patterns, report_sql
+from insights import cells_sql, patterns, report_sql
 from insights.intervals import time_to_event, wilson_interval
 from sidekick_project.db import in_autocommit
 
@@ -236,7 +236,7 @@ def _shard_rows(args: dict) -> dict:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     with report_tables(args) as cursor:
-        return {"cells": _fetch(cursor, report_sql.CELLS, args),
+        return {"cells": _fetch(cursor, cells_sql.CELLS, args),
                 "summary": _fetch(cursor, report_sql.SUMMARY, args)[0],
                 "patterns": _fetch(cursor, patterns.PATTERNS, args),
                 "ttb": _fetch(cursor, report_sql.TIME_TO_BOOK, args)}

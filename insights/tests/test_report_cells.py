@@ -1,4 +1,4 @@
-"""CELLS counts people with bit masks (insights.report_sql): on any cohort it must return exactly the rows
+"""CELLS counts people with bit masks (insights.cells_sql): on any cohort it must return exactly the rows
 of the plain statement it replaced (COUNT(DISTINCT) per grouping set), values the app never writes
 included, and refuse a cohort whose values do not fit a mask rather than count it wrong."""
 
@@ -10,14 +10,14 @@ from datetime import date
 import pytest
 from django.db import DataError, connection, transaction
 
-from insights import report_sql
+from insights import cells_sql
 
 pytestmark = pytest.mark.django_db
 
 # The statement CELLS replaced: slow (a sort per group per COUNT(DISTINCT)), plainly right.
 REFERENCE = f"""
 WITH counted AS (
-    SELECT {report_sql._GROUPING} AS g, l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
+    SELECT {cells_sql._GROUPING} AS g, l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
            COUNT(*) AS messages,
            COUNT(*) FILTER (WHERE l.outcome = 'booked') AS messages_booked,
            COUNT(*) FILTER (WHERE l.outcome = 'not_booked') AS messages_not_booked,
@@ -27,17 +27,17 @@ WITH counted AS (
            COUNT(*) FILTER (WHERE l.replied) AS replied,
            COUNT(*) FILTER (WHERE l.replied IS NOT NULL) AS reply_known
     FROM insights_labeled l
-    GROUP BY {report_sql._GROUPING_SETS}
+    GROUP BY {cells_sql._GROUPING_SETS}
 ), credited AS (
-    SELECT {report_sql._GROUPING} AS g, l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
+    SELECT {cells_sql._GROUPING} AS g, l.sender, l.purpose, l.platform, l.side, l.stage, l.week,
            COUNT(DISTINCT p.booking_id) AS bookings,
            COUNT(DISTINCT p.booking_id) FILTER (WHERE p.rn = 1) AS last_touch
     FROM insights_labeled l JOIN insights_pairs p ON p.message_id = l.id
-    GROUP BY {report_sql._GROUPING_SETS}
+    GROUP BY {cells_sql._GROUPING_SETS}
 )
 SELECT c.*, COALESCE(b.bookings, 0) AS bookings, COALESCE(b.last_touch, 0) AS last_touch
 FROM counted c LEFT JOIN credited b
-    ON b.g = c.g AND {" AND ".join(f"b.{k} IS NOT DISTINCT FROM c.{k}" for k in report_sql._KEYS)}
+    ON b.g = c.g AND {" AND ".join(f"b.{k} IS NOT DISTINCT FROM c.{k}" for k in cells_sql._KEYS)}
 """  # noqa: S608
 
 SIDE = {"ai_auto": "ai", "ai_approved": "ai", "setter": "setter"}
@@ -86,13 +86,13 @@ def test_cells_returns_the_rows_of_count_distinct_on_any_cohort(seed):
         _tables(cursor, messages, pairs)
         expected = _rows(cursor, REFERENCE)
         assert len(expected) > 1
-        assert _rows(cursor, report_sql.CELLS) == expected
+        assert _rows(cursor, cells_sql.CELLS) == expected
 
 
 def test_an_empty_cohort_has_the_grand_total_cell_with_zeros():
     with transaction.atomic(), connection.cursor() as cursor:
         _tables(cursor, [], [])
-        rows = _rows(cursor, report_sql.CELLS)
+        rows = _rows(cursor, cells_sql.CELLS)
         assert rows == _rows(cursor, REFERENCE)
         assert len(rows) == 1 and dict(rows[0])["g"] == 63 and dict(rows[0])["people"] == 0
 
@@ -104,4 +104,4 @@ def test_more_values_than_a_mask_holds_stop_the_statement():
     with transaction.atomic(), connection.cursor() as cursor:
         _tables(cursor, messages, [])
         with pytest.raises(DataError, match="too many values for a 64-bit mask"), transaction.atomic():
-            cursor.execute(report_sql.CELLS)
+            cursor.execute(cells_sql.CELLS)
