@@ -467,14 +467,16 @@ def main() -> int:
 FINDINGS = """Session 8 (table above, 2026-11-30, the machine otherwise idle): the reports read stored message
 facts (`insights/facts.py`) and count people with bit masks, and the whole 90 days of the 1M-message
 workspace now meets 5 s on 2 cores; session 7 measured one week 2.11 s, 28 days 4.19 s and 90 days 8.8 s
-(Postgres CPU 3.35, 7.93 and 17.03 s) on the same machine.
+(Postgres CPU 3.35, 7.93 and 17.03 s) on the same machine. An earlier run of this session's code, 32 minutes
+before (19:58 UTC, before the refresh moved after the report and the bench's burst was spread over the
+shards), gave one week 0.83 s, 28 days 1.34 s, 90 days 3.84 s (3.28–4.07): the machine's speed drifts.
 
 - Message facts: the labels of each outbound message that do not depend on the report's window, `as_of`
   or bookings (sender, reply or follow-up, stage at send time, the person's next inbound message, the
   response delay, the contact's name, text features) are stored per message and read by LABELED; the
   report labels from the messages only the people changed since the last refresh (logged by database
   triggers). Per shard, 90 days, 2 shards: LABELED 3.95 → 0.57–0.95 s of CPU, SUMMARY 0.53 → 0.13–0.17 s.
-  First build of the 1M workspace: ~29 s in one session, once, in the background; a refresh with nothing
+  First build of the 1M workspace: 26–34 s in one session, once, in the background; a refresh with nothing
   logged: 3 ms; a refresh after 2,000 new messages on 1,000 threads: 0.85 s of statements. The message
   triggers cost a write transaction 0.1–0.4 ms (an insert and an update of one message, medians of 400,
   noisy machine). The facts path gives byte-identical metrics JSON for the 4 bench reports, with the
