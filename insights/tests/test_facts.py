@@ -396,3 +396,16 @@ def test_a_report_does_not_wait_for_a_refresh_running_elsewhere(scene, monkeypat
     finally:
         other.close()
     assert facts.facts_refresh(workspace_id=scene.workspace.pk).people > 0
+
+
+def test_another_workspaces_facts_never_count(scene, other_workspace):
+    """Both workspaces keep facts over the same shape of data: each report reads its own only."""
+    other = Scene(other_workspace)
+    world(other, START, END)
+    other.out(other.contact(), START + DAY, sender="setter")  # so the two reports differ
+    live = {ws.pk: _report(s, use_facts=False) for ws, s in ((scene.workspace, scene), (other_workspace, other))}
+    assert live[scene.workspace.pk] != live[other_workspace.pk]
+    _build(scene)
+    _build(other)
+    assert _report(scene, use_facts=True, shards=2) == live[scene.workspace.pk]
+    assert _report(other, use_facts=True, shards=2) == live[other_workspace.pk]
