@@ -8,69 +8,42 @@ from django.db import migrations, models
 # in the writer's own transaction, whatever code wrote (the ORM, `.update()`, raw SQL). Only for workspaces
 # whose facts are kept (a FactsState row). An update logs only when a column the facts read changed
 # (insights.report_sql, `fact_rows`: keep these lists in step with it).
-_LOG_FUNCTIONS = """
-CREATE FUNCTION insights_log_threads() RETURNS trigger LANGUAGE plpgsql AS $$
+def _log_function(name: str, key: str, rows: str) -> str:
+    """A trigger function logging `key` (thread_id or contact_id) of the (workspace_id, key) pairs `rows`
+    selects from the statement's transition tables, for workspaces that keep facts."""
+    return f"""
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO insights_factchange (workspace_id, thread_id)
-    SELECT DISTINCT r.workspace_id, r.thread_id FROM changed r
+    INSERT INTO insights_factchange (workspace_id, {key})
+    SELECT DISTINCT r.workspace_id, r.k FROM ({rows}) AS r (workspace_id, k)
     WHERE EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = r.workspace_id);
     RETURN NULL;
-END $$;
-CREATE FUNCTION insights_log_contacts() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO insights_factchange (workspace_id, contact_id)
-    SELECT DISTINCT r.workspace_id, r.contact_id FROM changed r
-    WHERE EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = r.workspace_id);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION insights_log_message_updates() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO insights_factchange (workspace_id, thread_id)
-    SELECT DISTINCT n.workspace_id, n.thread_id FROM changed n JOIN before o ON o.id = n.id
-    WHERE (o.thread_id, o.direction, o.sender_kind, o.disposition, o.send_status, o.is_deleted, o.sent_at, o.text)
-          IS DISTINCT FROM (n.thread_id, n.direction, n.sender_kind, n.disposition, n.send_status, n.is_deleted, n.sent_at, n.text)
-      AND EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = n.workspace_id);
-    INSERT INTO insights_factchange (workspace_id, thread_id)
-    SELECT DISTINCT o.workspace_id, o.thread_id FROM changed n JOIN before o ON o.id = n.id
-    WHERE o.thread_id <> n.thread_id
-      AND EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = o.workspace_id);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION insights_log_draft_updates() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO insights_factchange (workspace_id, thread_id)
-    SELECT DISTINCT n.workspace_id, n.thread_id FROM changed n JOIN before o ON o.id = n.id
-    WHERE (o.thread_id, o.kind, o.outbound_message_id) IS DISTINCT FROM (n.thread_id, n.kind, n.outbound_message_id)
-      AND EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = n.workspace_id);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION insights_log_stage_updates() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO insights_factchange (workspace_id, contact_id)
-    SELECT DISTINCT r.workspace_id, r.contact_id FROM (
-        SELECT n.workspace_id, n.contact_id FROM changed n JOIN before o ON o.id = n.id
-        WHERE (o.contact_id, o.stage, o.created_at) IS DISTINCT FROM (n.contact_id, n.stage, n.created_at)
-        UNION ALL
-        SELECT o.workspace_id, o.contact_id FROM changed n JOIN before o ON o.id = n.id WHERE o.contact_id <> n.contact_id
-    ) r WHERE EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = r.workspace_id);
-    RETURN NULL;
-END $$;
-CREATE FUNCTION insights_log_contact_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- A contact's name (does a message use it) and person (whose messages count together).
-    IF TG_OP = 'DELETE' THEN
-        INSERT INTO insights_factchange (workspace_id, contact_id)
-        SELECT o.workspace_id, o.id FROM before o
-        WHERE EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = o.workspace_id);
-    ELSE
-        INSERT INTO insights_factchange (workspace_id, contact_id)
-        SELECT n.workspace_id, n.id FROM changed n JOIN before o ON o.id = n.id
-        WHERE (o.display_name, o.person_id) IS DISTINCT FROM (n.display_name, n.person_id)
-          AND EXISTS (SELECT 1 FROM insights_factsstate s WHERE s.workspace_id = n.workspace_id);
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+END $$;"""  # noqa: S608 (names and columns are this module's constants)
+
+
+def _updated(key: str, columns: list[str]) -> str:
+    """Rows whose `columns` changed, by their `key` after the update, and before it when `key` changed."""
+    old, new = (", ".join(f"{t}.{c}" for c in columns) for t in ("o", "n"))
+    return (f"SELECT n.workspace_id, n.{key} FROM changed n JOIN before o ON o.id = n.id "  # noqa: S608 (constants)
+            f"WHERE ({old}) IS DISTINCT FROM ({new}) "
+            f"UNION ALL SELECT o.workspace_id, o.{key} FROM changed n JOIN before o ON o.id = n.id "
+            f"WHERE o.{key} <> n.{key}")
+
+
+_LOG_FUNCTIONS = "".join([
+    _log_function("insights_log_threads", "thread_id", "SELECT workspace_id, thread_id FROM changed"),
+    _log_function("insights_log_contacts", "contact_id", "SELECT workspace_id, contact_id FROM changed"),
+    _log_function("insights_log_message_updates", "thread_id", _updated(
+        "thread_id", ["thread_id", "direction", "sender_kind", "disposition", "send_status", "is_deleted", "sent_at",
+                      "text"])),
+    _log_function("insights_log_draft_updates", "thread_id", _updated("thread_id", ["thread_id", "kind",
+                                                                                    "outbound_message_id"])),
+    _log_function("insights_log_stage_updates", "contact_id", _updated("contact_id", ["contact_id", "stage",
+                                                                                      "created_at"])),
+    # A contact's name (does a message use it) and person (whose messages count together).
+    _log_function("insights_log_contact_updates", "contact_id", _updated("id", ["display_name", "person_id"])),
+    _log_function("insights_log_contact_deletes", "contact_id", "SELECT workspace_id, id FROM changed"),
+])
 
 _TRIGGERS = [
     # (table, event, transition tables, function)
@@ -83,9 +56,10 @@ _TRIGGERS = [
     ("contacts_contactstatechange", "INSERT", "NEW TABLE AS changed", "insights_log_contacts"),
     ("contacts_contactstatechange", "UPDATE", "OLD TABLE AS before NEW TABLE AS changed", "insights_log_stage_updates"),
     ("contacts_contactstatechange", "DELETE", "OLD TABLE AS changed", "insights_log_contacts"),
-    ("contacts_contact", "UPDATE", "OLD TABLE AS before NEW TABLE AS changed", "insights_log_contact_rows"),
-    ("contacts_contact", "DELETE", "OLD TABLE AS before", "insights_log_contact_rows"),
+    ("contacts_contact", "UPDATE", "OLD TABLE AS before NEW TABLE AS changed", "insights_log_contact_updates"),
+    ("contacts_contact", "DELETE", "OLD TABLE AS changed", "insights_log_contact_deletes"),
 ]
+_FUNCTIONS = sorted({f for _, _, _, f in _TRIGGERS})
 
 
 def _trigger_name(table: str, event: str) -> str:
@@ -96,9 +70,7 @@ CREATE_TRIGGERS = _LOG_FUNCTIONS + "".join(
     f"CREATE TRIGGER {_trigger_name(t, e)} AFTER {e} ON {t} REFERENCING {tt} FOR EACH STATEMENT "
     f"EXECUTE FUNCTION {f}();\n" for t, e, tt, f in _TRIGGERS)
 DROP_TRIGGERS = "".join(f"DROP TRIGGER {_trigger_name(t, e)} ON {t};\n" for t, e, _, _ in _TRIGGERS) + (
-    "DROP FUNCTION insights_log_threads(), insights_log_contacts(), insights_log_message_updates(), "
-    "insights_log_draft_updates(), insights_log_stage_updates(), insights_log_contact_rows();")
-
+    f"DROP FUNCTION {', '.join(f'{f}()' for f in _FUNCTIONS)};")
 
 
 class Migration(migrations.Migration):
